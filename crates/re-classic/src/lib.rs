@@ -1,0 +1,1 @@
+//! re-classic (work in progress).

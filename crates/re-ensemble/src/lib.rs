@@ -1,0 +1,1 @@
+//! re-ensemble (work in progress).

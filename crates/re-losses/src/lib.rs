@@ -1,0 +1,1 @@
+//! re-losses (work in progress).

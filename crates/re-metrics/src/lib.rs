@@ -1,0 +1,1 @@
+//! re-metrics (work in progress).

@@ -1,0 +1,1 @@
+//! re-models (work in progress).

@@ -1,0 +1,1 @@
+//! EDA plots (work in progress).

@@ -1,0 +1,1 @@
+//! Evaluation plots (work in progress).

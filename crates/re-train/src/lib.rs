@@ -1,0 +1,1 @@
+//! re-train (work in progress).
