@@ -1,0 +1,2 @@
+//! Readers and writers, one module per format. (in progress)
+pub mod submission;

@@ -1,0 +1,1 @@
+//! submission.csv I/O (in progress)

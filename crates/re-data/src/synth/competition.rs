@@ -1,0 +1,1 @@
+//! Synthetic competition-relation set (in progress)
