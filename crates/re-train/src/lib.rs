@@ -1,1 +1,33 @@
-//! re-train (work in progress).
+//! `re-train`: fine-tuning relation classifiers with burn.
+//!
+//! - [`config::TrainConfig`]: every option (TOML file + CLI flags), defaults from the seed report.
+//! - [`trainer::train`]: the loop — AdamW without decay on biases/LayerNorm, warmup + schedule, global-norm
+//!   clipping, dynamic padding with length bucketing, dev micro-F1/AUPRC per epoch into `metrics.jsonl`,
+//!   best model and resumable last state saved atomically, early stopping.
+//! - [`predict::predict_file`]: a run directory → `submission.csv`.
+//! - [`search::run_study`]: random search with successive halving, resumable.
+//! - [`tiny`]: `--model tiny`, a WordPiece tokenizer trained on the data and a small RoBERTa-style encoder.
+//!
+//! ```no_run
+//! use re_train::{config::TrainConfig, progress::ProgressBars, trainer::train};
+//! type B = burn::backend::Autodiff<burn::backend::NdArray>;
+//! let cfg = TrainConfig { epochs: 1, out: "runs/demo".into(), ..Default::default() };
+//! let summary = train::<B>(&cfg, &Default::default(), &mut ProgressBars::default()).unwrap();
+//! println!("best dev micro-F1 {:.2}", summary.best_micro_f1);
+//! ```
+pub mod batches;
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod loss;
+pub mod model;
+pub mod optim;
+pub mod predict;
+pub mod progress;
+pub mod schedule;
+pub mod search;
+pub mod tiny;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use error::{Result, TrainError};

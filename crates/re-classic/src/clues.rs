@@ -1,0 +1,178 @@
+//! Clue words (paper 3.2, f6/f7 and the rule baseline): a lexicon read from a file (one word per line), matching
+//! in sentences, and proposing new clue words from labelled data by log-odds.
+use crate::error::{ClassicError, Result};
+use crate::morph::{is_clue_tag, AnalyzedSentence};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+
+/// The clue words of competition used when no lexicon file is given (reviewed by hand; the synthetic set and the
+/// paper's examples use them).
+pub const DEFAULT_CLUES: &[&str] = &[
+    "경쟁", "맞대결", "설전", "vs", "격돌", "라이벌", "반격", "대결", "경합", "신경전", "각축", "추격", "맞수", "공세",
+    "겨루", "견제", "앞지르", "제치", "점유율 다툼", "정면승부",
+];
+
+/// A clue-word lexicon. Matching is on the raw sentence text (ASCII case-insensitive), so clue words that MeCab
+/// splits into several morphemes (맞/대결) still match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClueLexicon {
+    pub words: Vec<String>,
+}
+
+/// One occurrence of a clue word: the index into [`ClueLexicon::words`] and its byte range in the sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClueHit {
+    pub word: usize,
+    pub range: Range<usize>,
+}
+
+impl ClueLexicon {
+    pub fn new<S: AsRef<str>>(words: impl IntoIterator<Item = S>) -> ClueLexicon {
+        let mut out: Vec<String> = Vec::new();
+        for w in words {
+            let w = w.as_ref().trim().to_ascii_lowercase();
+            if !w.is_empty() && !out.contains(&w) {
+                out.push(w);
+            }
+        }
+        ClueLexicon { words: out }
+    }
+
+    pub fn default_competition() -> ClueLexicon {
+        ClueLexicon::new(DEFAULT_CLUES.iter().copied())
+    }
+
+    /// One word per line; blank lines and lines starting with `#` are skipped; a tab ends the word (so the
+    /// output of `kre classic clues` can be used as is).
+    pub fn read(path: &Path) -> Result<ClueLexicon> {
+        let text = std::fs::read_to_string(path).map_err(|e| ClassicError::io(path, e))?;
+        let words: Vec<&str> = text
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or("").trim())
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        if words.is_empty() {
+            return Err(ClassicError::parse(path, "line 1", "the clue-word file holds no words"));
+        }
+        Ok(ClueLexicon::new(words))
+    }
+
+    /// All occurrences in `text` that do not overlap any of the `exclude` byte ranges (the candidate entities),
+    /// sorted by position.
+    pub fn find(&self, text: &str, exclude: &[Range<usize>]) -> Vec<ClueHit> {
+        let lower = text.to_ascii_lowercase(); // ASCII lowercasing keeps byte offsets
+        let mut hits = Vec::new();
+        for (wi, w) in self.words.iter().enumerate() {
+            for (b, _) in lower.match_indices(w.as_str()) {
+                let range = b..b + w.len();
+                if exclude.iter().all(|e| range.end <= e.start || range.start >= e.end) {
+                    hits.push(ClueHit { word: wi, range });
+                }
+            }
+        }
+        hits.sort_by_key(|h| (h.range.start, h.word));
+        hits
+    }
+
+    /// The rule baseline: any clue word outside the entities → positive.
+    pub fn rule_positive(&self, text: &str, exclude: &[Range<usize>]) -> bool {
+        !self.find(text, exclude).is_empty()
+    }
+}
+
+/// A proposed clue word with its evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClueCandidate {
+    pub word: String,
+    pub tag: String,
+    /// Smoothed log-odds ratio of occurring in a positive vs a negative sentence.
+    pub log_odds: f64,
+    /// z-score of the log-odds (log-odds divided by its approximate standard deviation).
+    pub z: f64,
+    pub pos_count: usize,
+    pub neg_count: usize,
+}
+
+/// Propose clue words: content morphemes (nouns, verbs, adverbs …; see [`is_clue_tag`]) outside the entity spans,
+/// counted once per sentence, ranked by the z-score of the smoothed log-odds ratio between positive and negative
+/// sentences (Monroe et al. 2008 with a uniform prior `alpha`). Words seen in fewer than `min_count` positive
+/// sentences are dropped.
+pub fn propose_clues(
+    sentences: &[(&AnalyzedSentence, Vec<Range<usize>>, bool)],
+    min_count: usize,
+    alpha: f64,
+    top_k: usize,
+) -> Vec<ClueCandidate> {
+    let mut counts: HashMap<(String, String), (usize, usize)> = HashMap::new();
+    let (mut n_pos, mut n_neg) = (0usize, 0usize);
+    for (s, entities, positive) in sentences {
+        if *positive {
+            n_pos += 1
+        } else {
+            n_neg += 1
+        }
+        let mut seen = std::collections::HashSet::new();
+        for m in &s.morphemes {
+            if !is_clue_tag(&m.tag) || entities.iter().any(|e| m.byte_start < e.end && e.start < m.byte_end) {
+                continue;
+            }
+            let head = m.tag.split('+').next().unwrap_or(&m.tag).to_string();
+            if seen.insert((m.surface.clone(), head.clone())) {
+                let c = counts.entry((m.surface.clone(), head)).or_default();
+                if *positive {
+                    c.0 += 1
+                } else {
+                    c.1 += 1
+                }
+            }
+        }
+    }
+    let mut out: Vec<ClueCandidate> = counts
+        .into_iter()
+        .filter(|(_, (p, _))| *p >= min_count.max(1))
+        .map(|((word, tag), (p, n))| {
+            let (p_f, n_f) = (p as f64, n as f64);
+            let a = alpha;
+            let lo_pos = ((p_f + a) / (n_pos as f64 - p_f + a)).ln();
+            let lo_neg = ((n_f + a) / (n_neg as f64 - n_f + a)).ln();
+            let delta = lo_pos - lo_neg;
+            let var = 1.0 / (p_f + a) + 1.0 / (n_pos as f64 - p_f + a) + 1.0 / (n_f + a) + 1.0 / (n_neg as f64 - n_f + a);
+            ClueCandidate { word, tag, log_odds: delta, z: delta / var.sqrt(), pos_count: p, neg_count: n }
+        })
+        .filter(|c| c.log_odds > 0.0)
+        .collect();
+    out.sort_by(|a, b| b.z.total_cmp(&a.z).then_with(|| a.word.cmp(&b.word)));
+    out.truncate(top_k);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_skips_entities_and_is_ascii_case_insensitive() {
+        let lex = ClueLexicon::new(["경쟁", "vs"]);
+        let s = "경쟁사 A VS B, 경쟁";
+        let hits = lex.find(s, &[]);
+        assert_eq!(hits.len(), 3);
+        assert_eq!(&s[hits[1].range.clone()], "VS");
+        let only_last = lex.find(s, &[0..6, 9..11]);
+        assert_eq!(only_last.len(), 1);
+        assert_eq!(only_last[0].range.start, s.rfind("경쟁").unwrap());
+        assert!(lex.rule_positive(s, &[]));
+        assert!(!ClueLexicon::new(["협력"]).rule_positive(s, &[]));
+    }
+
+    #[test]
+    fn lexicon_file_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("clues.txt");
+        std::fs::write(&p, "# header\n경쟁\t3.2\n\nVS\n경쟁\n").unwrap();
+        assert_eq!(ClueLexicon::read(&p).unwrap().words, ["경쟁", "vs"]);
+        std::fs::write(&p, "\n# nothing\n").unwrap();
+        assert!(ClueLexicon::read(&p).unwrap_err().to_string().contains("no words"));
+    }
+}

@@ -1,0 +1,35 @@
+//! The one error type of `re-train`.
+use std::path::PathBuf;
+
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Data(#[from] re_data::DataError),
+    #[error(transparent)]
+    Model(#[from] re_models::error::ModelError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("{path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl TrainError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TrainError::Io { path: path.into(), source }
+    }
+    pub fn checkpoint(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
+        TrainError::Checkpoint { path: path.into(), message: message.to_string() }
+    }
+}

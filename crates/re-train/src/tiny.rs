@@ -1,0 +1,98 @@
+//! `--model tiny`: everything needed to train without pretrained weights. A WordPiece tokenizer is trained
+//! on the training sentences (tokenizers crate) and a small RoBERTa-style encoder is initialised at random.
+use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
+use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
+use tokenizers::models::TrainerWrapper;
+use tokenizers::normalizers::bert::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::processors::template::TemplateProcessing;
+use tokenizers::{AddedToken, Tokenizer};
+
+use crate::config::TinyConfig;
+use crate::error::{Result, TrainError};
+
+/// Special tokens in id order (BERT layout: `[PAD]` = 0).
+pub const SPECIAL_TOKENS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+
+fn tok_err(e: impl std::fmt::Display) -> TrainError {
+    TrainError::Tokenizer(e.to_string())
+}
+
+/// Train a BERT-style WordPiece tokenizer (no lower-casing, no accent stripping — stripping accents would
+/// decompose Hangul syllables) on `sentences`. Deterministic for the same input.
+pub fn train_wordpiece<S: AsRef<str> + Send>(sentences: &[S], vocab_size: usize) -> Result<Tokenizer> {
+    let model = WordPiece::builder().unk_token("[UNK]".into()).build().map_err(tok_err)?;
+    let mut tokenizer = Tokenizer::new(model);
+    tokenizer.with_normalizer(Some(BertNormalizer::new(true, true, Some(false), false)));
+    tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
+    tokenizer.with_decoder(Some(WordPieceDecoder::default()));
+    let specials = SPECIAL_TOKENS.iter().map(|t| AddedToken::from(t.to_string(), true)).collect();
+    let mut trainer: TrainerWrapper = WordPieceTrainer::builder()
+        .vocab_size(vocab_size)
+        .min_frequency(2)
+        .special_tokens(specials)
+        .show_progress(false)
+        .build()
+        .into();
+    tokenizer.train(&mut trainer, sentences.iter().map(|s| s.as_ref())).map_err(tok_err)?;
+    let id = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| tok_err(format!("trained vocabulary lacks {t}")));
+    let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
+    let post = TemplateProcessing::builder()
+        .try_single("[CLS] $A [SEP]")
+        .map_err(tok_err)?
+        .try_pair("[CLS] $A [SEP] $B:1 [SEP]:1")
+        .map_err(tok_err)?
+        .special_tokens(vec![("[CLS]".to_string(), cls), ("[SEP]".to_string(), sep)])
+        .build()
+        .map_err(tok_err)?;
+    tokenizer.with_post_processor(Some(post));
+    Ok(tokenizer)
+}
+
+/// An HF-style `config.json` for the tiny RoBERTa-style encoder, so a tiny run directory loads like any
+/// checkpoint directory. `vocab_size` includes added marker tokens.
+pub fn tiny_config_json(tiny: &TinyConfig, vocab_size: usize, pad_token_id: u32, max_length: usize) -> serde_json::Value {
+    serde_json::json!({
+        "model_type": "roberta",
+        "architectures": ["RobertaModel"],
+        "vocab_size": vocab_size,
+        "hidden_size": tiny.hidden_size,
+        "num_hidden_layers": tiny.num_layers,
+        "num_attention_heads": tiny.num_heads,
+        "intermediate_size": tiny.intermediate_size,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        // RoBERTa positions start at pad + 1.
+        "max_position_embeddings": max_length + pad_token_id as usize + 2,
+        "type_vocab_size": 1,
+        "initializer_range": 0.02,
+        "layer_norm_eps": 1e-5,
+        "pad_token_id": pad_token_id,
+        "bos_token_id": 2,
+        "eos_token_id": 3
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trains_a_korean_wordpiece_with_bert_specials() {
+        let sents: Vec<String> = (0..200)
+            .map(|i| format!("삼성전자는 {i}년에 서울에서 설립되었다. 이재용 회장은 삼성전자의 대표이다."))
+            .collect();
+        let tk = train_wordpiece(&sents, 300).unwrap();
+        assert_eq!(tk.token_to_id("[PAD]"), Some(0));
+        assert_eq!(tk.token_to_id("[CLS]"), Some(2));
+        let enc = tk.encode("삼성전자는 서울에서", true).unwrap();
+        let toks = enc.get_tokens();
+        assert_eq!(toks.first().map(String::as_str), Some("[CLS]"));
+        assert_eq!(toks.last().map(String::as_str), Some("[SEP]"));
+        assert!(!toks.iter().any(|t| t == "[UNK]"), "{toks:?}");
+        // Same input, same vocabulary.
+        let again = train_wordpiece(&sents, 300).unwrap();
+        assert_eq!(tk.get_vocab(true), again.get_vocab(true));
+    }
+}

@@ -1,0 +1,488 @@
+//! The fine-tuning loop: data → encoder → loss → AdamW, one JSON line of dev metrics per epoch, the best
+//! model and the resumable last state saved atomically.
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::{AutodiffModule, Module};
+use burn::optim::GradientsParams;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::tensor::activation::softmax;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::ElementConversion;
+use re_data::encode::{EncodedBatch, EncodedExample, RelationEncoder};
+use re_data::labels::LabelMap;
+use re_data::markers::MarkerScheme;
+use re_data::RelationRecord;
+use re_models::head::{RelationHeadConfig, SpanPooling};
+use serde::{Deserialize, Serialize};
+
+use crate::batches::{epoch_batches, eval_batches};
+use crate::checkpoint::*;
+use crate::config::TrainConfig;
+use crate::error::{Result, TrainError};
+use crate::loss::Objective;
+use crate::model::{BatchTensors, RelationClassifier};
+use crate::optim::{clip_global_norm, GroupedAdamW};
+use crate::progress::{StepInfo, TrainObserver};
+use crate::schedule::LrSchedule;
+
+/// One line of `metrics.jsonl`. All fields but `samples_per_sec` and `epoch_seconds` are deterministic
+/// for a seed on CPU.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub step: usize,
+    pub train_loss: f64,
+    pub lr: f64,
+    pub dev_loss: Option<f64>,
+    pub micro_f1: Option<f64>,
+    pub auprc: Option<f64>,
+    pub accuracy: Option<f64>,
+    /// Spans that were empty/cut and fell back to CLS (train + dev) this epoch.
+    pub fallback_spans: usize,
+    pub label_smoothing: f64,
+    pub samples_per_sec: f64,
+    pub epoch_seconds: f64,
+}
+
+impl EpochMetrics {
+    /// The deterministic part (wall-clock fields zeroed), for comparing runs.
+    pub fn without_timing(&self) -> Self {
+        EpochMetrics { samples_per_sec: 0.0, epoch_seconds: 0.0, ..self.clone() }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    pub run_dir: PathBuf,
+    pub best_micro_f1: f64,
+    pub best_epoch: usize,
+    pub epochs: Vec<EpochMetrics>,
+    pub stopped_early: bool,
+}
+
+/// Everything needed to encode records for a model: its tokenizer/markers and its labels.
+pub struct Prepared {
+    pub encoder: RelationEncoder,
+    pub labels: LabelMap,
+    pub added_tokens: usize,
+}
+
+/// Read a data file through `re-data` with the label map (labels outside it are an error).
+pub fn load_records(path: &Path, labels: &LabelMap) -> Result<Vec<RelationRecord>> {
+    let options = re_data::io::ReadOptions {
+        labels: re_data::io::LabelSource::Map(labels.clone()),
+        validation: Default::default(),
+    };
+    Ok(re_data::io::read_records(path, &options)?.records)
+}
+
+pub fn label_ids(records: &[RelationRecord], labels: &LabelMap, path: &Path) -> Result<Vec<usize>> {
+    records
+        .iter()
+        .map(|r| {
+            let name = r.label.as_deref().ok_or_else(|| {
+                TrainError::Data(re_data::DataError::invalid_record(path, &r.id, "record has no label"))
+            })?;
+            labels.id(name).ok_or_else(|| {
+                TrainError::Data(re_data::DataError::invalid_record(
+                    path,
+                    &r.id,
+                    format!("label {name:?} is not in the label map ({})", labels.describe()),
+                ))
+            })
+        })
+        .collect()
+}
+
+fn encode_records(enc: &RelationEncoder, records: &[RelationRecord], labels: Option<&[usize]>) -> Result<Vec<EncodedExample>> {
+    let label_opts: Option<Vec<Option<usize>>> = labels.map(|l| l.iter().map(|&x| Some(x)).collect());
+    Ok(enc.encode_all(records, label_opts.as_deref())?)
+}
+
+fn collate(examples: &[EncodedExample], idx: &[usize], pad_id: u32) -> EncodedBatch {
+    let refs: Vec<&EncodedExample> = idx.iter().map(|&i| &examples[i]).collect();
+    EncodedBatch::collate(&refs, pad_id)
+}
+
+/// Build the classifier described by `spec` with fresh parameters.
+pub fn init_model<B: Backend>(spec: &ModelSpec, device: &B::Device) -> Result<RelationClassifier<B>> {
+    let enc_cfg = re_models::encoder::EncoderConfig::from_json_value(spec.encoder_config.clone())?;
+    let encoder = enc_cfg.init::<B>(device);
+    let pooling = SpanPooling::parse(&spec.pooling).map_err(|e| TrainError::Config(e.to_string()))?;
+    let head = RelationHeadConfig::new(enc_cfg.hidden_size(), spec.num_labels, pooling)
+        .with_concat_cls(spec.concat_cls)
+        .with_dropout(spec.dropout)
+        .init(device);
+    Ok(RelationClassifier { encoder, head })
+}
+
+fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
+    NamedMpkFileRecorder::<FullPrecisionSettings>::new()
+}
+
+/// Load a saved classifier (a `best/` or `last/` directory).
+pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(RelationClassifier<B>, ModelSpec)> {
+    let spec: ModelSpec = read_json(&dir.join(SPEC_FILE))?;
+    let model = init_model::<B>(&spec, device)?;
+    let model = model
+        .load_file(dir.join(MODEL_FILE), &recorder(), device)
+        .map_err(|e| TrainError::checkpoint(dir.join("model.mpk"), e))?;
+    Ok((model, spec))
+}
+
+/// The encoder (tokenizer + markers) saved with a model directory.
+pub fn load_encoder(dir: &Path, spec: &ModelSpec) -> Result<RelationEncoder> {
+    let scheme = MarkerScheme::parse(&spec.markers)?;
+    // Marker tokens were added before saving, so this adds none.
+    let (enc, _) = RelationEncoder::from_file(&dir.join(TOKENIZER_FILE), scheme, spec.max_length)?;
+    Ok(enc)
+}
+
+fn save_model_dir<B: Backend>(
+    dir: &Path,
+    model: &RelationClassifier<B>,
+    spec: &ModelSpec,
+    enc: &RelationEncoder,
+    labels: &LabelMap,
+) -> Result<()> {
+    model.clone().save_file(dir.join(MODEL_FILE), &recorder()).map_err(|e| TrainError::checkpoint(dir, e))?;
+    write_json(&dir.join(SPEC_FILE), spec)?;
+    write_json(&dir.join(HF_CONFIG_FILE), &spec.encoder_config)?;
+    enc.tokenizer().save(dir.join(TOKENIZER_FILE), true).map_err(|e| TrainError::Tokenizer(e.to_string()))?;
+    labels.save_json(&dir.join(LABEL_MAP_FILE))?;
+    Ok(())
+}
+
+/// Probabilities [n × k] (row-major, input order) and the number of CLS fallbacks.
+pub fn predict_probs<B: Backend>(
+    model: &RelationClassifier<B>,
+    examples: &[EncodedExample],
+    batch_size: usize,
+    pad: u32,
+    num_labels: usize,
+    device: &B::Device,
+) -> (Vec<f64>, usize) {
+    let lengths: Vec<usize> = examples.iter().map(|e| e.input_ids.len()).collect();
+    let mut probs = vec![0.0f64; examples.len() * num_labels];
+    let mut fallbacks = 0;
+    for idx in eval_batches(&lengths, batch_size) {
+        let batch = collate(examples, &idx, pad);
+        let x = BatchTensors::<B>::from_batch(&batch, device);
+        let out = model.forward(&x);
+        fallbacks += out.fallback_count;
+        let p = softmax(out.logits, 1).into_data().convert::<f64>();
+        let p = p.as_slice::<f64>().map(|s| s.to_vec()).unwrap_or_default();
+        for (row, &i) in idx.iter().enumerate() {
+            probs[i * num_labels..(i + 1) * num_labels].copy_from_slice(&p[row * num_labels..(row + 1) * num_labels]);
+        }
+    }
+    (probs, fallbacks)
+}
+
+fn argmax_rows(probs: &[f64], k: usize) -> Vec<usize> {
+    probs
+        .chunks(k)
+        .map(|row| row.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &p)| if p > b.1 { (i, p) } else { b }).0)
+        .collect()
+}
+
+struct DevSet {
+    examples: Vec<EncodedExample>,
+    gold: Vec<usize>,
+}
+
+/// Train according to `cfg` on `device`. With `cfg.resume` and a `last/` checkpoint in `cfg.out`, training
+/// continues after the last completed epoch and ends exactly as an uninterrupted run would.
+pub fn train<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    device: &B::Device,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainSummary> {
+    cfg.validate()?;
+    let run_dir = cfg.out.clone();
+    std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
+    let last_dir = run_dir.join("last");
+    let resuming = cfg.resume && last_dir.join(STATE_FILE).exists();
+    check_or_write_config(cfg, &run_dir, resuming)?;
+
+    let labels = match &cfg.label_map {
+        Some(p) => LabelMap::load(p)?,
+        None => LabelMap::klue(),
+    };
+    let no_rel = labels.no_relation_id().ok_or_else(|| TrainError::Config("the label map has no `no_relation`".into()))?;
+    let mut train_records = load_records(&cfg.train, &labels)?;
+    if cfg.max_train_records > 0 && train_records.len() > cfg.max_train_records {
+        train_records.truncate(cfg.max_train_records);
+    }
+    let train_gold = label_ids(&train_records, &labels, &cfg.train)?;
+    let mut class_counts = vec![0usize; labels.len()];
+    for &g in &train_gold {
+        class_counts[g] += 1;
+    }
+    let (objective, smoothing) = Objective::from_config(cfg, &class_counts)?;
+    let scheme = MarkerScheme::parse(&cfg.markers)?;
+
+    // Tokenizer + model: from the checkpoint when resuming, else from `tiny` or an HF directory.
+    let (rel_encoder, mut model, spec) = if resuming {
+        let (model, spec) = load_model::<B>(&last_dir, device)?;
+        let enc = load_encoder(&last_dir, &spec)?;
+        (enc, model, spec)
+    } else {
+        B::seed(device, cfg.seed);
+        build_fresh::<B>(cfg, &train_records, &labels, scheme, device)?
+    };
+    let pad = rel_encoder.pad_id();
+
+    tracing::info!("encoding {} training records", train_records.len());
+    let train_examples = encode_records(&rel_encoder, &train_records, Some(&train_gold))?;
+    let truncated = train_examples.iter().filter(|e| e.entity_truncated).count();
+    if truncated > 0 {
+        tracing::warn!("{truncated} training records have an entity cut by max_length {}", cfg.max_length);
+    }
+    let dev = match &cfg.dev {
+        Some(p) => {
+            let recs = load_records(p, &labels)?;
+            let gold = label_ids(&recs, &labels, p)?;
+            Some(DevSet { examples: encode_records(&rel_encoder, &recs, Some(&gold))?, gold })
+        }
+        None => None,
+    };
+
+    let steps_per_epoch = train_examples.len().div_ceil(cfg.batch_size);
+    let schedule = LrSchedule::new(cfg.scheduler, cfg.lr, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.poly_power);
+    let mut optim = GroupedAdamW::<B, RelationClassifier<B>>::new(&model, cfg.weight_decay);
+
+    let mut state = RunState { epochs_done: 0, step: 0, best_micro_f1: f64::NEG_INFINITY, best_epoch: 0, epochs_without_improvement: 0 };
+    let mut history: Vec<EpochMetrics> = Vec::new();
+    if resuming {
+        state = read_json(&last_dir.join(STATE_FILE))?;
+        let record = recorder()
+            .load(last_dir.join(OPTIMIZER_FILE), device)
+            .map_err(|e| TrainError::checkpoint(last_dir.join("optimizer.mpk"), e))?;
+        optim = optim.load_record(record);
+        history = read_metrics(&run_dir.join(METRICS_FILE))?;
+        history.truncate(state.epochs_done);
+        rewrite_metrics(&run_dir.join(METRICS_FILE), &history)?;
+        tracing::info!("resuming after epoch {} (step {})", state.epochs_done, state.step);
+    } else {
+        let _ = std::fs::remove_file(run_dir.join(METRICS_FILE));
+    }
+
+    let lengths: Vec<usize> = train_examples.iter().map(|e| e.input_ids.len()).collect();
+    let mut stopped_early = false;
+    for epoch in state.epochs_done + 1..=cfg.epochs {
+        if cfg.patience > 0 && state.epochs_without_improvement >= cfg.patience {
+            stopped_early = true;
+            break;
+        }
+        // Reseeding per epoch makes dropout and the shuffle depend only on (seed, epoch): resume = no resume.
+        B::seed(device, cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
+        let batches = epoch_batches(&lengths, cfg.batch_size, cfg.seed.wrapping_add(epoch as u64), cfg.length_bucketing);
+        observer.on_epoch_start(epoch, cfg.epochs, batches.len());
+        let started = Instant::now();
+        let (mut loss_sum, mut seen, mut fallbacks) = (0.0f64, 0usize, 0usize);
+        let mut lr = schedule.lr_at(state.step);
+        for (bi, idx) in batches.iter().enumerate() {
+            let batch = collate(&train_examples, idx, pad);
+            let x = BatchTensors::<B>::from_batch(&batch, device);
+            let out = model.forward(&x);
+            fallbacks += out.fallback_count;
+            let targets = x.labels.clone().ok_or_else(|| TrainError::Other("training batch without labels".into()))?;
+            let loss = objective.forward(out.logits, targets);
+            let loss_value: f64 = loss.clone().into_scalar().elem::<f64>();
+            if !loss_value.is_finite() {
+                return Err(TrainError::Other(format!(
+                    "loss became {loss_value} at epoch {epoch}, step {} (lower --lr or enable --grad-clip)",
+                    state.step
+                )));
+            }
+            let grads = loss.backward();
+            let mut grads = GradientsParams::from_grads(grads, &model);
+            if cfg.grad_clip > 0.0 {
+                clip_global_norm::<B, _>(&model, &mut grads, cfg.grad_clip);
+            }
+            lr = schedule.lr_at(state.step);
+            model = optim.step(lr, model, grads);
+            state.step += 1;
+            loss_sum += loss_value * idx.len() as f64;
+            seen += idx.len();
+            observer.on_step(&StepInfo {
+                epoch,
+                batch: bi + 1,
+                batches: batches.len(),
+                loss: loss_sum / seen as f64,
+                lr,
+                samples_per_sec: seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            });
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+
+        let mut m = EpochMetrics {
+            epoch,
+            step: state.step,
+            train_loss: loss_sum / seen.max(1) as f64,
+            lr,
+            dev_loss: None,
+            micro_f1: None,
+            auprc: None,
+            accuracy: None,
+            fallback_spans: fallbacks,
+            label_smoothing: smoothing,
+            samples_per_sec: seen as f64 / train_seconds.max(1e-9),
+            epoch_seconds: 0.0,
+        };
+        if let Some(dev) = &dev {
+            let valid = model.valid();
+            let (probs, fb) = predict_probs(&valid, &dev.examples, cfg.eval_batch_size, pad, labels.len(), device);
+            let k = labels.len();
+            let pred = argmax_rows(&probs, k);
+            m.fallback_spans += fb;
+            m.dev_loss = Some(
+                dev.gold.iter().enumerate().map(|(i, &g)| -(probs[i * k + g].max(1e-12)).ln()).sum::<f64>()
+                    / dev.gold.len().max(1) as f64,
+            );
+            m.micro_f1 = Some(re_metrics::micro_f1_without_no_relation(&dev.gold, &pred, k, no_rel).map_err(|e| TrainError::Other(e.to_string()))?);
+            m.auprc = Some(re_metrics::auprc(&dev.gold, &probs, k).map_err(|e| TrainError::Other(e.to_string()))?);
+            m.accuracy = Some(dev.gold.iter().zip(&pred).filter(|(a, b)| a == b).count() as f64 / dev.gold.len().max(1) as f64);
+        }
+        m.epoch_seconds = started.elapsed().as_secs_f64();
+
+        // Best model: by dev micro-F1, or the latest epoch without a dev set.
+        let score = m.micro_f1.unwrap_or(epoch as f64);
+        if score > state.best_micro_f1 {
+            state.best_micro_f1 = score;
+            state.best_epoch = epoch;
+            state.epochs_without_improvement = 0;
+            write_dir_atomic(&run_dir.join("best"), |d| save_model_dir(d, &model, &spec, &rel_encoder, &labels))?;
+        } else {
+            state.epochs_without_improvement += 1;
+        }
+        state.epochs_done = epoch;
+        append_metrics(&run_dir.join(METRICS_FILE), &m)?;
+        let optim_record = optim.to_record();
+        write_dir_atomic(&last_dir, |d| {
+            save_model_dir(d, &model, &spec, &rel_encoder, &labels)?;
+            recorder().record(optim_record, d.join(OPTIMIZER_FILE)).map_err(|e| TrainError::checkpoint(d, e))?;
+            write_json(&d.join(STATE_FILE), &state)
+        })?;
+        observer.on_epoch_end(&m);
+        let stop = observer.should_stop(&m);
+        history.push(m);
+        if stop {
+            stopped_early = true;
+            break;
+        }
+    }
+
+    Ok(TrainSummary {
+        run_dir,
+        best_micro_f1: state.best_micro_f1,
+        best_epoch: state.best_epoch,
+        epochs: history,
+        stopped_early,
+    })
+}
+
+/// A fresh model: `tiny` (train a WordPiece tokenizer, random RoBERTa-style encoder) or an HF directory.
+fn build_fresh<B: Backend>(
+    cfg: &TrainConfig,
+    train_records: &[RelationRecord],
+    labels: &LabelMap,
+    scheme: MarkerScheme,
+    device: &B::Device,
+) -> Result<(RelationEncoder, RelationClassifier<B>, ModelSpec)> {
+    let (rel_encoder, added, encoder, mut encoder_config) = if cfg.model == "tiny" {
+        let sentences: Vec<&str> = train_records.iter().map(|r| r.sentence.as_str()).collect();
+        let tokenizer = crate::tiny::train_wordpiece(&sentences, cfg.tiny.vocab_size)?;
+        let (enc, added) = RelationEncoder::new(tokenizer, scheme, cfg.max_length)?;
+        let json = crate::tiny::tiny_config_json(&cfg.tiny, enc.vocab_size(), enc.pad_id(), cfg.max_length);
+        let enc_cfg = re_models::encoder::EncoderConfig::from_json_value(json.clone())?;
+        (enc, added, enc_cfg.init::<B>(device), json)
+    } else {
+        let dir = Path::new(&cfg.model);
+        let tokenizer = re_models::hub::load_tokenizer(dir)?;
+        let (enc, added) = RelationEncoder::new(tokenizer, scheme, cfg.max_length)?;
+        let (encoder, _cfg, report) = re_models::hub::load_encoder::<B>(dir, device)?;
+        if !report.missing.is_empty() {
+            tracing::warn!("{}: {} encoder weights left at init: {:?}", dir.display(), report.missing.len(), report.missing);
+        }
+        let json: serde_json::Value = read_json(&dir.join("config.json"))?;
+        let encoder = if added > 0 { encoder.resize_token_embeddings(enc.vocab_size(), device) } else { encoder };
+        (enc, added, encoder, json)
+    };
+    if added > 0 {
+        tracing::info!("added {added} marker tokens to the tokenizer (vocabulary {})", rel_encoder.vocab_size());
+    }
+    encoder_config["vocab_size"] = serde_json::json!(rel_encoder.vocab_size().max(
+        encoder_config["vocab_size"].as_u64().unwrap_or(0) as usize
+    ));
+    let spec = ModelSpec {
+        encoder_config,
+        pooling: cfg.pooling.clone(),
+        concat_cls: cfg.concat_cls,
+        dropout: cfg.dropout,
+        num_labels: labels.len(),
+        markers: cfg.markers.clone(),
+        max_length: cfg.max_length,
+        labels: labels.names().to_vec(),
+    };
+    let pooling = SpanPooling::parse(&cfg.pooling).map_err(|e| TrainError::Config(e.to_string()))?;
+    let head = RelationHeadConfig::new(encoder.hidden_size(), labels.len(), pooling)
+        .with_concat_cls(cfg.concat_cls)
+        .with_dropout(cfg.dropout)
+        .init(device);
+    Ok((rel_encoder, RelationClassifier { encoder, head }, spec))
+}
+
+fn check_or_write_config(cfg: &TrainConfig, run_dir: &Path, resuming: bool) -> Result<()> {
+    let path = run_dir.join(CONFIG_FILE);
+    let normalized = TrainConfig { resume: false, ..cfg.clone() };
+    let text = toml::to_string_pretty(&normalized).map_err(|e| TrainError::Config(e.to_string()))?;
+    if resuming {
+        if let Ok(saved) = std::fs::read_to_string(&path) {
+            let saved: TrainConfig =
+                toml::from_str(&saved).map_err(|e| TrainError::checkpoint(&path, e.to_string()))?;
+            // Everything but the epoch budget and patience must match, or resuming would silently change the run.
+            let comparable = |c: &TrainConfig| TrainConfig { epochs: 0, patience: 0, resume: false, ..c.clone() };
+            if comparable(&saved) != comparable(cfg) {
+                return Err(TrainError::Config(format!(
+                    "--resume: the configuration differs from the one saved in {} (only epochs and patience may change)",
+                    path.display()
+                )));
+            }
+        }
+    }
+    re_data::fsutil::write_atomic(&path, text.as_bytes())?;
+    Ok(())
+}
+
+fn append_metrics(path: &Path, m: &EpochMetrics) -> Result<()> {
+    let mut all = read_metrics(path).unwrap_or_default();
+    all.push(m.clone());
+    rewrite_metrics(path, &all)
+}
+
+fn rewrite_metrics(path: &Path, all: &[EpochMetrics]) -> Result<()> {
+    let mut text = String::new();
+    for m in all {
+        text.push_str(&serde_json::to_string(m).map_err(|e| TrainError::checkpoint(path, e))?);
+        text.push('\n');
+    }
+    re_data::fsutil::write_atomic(path, text.as_bytes())?;
+    Ok(())
+}
+
+/// Read `metrics.jsonl` (missing file = empty).
+pub fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(TrainError::io(path, e)),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| TrainError::checkpoint(path, format!("line {}: {e}", i + 1))))
+        .collect()
+}

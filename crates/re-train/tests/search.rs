@@ -1,0 +1,52 @@
+//! The study resumes after an interruption: finished trials are not re-run.
+use std::path::Path;
+
+use re_data::io::{read_records, ReadOptions};
+use re_train::config::{TinyConfig, TrainConfig};
+use re_train::progress::Silent;
+use re_train::search::{read_trials, run_study, Pruner, SearchConfig, SearchSpace};
+
+type B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
+
+#[test]
+fn study_appends_trials_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re");
+    let write = |name: &str, n: usize| {
+        let recs: Vec<_> = read_records(&root.join(name), &ReadOptions::default()).unwrap().records.into_iter().take(n).collect();
+        let p = dir.path().join(name);
+        re_data::io::klue_json::write(&p, &recs).unwrap();
+        p
+    };
+    let base = TrainConfig {
+        train: write("train.json", 120),
+        dev: Some(write("dev.json", 40)),
+        epochs: 2,
+        tiny: TinyConfig { vocab_size: 300, hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32 },
+        ..TrainConfig::default()
+    };
+    let space = SearchSpace { max_length: vec![48, 64], batch_size: vec![16, 32], lr: [1e-3, 3e-3], ..SearchSpace::default() };
+    let cfg = SearchConfig { seed: 5, base, space, pruner: Pruner { min_epochs: 1, reduction_factor: 2, enabled: true } };
+    let study = dir.path().join("study");
+
+    // "Interrupted" after 2 trials, then the same command with 3 trials resumes.
+    let first = run_study::<B>(&cfg, 2, &study, &Default::default(), &mut Silent).unwrap();
+    assert_eq!(first.len(), 2);
+    let log = study.join("trials.jsonl");
+    let before = std::fs::read_to_string(&log).unwrap();
+    let all = run_study::<B>(&cfg, 3, &study, &Default::default(), &mut Silent).unwrap();
+    assert_eq!(all.len(), 3);
+    let after = std::fs::read_to_string(&log).unwrap();
+    assert!(after.starts_with(&before), "finished trials must not be rewritten");
+    let recs = read_trials(&log).unwrap();
+    assert_eq!(recs.iter().map(|r| r.trial).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert!(all.windows(2).all(|w| w[0].best_micro_f1 >= w[1].best_micro_f1), "summary is best first");
+    assert!(all[0].command.starts_with("kre train --model tiny"));
+    // Same command again: nothing new runs.
+    let again = run_study::<B>(&cfg, 3, &study, &Default::default(), &mut Silent).unwrap();
+    assert_eq!(again.len(), 3);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), after);
+    // A different search configuration in the same study directory is refused.
+    let other = SearchConfig { seed: 6, ..cfg };
+    assert!(run_study::<B>(&other, 3, &study, &Default::default(), &mut Silent).is_err());
+}
