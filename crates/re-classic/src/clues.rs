@@ -159,7 +159,7 @@ mod tests {
         let hits = lex.find(s, &[]);
         assert_eq!(hits.len(), 3);
         assert_eq!(&s[hits[1].range.clone()], "VS");
-        let only_last = lex.find(s, &[0..6, 9..11]);
+        let only_last = lex.find(s, &[0..6, 12..14]);
         assert_eq!(only_last.len(), 1);
         assert_eq!(only_last[0].range.start, s.rfind("경쟁").unwrap());
         assert!(lex.rule_positive(s, &[]));

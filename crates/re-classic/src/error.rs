@@ -28,6 +28,8 @@ pub enum ClassicError {
     Config(String),
     #[error(transparent)]
     Data(#[from] re_data::DataError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] re_metrics::MetricsError),
 }
 
 impl ClassicError {

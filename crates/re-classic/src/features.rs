@@ -133,6 +133,29 @@ impl Candidate {
     }
 }
 
+/// All unordered pairs of same-type entities of one sentence (the paper's candidate generation when a sentence
+/// comes with entities only). Mentions with identical spans are taken once; pairs keep sentence order
+/// (subject = the earlier mention).
+pub fn same_type_pairs(entities: &[Mention]) -> Vec<Candidate> {
+    let mut uniq: Vec<&Mention> = Vec::new();
+    for e in entities {
+        if !uniq.iter().any(|u| u.bytes == e.bytes) {
+            uniq.push(e);
+        }
+    }
+    uniq.sort_by_key(|m| (m.bytes.start, m.bytes.end));
+    let mut out = Vec::new();
+    for (i, a) in uniq.iter().enumerate() {
+        for b in &uniq[i + 1..] {
+            let overlapping = a.bytes.start < b.bytes.end && b.bytes.start < a.bytes.end;
+            if a.entity_type == b.entity_type && !overlapping {
+                out.push(Candidate { subject: (*a).clone(), object: (*b).clone() });
+            }
+        }
+    }
+    out
+}
+
 /// Where a context item lies relative to the pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Region {
@@ -416,6 +439,17 @@ mod tests {
         assert_eq!(FeatureSet::PAPER_BEST.to_string(), "f3,f4,f5,f6,f7");
         assert!(FeatureSet::parse("f8").is_err());
         assert!(FeatureSet::parse("").is_err());
+    }
+
+    #[test]
+    fn same_type_pairs_of_a_sentence() {
+        let m = |a: usize, b: usize, t: &str| Mention { bytes: a..b, entity_type: t.into() };
+        // Two ORGs, one PER, a duplicate ORG mention and an ORG overlapping another.
+        let ents = [m(20, 25, "ORG"), m(0, 5, "ORG"), m(8, 12, "PER"), m(0, 5, "ORG"), m(22, 30, "ORG"), m(40, 44, "PER")];
+        let pairs = same_type_pairs(&ents);
+        let spans: Vec<_> = pairs.iter().map(|c| (c.subject.bytes.start, c.object.bytes.start)).collect();
+        assert_eq!(spans, [(0, 20), (0, 22), (8, 40)]);
+        assert!(same_type_pairs(&ents[..1]).is_empty());
     }
 
     #[test]

@@ -310,16 +310,29 @@ mod tests {
 
     #[test]
     fn one_class_accepts_the_training_class_and_rejects_others() {
-        // Inliers share features 0 and 1; outliers have disjoint features.
-        let inliers: Vec<SparseVec> =
-            (0..200).map(|i| SparseVec::from_indices_normalized(vec![0, 1, 2 + (i % 4) as u32])).collect();
-        let m = train_one_class(&inliers, 32, &OneClassConfig { nu: 0.1, epochs: 30, ..Default::default() });
+        // Inliers share features 0 and 1 plus 1–3 noise features from 2..12 (so their scores differ); outliers
+        // have disjoint features.
+        let inliers: Vec<SparseVec> = (0..300u32)
+            .map(|i| {
+                let mut f = vec![0, 1];
+                for k in 0..=(i % 3) {
+                    f.push(2 + (i * (3 + 2 * k) + k) % 10);
+                }
+                SparseVec::from_indices_normalized(f)
+            })
+            .collect();
+        let m = train_one_class(&inliers, 32, &OneClassConfig { nu: 0.2, epochs: 30, ..Default::default() });
         let accepted = inliers.iter().filter(|x| m.decision(x) >= 0.0).count();
-        assert!(accepted >= 150, "accepted {accepted}/200 inliers");
+        assert!(accepted >= 150, "accepted {accepted}/300 inliers");
+        // The prototype of the class scores higher than any training point; outliers are rejected.
+        let prototype = SparseVec::from_indices_normalized(vec![0, 1]);
+        assert!(inliers.iter().all(|x| m.decision(&prototype) >= m.decision(x)));
+        assert!(m.decision(&prototype) > 0.0);
         let outliers: Vec<SparseVec> =
-            (0..50).map(|i| SparseVec::from_indices_normalized(vec![10 + (i % 5) as u32, 20])).collect();
+            (0..50).map(|i| SparseVec::from_indices_normalized(vec![12 + (i % 5) as u32, 20])).collect();
         assert!(outliers.iter().all(|x| m.decision(x) < 0.0));
         assert!(m.rho > 0.0);
+        assert_eq!(m, train_one_class(&inliers, 32, &OneClassConfig { nu: 0.2, epochs: 30, ..Default::default() }));
     }
 
     #[test]

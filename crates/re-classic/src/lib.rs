@@ -10,3 +10,5 @@ pub mod sparse;
 
 pub use error::{ClassicError, Result};
 pub mod pipeline;
+pub mod eval;
+pub mod svmlight;

@@ -153,8 +153,18 @@ pub fn histogram(lengths: &[usize], width: usize) -> Vec<HistogramBin> {
     bins
 }
 
+/// Load a Hugging Face `tokenizer.json` for token-length statistics.
+pub fn load_tokenizer(path: &std::path::Path) -> Result<tokenizers::Tokenizer> {
+    if !path.is_file() {
+        return Err(DataError::Tokenizer(format!("{}: no such file", path.display())));
+    }
+    tokenizers::Tokenizer::from_file(path)
+        .map_err(|e| DataError::Tokenizer(format!("{}: cannot load tokenizer.json: {e}", path.display())))
+}
+
 /// Compute the report. With a tokenizer, token lengths count the tokens of the plain sentence with special tokens
-/// (`[CLS] … [SEP]`), i.e. what a model sees before entity markers are added.
+/// (`[CLS] … [SEP]`), i.e. what a model sees before entity markers are added; the tokenizer's own truncation and
+/// padding settings are ignored so that the real lengths show.
 pub fn compute(
     records: &[RelationRecord],
     tokenizer: Option<&tokenizers::Tokenizer>,
@@ -197,7 +207,18 @@ pub fn compute(
     };
 
     let char_lengths: Vec<usize> = records.iter().map(|r| r.sentence.chars().count()).collect();
-    let token_lengths = match tokenizer {
+    // A tokenizer.json may carry truncation and fixed padding (all-MiniLM's pads every text to 128 tokens):
+    // both would hide the real lengths, so they are switched off on a copy.
+    let plain_tokenizer = match tokenizer {
+        None => None,
+        Some(tok) => {
+            let mut plain = tok.clone();
+            plain.with_truncation(None).map_err(|e| DataError::Tokenizer(format!("cannot disable truncation: {e}")))?;
+            plain.with_padding(None);
+            Some(plain)
+        }
+    };
+    let token_lengths = match plain_tokenizer.as_ref() {
         None => None,
         Some(tok) => Some(
             records

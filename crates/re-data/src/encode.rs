@@ -184,15 +184,8 @@ impl RelationEncoder {
                 "max_length {max_length} leaves no room for text: the tokenizer adds {n_special} special tokens"
             )));
         }
-        let inner = EncoderInner {
-            tokenizer,
-            scheme,
-            max_length,
-            types: types.to_vec(),
-            n_special,
-            pad_id,
-            vocab_size,
-        };
+        let inner =
+            EncoderInner { tokenizer, scheme, max_length, types: types.to_vec(), n_special, pad_id, vocab_size };
         Ok((RelationEncoder { inner: Arc::new(inner) }, vocab_size.saturating_sub(rows_before)))
     }
 
@@ -272,7 +265,8 @@ impl RelationEncoder {
                 word: word_tokens,
             })
         };
-        let subject = locate("subject", marked.subject_marker_char, &marked.subject_chars, &marked.subject_block_chars)?;
+        let subject =
+            locate("subject", marked.subject_marker_char, &marked.subject_chars, &marked.subject_block_chars)?;
         let object = locate("object", marked.object_marker_char, &marked.object_chars, &marked.object_block_chars)?;
 
         // Choose the window of content tokens to keep.
@@ -549,7 +543,8 @@ mod tests {
     #[test]
     fn collate_pads_to_the_longest() {
         let (enc, _) = RelationEncoder::new(word_tokenizer(), MarkerScheme::None, 64).unwrap();
-        let a = enc.encode(&record("x y", Entity::new("x", 0, 0, "PER"), Entity::new("y", 2, 2, "ORG")), Some(1)).unwrap();
+        let a =
+            enc.encode(&record("x y", Entity::new("x", 0, 0, "PER"), Entity::new("y", 2, 2, "ORG")), Some(1)).unwrap();
         let b = enc
             .encode(&record("a x b y c", Entity::new("x", 2, 2, "PER"), Entity::new("y", 6, 6, "ORG")), Some(0))
             .unwrap();

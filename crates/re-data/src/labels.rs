@@ -231,7 +231,9 @@ impl LabelMap {
             .enumerate()
             .map(|(i, v)| match v {
                 serde_json::Value::String(s) => Ok(s),
-                other => Err(DataError::parse(origin, format!("labels[{i}]"), format!("expected a string, got {other}"))),
+                other => {
+                    Err(DataError::parse(origin, format!("labels[{i}]"), format!("expected a string, got {other}")))
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         Self::new(names).map_err(|e| DataError::parse(origin, "label map", e.to_string()))
@@ -244,7 +246,9 @@ impl LabelMap {
         obj.iter()
             .map(|(k, v)| match v.as_i64() {
                 Some(id) => Ok((k.clone(), id)),
-                None => Err(DataError::parse(origin, format!("label {k:?}"), format!("id must be an integer, got {v}"))),
+                None => {
+                    Err(DataError::parse(origin, format!("label {k:?}"), format!("id must be an integer, got {v}")))
+                }
             })
             .collect()
     }

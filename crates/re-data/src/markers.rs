@@ -159,10 +159,12 @@ impl MarkerScheme {
                 for part in s.trim().split(':').skip(1) {
                     match part {
                         "en" | "EN" => {
-                            options = TypedPunctOptions { type_words: TypedPunctOptions::english().type_words, ..options }
+                            options =
+                                TypedPunctOptions { type_words: TypedPunctOptions::english().type_words, ..options }
                         }
                         "ko" | "KO" => {
-                            options = TypedPunctOptions { type_words: TypedPunctOptions::korean().type_words, ..options }
+                            options =
+                                TypedPunctOptions { type_words: TypedPunctOptions::korean().type_words, ..options }
                         }
                         other => match other.split_once('=') {
                             Some(("object" | "obj", delim)) if !delim.is_empty() => {
@@ -179,11 +181,9 @@ impl MarkerScheme {
                 }
                 MarkerScheme::TypedPunct(options)
             }
-            _ => {
-                return Err(DataError::Invalid(format!(
-                    "unknown marker scheme {s:?} (expected none, entity, typed, typed-punct[:ko|:en][:object=DELIM], mask)"
-                )))
-            }
+            _ => return Err(DataError::Invalid(format!(
+                "unknown marker scheme {s:?} (expected none, entity, typed, typed-punct[:ko|:en][:object=DELIM], mask)"
+            ))),
         };
         if !matches!(scheme, MarkerScheme::TypedPunct(_)) && parts.next().is_some() {
             return Err(DataError::Invalid(format!("marker scheme {s:?}: only typed-punct takes options")));
@@ -364,9 +364,11 @@ fn entity_parts(scheme: &MarkerScheme, role: Role, word: &str, t: &EntityType) -
         MarkerScheme::Entity => {
             (format!("{} ", bracket_open(role, None)), word.to_string(), format!(" {}", bracket_close(role, None)))
         }
-        MarkerScheme::Typed => {
-            (format!("{} ", bracket_open(role, Some(t))), word.to_string(), format!(" {}", bracket_close(role, Some(t))))
-        }
+        MarkerScheme::Typed => (
+            format!("{} ", bracket_open(role, Some(t))),
+            word.to_string(),
+            format!(" {}", bracket_close(role, Some(t))),
+        ),
         MarkerScheme::TypedPunct(o) => {
             let (delim, type_delim) = match role {
                 Role::Subject => (&o.subject_delimiter, &o.subject_type_delimiter),
@@ -398,10 +400,7 @@ pub fn mark(record: &RelationRecord, scheme: &MarkerScheme) -> Result<MarkedText
         if record.sentence[bytes.clone()] != entity.word {
             return Err(fail(format!(
                 "{name} offsets {}..={} select {:?} but the word is {:?}",
-                entity.start,
-                entity.end,
-                &record.sentence[bytes],
-                entity.word
+                entity.start, entity.end, &record.sentence[bytes], entity.word
             )));
         }
         spans.push((role, entity, bytes));
@@ -482,7 +481,11 @@ mod tests {
 
     /// Subject after object, multi-byte text.
     fn beatles() -> RelationRecord {
-        record("조지 해리슨이 쓰고 비틀즈가 불렀다.", Entity::new("비틀즈", 11, 13, "ORG"), Entity::new("조지 해리슨", 0, 5, "PER"))
+        record(
+            "조지 해리슨이 쓰고 비틀즈가 불렀다.",
+            Entity::new("비틀즈", 11, 13, "ORG"),
+            Entity::new("조지 해리슨", 0, 5, "PER"),
+        )
     }
 
     #[test]
@@ -505,8 +508,13 @@ mod tests {
             assert_eq!(chars(&m.text, m.subject_chars.clone()), subject_word, "{name}");
             assert_eq!(chars(&m.text, m.object_chars.clone()), object_word, "{name}");
             assert_eq!(m.subject_block_chars.start, m.subject_marker_char);
-            assert!(m.subject_block_chars.start <= m.subject_chars.start && m.subject_chars.end <= m.subject_block_chars.end);
-            assert!(m.object_block_chars.start <= m.object_chars.start && m.object_chars.end <= m.object_block_chars.end);
+            assert!(
+                m.subject_block_chars.start <= m.subject_chars.start
+                    && m.subject_chars.end <= m.subject_block_chars.end
+            );
+            assert!(
+                m.object_block_chars.start <= m.object_chars.start && m.object_chars.end <= m.object_block_chars.end
+            );
         }
     }
 

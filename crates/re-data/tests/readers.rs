@@ -1,5 +1,7 @@
 //! Every reader against the Python-made fixtures (tools/make_data_fixtures.py), and every writer round trip.
-use re_data::io::{self, detect_format, read_records, read_records_as, write_records, Format, LabelSource, ReadOptions};
+use re_data::io::{
+    self, detect_format, read_records, read_records_as, write_records, Format, LabelSource, ReadOptions,
+};
 use re_data::labels::LabelMap;
 use re_data::record::Validation;
 use re_data::RelationRecord;
@@ -119,7 +121,10 @@ fn every_writer_round_trips() {
     let back = read_records(&path, &ReadOptions::default()).unwrap();
     for (b, r) in back.records.iter().zip(&labeled) {
         assert_eq!((&b.id, &b.sentence, &b.label), (&r.id, &r.sentence, &r.label));
-        assert_eq!((b.subject.start, b.subject.end, &b.subject.word), (r.subject.start, r.subject.end, &r.subject.word));
+        assert_eq!(
+            (b.subject.start, b.subject.end, &b.subject.word),
+            (r.subject.start, r.subject.end, &r.subject.word)
+        );
         assert_eq!((b.object.start, b.object.end, &b.object.word), (r.object.start, r.object.end, &r.object.word));
     }
     let err = write_records(&dir.path().join("u.tsv"), Format::KaistGold, &records, &labels).unwrap_err();
@@ -198,7 +203,10 @@ fn declared_entity_types_are_accepted() {
     io::jsonl::write(&path, &records).unwrap();
     let err = read_records(&path, &ReadOptions::default()).unwrap_err().to_string();
     assert!(err.contains("id=fx-2") && err.contains("WORK"), "{err}");
-    let opts = ReadOptions { validation: Validation { extra_types: vec!["WORK".into()], ..Default::default() }, ..Default::default() };
+    let opts = ReadOptions {
+        validation: Validation { extra_types: vec!["WORK".into()], ..Default::default() },
+        ..Default::default()
+    };
     assert_eq!(read_records(&path, &opts).unwrap().records[2].object.entity_type.as_str(), "WORK");
 }
 

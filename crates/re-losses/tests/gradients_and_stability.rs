@@ -1,106 +1,11 @@
-//! Autodiff gradients against central finite differences, numerical stability at logits of ±1e4, error paths.
+//! f32 gradients against finite differences, numerical stability at logits of ±1e4, error paths.
+mod common;
 use burn::backend::{Autodiff, NdArray};
-use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
-use re_losses::{FocalLoss, FocalLossConfig, LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig, LossError, Reduction};
+use common::*;
+use re_losses::{FocalLossConfig, LabelSmoothingCrossEntropyConfig, LossError, Reduction};
 
-/// f64 so that finite differences are accurate (h = 1e-6 gives ~1e-9 truncation + rounding error).
-type B64 = NdArray<f64>;
-type AD64 = Autodiff<NdArray<f64>>;
 type B32 = NdArray<f32>;
 type AD32 = Autodiff<NdArray<f32>>;
-
-const LOGITS: [[f64; 4]; 5] = [
-    [0.3, -1.2, 2.0, 0.1],
-    [1.5, 1.4, -0.3, 0.0],
-    [-2.0, 0.5, 0.7, 3.1],
-    [0.0, 0.0, 0.0, 0.0],
-    [4.0, -3.0, 1.0, -0.5],
-];
-const TARGETS: [i64; 5] = [2, 0, -100, 1, 3];
-
-enum Loss {
-    Focal(FocalLoss),
-    Ce(LabelSmoothingCrossEntropy),
-}
-
-impl Loss {
-    fn eval<BK: Backend>(&self, logits: Tensor<BK, 2>, targets: Tensor<BK, 1, Int>) -> Tensor<BK, 1> {
-        match self {
-            Loss::Focal(l) => l.forward(logits, targets),
-            Loss::Ce(l) => l.forward(logits, targets),
-        }
-        .sum()
-    }
-}
-
-fn logits_tensor<BK: Backend>(values: &[f64], rows: usize, cols: usize) -> Tensor<BK, 2> {
-    Tensor::from_data(TensorData::new(values.to_vec(), [rows, cols]), &Default::default())
-}
-
-fn targets_tensor<BK: Backend>(targets: &[i64]) -> Tensor<BK, 1, Int> {
-    Tensor::from_data(TensorData::new(targets.to_vec(), [targets.len()]), &Default::default())
-}
-
-fn losses() -> Vec<(&'static str, Loss)> {
-    let ignore = Some(-100);
-    vec![
-        ("focal g=2", Loss::Focal(FocalLossConfig::new(2.0).with_ignore_index(ignore).init().unwrap())),
-        (
-            "focal g=0.5 alpha vec",
-            Loss::Focal(
-                FocalLossConfig::new(0.5).with_class_alpha(vec![0.2, 0.4, 0.3, 0.1]).with_ignore_index(ignore).init().unwrap(),
-            ),
-        ),
-        (
-            "focal g=3 eps=0.1 sum",
-            Loss::Focal(
-                FocalLossConfig::new(3.0)
-                    .with_alpha(0.25)
-                    .with_label_smoothing(0.1)
-                    .with_reduction(Reduction::Sum)
-                    .with_ignore_index(ignore)
-                    .init()
-                    .unwrap(),
-            ),
-        ),
-        ("ls-ce eps=0.1", Loss::Ce(LabelSmoothingCrossEntropyConfig::new(0.1).with_ignore_index(ignore).init().unwrap())),
-        (
-            "ls-ce eps=0.2 weighted",
-            Loss::Ce(
-                LabelSmoothingCrossEntropyConfig::new(0.2)
-                    .with_weights(Some(vec![1.0, 2.0, 0.5, 1.5]))
-                    .with_ignore_index(ignore)
-                    .init()
-                    .unwrap(),
-            ),
-        ),
-    ]
-}
-
-#[test]
-fn autodiff_gradients_match_central_differences() {
-    let flat: Vec<f64> = LOGITS.iter().flatten().copied().collect();
-    let h = 1e-6;
-    for (name, loss) in losses() {
-        let logits = logits_tensor::<AD64>(&flat, 5, 4).require_grad();
-        let grads = loss.eval(logits.clone(), targets_tensor::<AD64>(&TARGETS)).backward();
-        let analytic: Vec<f64> = logits.grad(&grads).unwrap().into_data().to_vec().unwrap();
-        for i in 0..flat.len() {
-            let mut plus = flat.clone();
-            plus[i] += h;
-            let mut minus = flat.clone();
-            minus[i] -= h;
-            let f_plus: f64 = loss.eval(logits_tensor::<B64>(&plus, 5, 4), targets_tensor::<B64>(&TARGETS)).into_scalar();
-            let f_minus: f64 = loss.eval(logits_tensor::<B64>(&minus, 5, 4), targets_tensor::<B64>(&TARGETS)).into_scalar();
-            let numeric = (f_plus - f_minus) / (2.0 * h);
-            let err = (analytic[i] - numeric).abs();
-            assert!(err < 1e-7, "{name}: d/dlogit[{i}] autodiff {} vs finite difference {numeric} (err {err:e})", analytic[i]);
-        }
-        // Ignored row (index 2) gets no gradient.
-        assert!(analytic[8..12].iter().all(|&g| g == 0.0), "{name}: ignored row has gradient {:?}", &analytic[8..12]);
-    }
-}
 
 #[test]
 fn f32_gradients_match_central_differences_relatively() {
@@ -153,27 +58,6 @@ fn extreme_logits_give_finite_values_and_gradients() {
         .to_vec()
         .unwrap();
     assert!((v[0] - 2e4).abs() < 1.0, "{v:?}");
-}
-
-#[test]
-fn focal_hand_computed_value() {
-    // logits [0, ln 3] → p = (0.25, 0.75). Target 1, γ = 2, α = 0.5: FL = −0.5 · 0.25² · ln 0.75.
-    let loss = FocalLossConfig::new(2.0).with_alpha(0.5).init().unwrap();
-    let v: f64 = loss.forward(logits_tensor::<B64>(&[0.0, 3f64.ln()], 1, 2), targets_tensor::<B64>(&[1])).into_scalar();
-    let expected = -0.5 * 0.25f64.powi(2) * 0.75f64.ln();
-    assert!((v - expected).abs() < 1e-12, "{v} vs {expected}");
-}
-
-#[test]
-fn mean_skips_ignored_rows_and_all_ignored_is_zero() {
-    let loss = FocalLossConfig::new(0.0).with_ignore_index(Some(-100)).init().unwrap();
-    // Two identical valid rows and one ignored: mean equals the single-row loss.
-    let flat = [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 9.0, -9.0, 0.0];
-    let v: f64 = loss.forward(logits_tensor::<B64>(&flat, 3, 3), targets_tensor::<B64>(&[0, -100, 0])).into_scalar();
-    let single = -(1.0f64 - (1f64.exp() + 2f64.exp() + 3f64.exp()).ln());
-    assert!((v - single).abs() < 1e-12, "{v} vs {single}");
-    let none: f64 = loss.forward(logits_tensor::<B64>(&flat, 3, 3), targets_tensor::<B64>(&[-100, -100, -100])).into_scalar();
-    assert_eq!(none, 0.0);
 }
 
 #[test]

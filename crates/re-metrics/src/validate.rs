@@ -51,6 +51,10 @@ pub(crate) fn score_matrix(gold: &[usize], probs: &[f64], num_labels: usize) -> 
 }
 
 pub(crate) fn finite_scores(what: &'static str, scores: &[f64], columns: usize) -> Result<()> {
+    // Branch-free fold per chunk (vectorises); only a failing input pays for locating the bad value.
+    if scores.chunks(256).all(|chunk| chunk.iter().fold(true, |ok, v| ok & v.is_finite())) {
+        return Ok(());
+    }
     match scores.iter().position(|v| !v.is_finite()) {
         Some(i) => Err(MetricsError::NonFinite { what, row: i / columns, column: i % columns, value: scores[i] }),
         None => Ok(()),

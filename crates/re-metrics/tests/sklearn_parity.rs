@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use re_metrics::synthetic::klue_like_scores;
 use re_metrics::{
-    accuracy, argmax_rows, auc, auprc, average_precision, average_precision_binary, class_curve_scores,
-    class_precision_recall_curve, confusion_matrix, micro_f1, micro_f1_without_no_relation,
+    accuracy, argmax_rows, auc, auprc, auprc_reference, average_precision, average_precision_binary,
+    class_curve_scores, class_precision_recall_curve, confusion_matrix, micro_f1, micro_f1_without_no_relation,
     precision_recall_fscore_support, Predictions, Report, ZeroDivision,
 };
 use serde_json::Value;
@@ -157,6 +157,12 @@ fn all_metrics_match_scikit_learn() {
         );
 
         // Reference path (line-by-line port) on every class.
+        dev.check(
+            "auprc (reference)",
+            &format!("{name} auprc_reference"),
+            auprc_reference(gold, probs, k).unwrap(),
+            exp["auprc"].as_f64().unwrap(),
+        );
         let mut reference_auc = Vec::with_capacity(k);
         let mut reference_ap = Vec::with_capacity(k);
         for c in 0..k {
@@ -247,6 +253,19 @@ fn all_metrics_match_scikit_learn() {
         overall = overall.max(*delta);
     }
     eprintln!("max |Δ| over {} cases: {overall:e}", cases.len());
+    // The reference path and the count-based metrics do scikit-learn's float operations in scikit-learn's order:
+    // they must be bit-identical, not just close.
+    for family in [
+        "auprc (reference)",
+        "per-class pr_auc (reference)",
+        "per-class AP (reference)",
+        "curves (reference)",
+        "micro_f1",
+        "accuracy",
+        "per-class P/R/F1",
+    ] {
+        assert_eq!(dev.0.get(family), Some(&0.0), "{family} is not bit-identical to scikit-learn");
+    }
 }
 
 /// The fixture covers what the issue asks for; a regenerated fixture that lost a case should fail loudly.

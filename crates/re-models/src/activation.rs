@@ -39,7 +39,8 @@ mod tests {
 
     #[test]
     fn names_and_values_match_hf() {
-        let parsed: Vec<Activation> = serde_json::from_str(r#"["gelu","gelu_new","relu","gelu_pytorch_tanh"]"#).unwrap();
+        let parsed: Vec<Activation> =
+            serde_json::from_str(r#"["gelu","gelu_new","relu","gelu_pytorch_tanh"]"#).unwrap();
         assert_eq!(parsed, vec![Activation::Gelu, Activation::GeluNew, Activation::Relu, Activation::GeluNew]);
         assert!(serde_json::from_str::<Activation>(r#""swish""#).is_err());
         let device = Default::default();

@@ -245,9 +245,9 @@ impl<B: Backend> BertEmbeddings<B> {
                 let not_pad = input_ids.clone().not_equal_elem(pad as i64).int();
                 not_pad.clone().cumsum(1) * not_pad + pad as i64
             }
-            None => Tensor::<B, 1, Int>::arange(0..seq as i64, &input_ids.device())
-                .reshape([1, seq])
-                .repeat_dim(0, batch),
+            None => {
+                Tensor::<B, 1, Int>::arange(0..seq as i64, &input_ids.device()).reshape([1, seq]).repeat_dim(0, batch)
+            }
         }
     }
 

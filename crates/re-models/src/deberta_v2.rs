@@ -75,8 +75,13 @@ pub fn key_remap() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Checkpoint keys that belong to HF task heads or buffers, not to the encoder (reported as left out, not as errors).
-pub const DEBERTA_V2_IGNORED_KEYS: &[&str] =
-    &[r"^(deberta\.)?embeddings\.position_ids$", r"^lm_predictions\.", r"^pooler\.", r"^classifier\.", r"^mask_predictions\."];
+pub const DEBERTA_V2_IGNORED_KEYS: &[&str] = &[
+    r"^(deberta\.)?embeddings\.position_ids$",
+    r"^lm_predictions\.",
+    r"^pooler\.",
+    r"^classifier\.",
+    r"^mask_predictions\.",
+];
 
 /// Which relative-attention terms a layer adds (`pos_att_type`).
 fn deserialize_pos_att_type<'de, D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Vec<String>, D::Error> {
@@ -217,7 +222,9 @@ impl ConvActivation {
         if name == "tanh" {
             return Some(ConvActivation::Tanh);
         }
-        serde_json::from_value::<Activation>(serde_json::Value::String(name.to_string())).ok().map(ConvActivation::Hidden)
+        serde_json::from_value::<Activation>(serde_json::Value::String(name.to_string()))
+            .ok()
+            .map(ConvActivation::Hidden)
     }
 
     fn forward<B: Backend, const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
@@ -520,7 +527,8 @@ impl<B: Backend> DebertaV2Encoder<B> {
                 Some(layer_norm) => layer_norm.forward(weight),
                 None => weight,
             };
-            let positions = relative_position_tensor::<B>(seq, self.position_buckets, self.max_relative_positions, &device);
+            let positions =
+                relative_position_tensor::<B>(seq, self.position_buckets, self.max_relative_positions, &device);
             (weight, positions)
         });
 
@@ -638,10 +646,7 @@ impl<B: Backend> DisentangledSelfAttention<B> {
     /// Relative embeddings `[2A, hidden]` through a projection → `[1, n, 2A, d]`.
     fn position_heads(&self, projection: &Linear<B>, rel_embeddings: Tensor<B, 2>) -> Tensor<B, 4> {
         let [rows, _] = rel_embeddings.dims();
-        projection
-            .forward(rel_embeddings)
-            .reshape([1, rows, self.num_heads, self.head_size])
-            .swap_dims(1, 2)
+        projection.forward(rel_embeddings).reshape([1, rows, self.num_heads, self.head_size]).swap_dims(1, 2)
     }
 
     fn forward(
@@ -692,7 +697,8 @@ impl<B: Backend> DisentangledSelfAttention<B> {
         if self.c2p {
             let projection = if self.share_att_key { Some(&self.key_proj) } else { self.pos_key_proj.as_ref() };
             if let Some(projection) = projection {
-                let pos_key = self.position_heads(projection, rel_embeddings.clone()).expand([batch, heads, rows, head_size]);
+                let pos_key =
+                    self.position_heads(projection, rel_embeddings.clone()).expand([batch, heads, rows, head_size]);
                 let c2p = query.matmul(pos_key.swap_dims(2, 3)); // [b, n, s, 2A]
                 let index = (relative_pos.clone() + span).clamp(0, 2 * span - 1);
                 let index = index.reshape([1, 1, seq, seq]).expand(index_shape);
@@ -702,8 +708,7 @@ impl<B: Backend> DisentangledSelfAttention<B> {
         if self.p2c {
             let projection = if self.share_att_key { Some(&self.query_proj) } else { self.pos_query_proj.as_ref() };
             if let Some(projection) = projection {
-                let pos_query =
-                    self.position_heads(projection, rel_embeddings).expand([batch, heads, rows, head_size]);
+                let pos_query = self.position_heads(projection, rel_embeddings).expand([batch, heads, rows, head_size]);
                 let p2c = key.matmul(pos_query.swap_dims(2, 3)); // [b, n, s(key), 2A]
                 let index = (relative_pos.neg() + span).clamp(0, 2 * span - 1);
                 let index = index.reshape([1, 1, seq, seq]).expand(index_shape);
@@ -847,7 +852,8 @@ mod tests {
     #[test]
     fn validate_rejects_what_hf_cannot_run() {
         let path = Path::new("config.json");
-        let bad_heads: DebertaV2Config = serde_json::from_str(r#"{"hidden_size": 30, "num_attention_heads": 4}"#).unwrap();
+        let bad_heads: DebertaV2Config =
+            serde_json::from_str(r#"{"hidden_size": 30, "num_attention_heads": 4}"#).unwrap();
         assert!(matches!(bad_heads.validate(path), Err(ModelError::Config { .. })));
         let bad_type: DebertaV2Config = serde_json::from_str(r#"{"pos_att_type": "c2p|p2p"}"#).unwrap();
         assert!(matches!(bad_type.validate(path), Err(ModelError::Unsupported { .. })));

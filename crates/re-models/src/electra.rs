@@ -3,7 +3,9 @@
 use crate::activation::Activation;
 use crate::bert::{default_initializer_range, default_layer_norm_eps, BertEmbeddings, EmbeddingSizes};
 use crate::error::{ModelError, Result};
-use crate::layers::{additive_attention_mask, hf_linear, resize_embedding, LayerSpec, TransformerLayer, BERT_LAYER_REMAP};
+use crate::layers::{
+    additive_attention_mask, hf_linear, resize_embedding, LayerSpec, TransformerLayer, BERT_LAYER_REMAP,
+};
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Int, Tensor};

@@ -30,6 +30,15 @@ impl EncoderConfig {
         let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| ModelError::Config { path: path.into(), message: e.to_string() })?;
+        Self::from_json_value_at(value, path)
+    }
+
+    /// The configuration held in an already parsed `config.json` value (errors name `<config>`).
+    pub fn from_json_value(value: serde_json::Value) -> Result<Self> {
+        Self::from_json_value_at(value, Path::new("<config>"))
+    }
+
+    fn from_json_value_at(value: serde_json::Value, path: &Path) -> Result<Self> {
         let model_type = value.get("model_type").and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let parse_err = |e: serde_json::Error| ModelError::Config { path: path.into(), message: e.to_string() };
         match model_type.as_str() {
@@ -43,7 +52,11 @@ impl EncoderConfig {
                 config.validate(path)?;
                 Ok(Self::Electra(config))
             }
-            "deberta-v2" => Ok(Self::DebertaV2(DebertaV2Config::from_file(path)?)),
+            "deberta-v2" => {
+                let config: DebertaV2Config = serde_json::from_value(value).map_err(parse_err)?;
+                config.validate(path)?;
+                Ok(Self::DebertaV2(config))
+            }
             "" => Err(ModelError::Config { path: path.into(), message: "no \"model_type\" key".into() }),
             other => Err(ModelError::Unsupported {
                 path: path.into(),

@@ -11,8 +11,9 @@
 //! | `max`          | element-wise max over each span                                     | `2h` (`3h` + CLS)|
 //! | `attention`    | softmax(h·w) over each span's tokens, one learnable `w` per entity  | `2h` (`3h` + CLS)|
 //!
-//! Everything is batched: span masks are built by comparing `arange(seq)` with the span bounds, so there is no
-//! per-example loop. A span that is empty (`start >= end`) or lies outside the sequence (cut by truncation) falls back to
+//! Everything is batched, with no per-example loop: each span is gathered into a `[b, L, h]` window (`L` = the batch's
+//! longest span, positions compared with `arange`) and pooled with masks; [`span_mask`]/[`masked_mean`]/... offer the
+//! same over full-length masks. A span that is empty (`start >= end`) or lies outside the sequence (cut by truncation) falls back to
 //! the CLS vector, as the seed implementation did, and is counted in [`HeadOutput::fallback_count`] so training can
 //! report how often that happens.
 //!
@@ -73,15 +74,13 @@ impl SpanPooling {
     /// Parses `cls|entity-start|mean|max|attention` (case-insensitive; `_` accepted for `-`).
     pub fn parse(name: &str) -> Result<Self, ModelError> {
         let normalised = name.trim().to_ascii_lowercase().replace('_', "-");
-        Self::NAMES
-            .iter()
-            .position(|candidate| *candidate == normalised)
-            .map(|index| Self::ALL[index])
-            .ok_or_else(|| {
+        Self::NAMES.iter().position(|candidate| *candidate == normalised).map(|index| Self::ALL[index]).ok_or_else(
+            || {
                 ModelError::Input(format!(
                     "unknown span pooling `{name}` (expected one of cls, entity-start, mean, max, attention)"
                 ))
-            })
+            },
+        )
     }
 
     /// The canonical name, as accepted by [`SpanPooling::parse`].
@@ -276,28 +275,17 @@ impl<B: Backend> RelationHead<B> {
                 (subject, object, [subject_ok, object_ok])
             }
             SpanPooling::Mean | SpanPooling::Max | SpanPooling::Attention => {
-                let seq_len = hidden.dims()[1];
-                let subject_mask = span_mask(subject_span, seq_len);
-                let object_mask = span_mask(object_span, seq_len);
+                let subject_window = SpanWindow::new(hidden.clone(), subject_span);
+                let object_window = SpanWindow::new(hidden, object_span);
                 let (subject, object) = match (self.pooling, &self.subject_attention, &self.object_attention) {
-                    (SpanPooling::Mean, _, _) => (
-                        masked_mean(hidden.clone(), subject_mask.clone()),
-                        masked_mean(hidden, object_mask.clone()),
-                    ),
-                    (SpanPooling::Max, _, _) => {
-                        (masked_max(hidden.clone(), subject_mask.clone()), masked_max(hidden, object_mask.clone()))
+                    (SpanPooling::Max, _, _) => (subject_window.max(), object_window.max()),
+                    (SpanPooling::Attention, Some(subject_w), Some(object_w)) => {
+                        (subject_window.attention(subject_w.val()), object_window.attention(object_w.val()))
                     }
-                    (_, Some(subject_w), Some(object_w)) => (
-                        masked_attention(hidden.clone(), subject_mask.clone(), subject_w.val()),
-                        masked_attention(hidden, object_mask.clone(), object_w.val()),
-                    ),
-                    // Attention pooling without its vectors cannot be built by `init`; pool by mean rather than panic.
-                    _ => (
-                        masked_mean(hidden.clone(), subject_mask.clone()),
-                        masked_mean(hidden, object_mask.clone()),
-                    ),
+                    // Mean, and attention without its vectors (which `init` never builds): pool by mean, never panic.
+                    _ => (subject_window.mean(), object_window.mean()),
                 };
-                (subject, object, [subject_mask.any_dim(1).squeeze_dim(1), object_mask.any_dim(1).squeeze_dim(1)])
+                (subject, object, [subject_window.non_empty, object_window.non_empty])
             }
         };
         let [subject_ok, object_ok] = invalid;
@@ -313,6 +301,65 @@ impl<B: Backend> RelationHead<B> {
     }
 }
 
+/// The tokens of one span per example, gathered into a window `[b, L, h]` where `L` is the longest (in-range) span of
+/// the batch — so pooling touches `b·L·h` values instead of the whole `b·s·h` hidden state. Positions past a span's end
+/// repeat its last token (harmless for `max`) and carry weight 0 for `mean`/`attention`.
+pub struct SpanWindow<B: Backend> {
+    /// Gathered states `[b, L, h]`.
+    pub states: Tensor<B, 3>,
+    /// `[b, L]`: true where the window position lies inside the span.
+    pub valid: Tensor<B, 2, Bool>,
+    /// `[b]`: the span has at least one in-range token.
+    pub non_empty: Tensor<B, 1, Bool>,
+}
+
+impl<B: Backend> SpanWindow<B> {
+    /// Gathers the spans `[b, 2]` (start, end-exclusive) of `hidden [b, s, h]`; parts outside `0..s` are dropped.
+    pub fn new(hidden: Tensor<B, 3>, span: Tensor<B, 2, Int>) -> Self {
+        let [batch, seq_len, width] = hidden.dims();
+        let device = hidden.device();
+        let last = seq_len as i64;
+        let start = span.clone().narrow(1, 0, 1).clamp(0, last); // [b, 1]
+        let end = span.narrow(1, 1, 1).clamp(0, last);
+        let length = (end - start.clone()).clamp_min(0); // [b, 1]
+        // The window length is the one value read back to the host (it sizes the gather).
+        let longest: i64 = length.clone().max().into_scalar().elem();
+        let window = longest.max(1) as usize;
+        let offsets = Tensor::<B, 1, Int>::arange(0..window as i64, &device).reshape([1, window]).expand([batch, window]);
+        let valid = offsets.clone().lower(length.clone().expand([batch, window]));
+        // Past the end: repeat the last token of the span (or token start for an empty span), kept inside 0..s.
+        let last_offset = (length.clone() - 1).clamp_min(0).expand([batch, window]);
+        let positions = (start.expand([batch, window]) + offsets.min_pair(last_offset)).clamp(0, last - 1);
+        let index = positions.reshape([batch, window, 1]).expand([batch, window, width]);
+        let non_empty = length.greater_elem(0).reshape([batch]);
+        Self { states: hidden.gather(1, index), valid, non_empty }
+    }
+
+    /// Mean over the span `[b, h]` (zeros for an empty span).
+    pub fn mean(&self) -> Tensor<B, 2> {
+        let [batch, window, width] = self.states.dims();
+        let weights = self.valid.clone().float();
+        let counts = weights.clone().sum_dim(1).clamp_min(1.0);
+        (weights / counts).reshape([batch, 1, window]).matmul(self.states.clone()).reshape([batch, width])
+    }
+
+    /// Element-wise max over the span `[b, h]` (an empty span yields some token; callers replace it by CLS).
+    pub fn max(&self) -> Tensor<B, 2> {
+        let [batch, _, width] = self.states.dims();
+        // Padding positions repeat the span's last token, so no masking is needed.
+        self.states.clone().max_dim(1).reshape([batch, width])
+    }
+
+    /// Attention pooling with vector `w [h]` over the span `[b, h]` (zeros for an empty span).
+    pub fn attention(&self, w: Tensor<B, 1>) -> Tensor<B, 2> {
+        let [batch, window, width] = self.states.dims();
+        let scores = self.states.clone().matmul(w.reshape([1, width, 1])).reshape([batch, window]);
+        let scores = scores.mask_fill(self.valid.clone().bool_not(), f32::MIN);
+        let weights = softmax(scores, 1) * self.valid.clone().float();
+        weights.reshape([batch, 1, window]).matmul(self.states.clone()).reshape([batch, width])
+    }
+}
+
 /// The first token's state: `[b, s, h] → [b, h]`.
 pub fn cls_vector<B: Backend>(hidden: Tensor<B, 3>) -> Tensor<B, 2> {
     let [batch, _, width] = hidden.dims();
@@ -323,7 +370,8 @@ pub fn cls_vector<B: Backend>(hidden: Tensor<B, 3>) -> Tensor<B, 2> {
 pub fn span_mask<B: Backend>(span: Tensor<B, 2, Int>, seq_len: usize) -> Tensor<B, 2, Bool> {
     let [batch, _] = span.dims();
     let device = span.device();
-    let positions = Tensor::<B, 1, Int>::arange(0..seq_len as i64, &device).reshape([1, seq_len]).expand([batch, seq_len]);
+    let positions =
+        Tensor::<B, 1, Int>::arange(0..seq_len as i64, &device).reshape([1, seq_len]).expand([batch, seq_len]);
     let start = span.clone().narrow(1, 0, 1).expand([batch, seq_len]);
     let end = span.narrow(1, 1, 1).expand([batch, seq_len]);
     positions.clone().greater_equal(start).bool_and(positions.lower(end))
@@ -358,7 +406,10 @@ pub fn masked_attention<B: Backend>(hidden: Tensor<B, 3>, mask: Tensor<B, 2, Boo
 }
 
 /// States at `positions [b]` → `[b, h]`, and whether each position lay inside the sequence.
-fn gather_positions<B: Backend>(hidden: Tensor<B, 3>, positions: Tensor<B, 1, Int>) -> (Tensor<B, 2>, Tensor<B, 1, Bool>) {
+fn gather_positions<B: Backend>(
+    hidden: Tensor<B, 3>,
+    positions: Tensor<B, 1, Int>,
+) -> (Tensor<B, 2>, Tensor<B, 1, Bool>) {
     let [batch, seq_len, width] = hidden.dims();
     let in_range = positions.clone().greater_equal_elem(0).bool_and(positions.clone().lower_elem(seq_len as i64));
     let index = positions.clamp(0, seq_len.saturating_sub(1) as i64).reshape([batch, 1, 1]).expand([batch, 1, width]);

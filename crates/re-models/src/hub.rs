@@ -86,7 +86,11 @@ pub fn read_tensors(path: &Path) -> Result<Vec<TensorSnapshot>> {
 /// Loads the weight file of `dir` into `module`, after rewriting checkpoint keys with `remap` (regex → replacement
 /// pairs applied in order, e.g. a family's `key_remap()`). Unused checkpoint keys matching [`HEAD_KEYS`] are reported,
 /// any other mismatch is a [`ModelError::KeyMismatch`] listing every offending key.
-pub fn load_weights<B: Backend, M: Module<B>>(module: M, dir: &Path, remap: &[(&str, &str)]) -> Result<(M, LoadReport)> {
+pub fn load_weights<B: Backend, M: Module<B>>(
+    module: M,
+    dir: &Path,
+    remap: &[(&str, &str)],
+) -> Result<(M, LoadReport)> {
     load_weights_with(module, dir, remap, &LoadOptions::default())
 }
 
@@ -109,7 +113,8 @@ pub fn load_weights_from_file<B: Backend, M: Module<B>>(
     options: &LoadOptions<'_>,
 ) -> Result<(M, LoadReport)> {
     let config_err = |message: String| ModelError::Weights { path: path.into(), message };
-    let remapper = KeyRemapper::from_patterns(remap.to_vec()).map_err(|e| config_err(format!("bad remap regex: {e}")))?;
+    let remapper =
+        KeyRemapper::from_patterns(remap.to_vec()).map_err(|e| config_err(format!("bad remap regex: {e}")))?;
     let compile = |patterns: &[&str]| -> Result<Vec<Regex>> {
         patterns.iter().map(|p| Regex::new(p).map_err(|e| config_err(format!("bad key regex {p:?}: {e}")))).collect()
     };
@@ -131,11 +136,8 @@ pub fn load_weights_from_file<B: Backend, M: Module<B>>(
             other => mismatched.push(other.to_string()),
         }
     }
-    let (allowed_missing, missing): (Vec<String>, Vec<String>) = result
-        .missing
-        .iter()
-        .map(|(p, _)| p.clone())
-        .partition(|p| may_miss.iter().any(|r| r.is_match(p)));
+    let (allowed_missing, missing): (Vec<String>, Vec<String>) =
+        result.missing.iter().map(|(p, _)| p.clone()).partition(|p| may_miss.iter().any(|r| r.is_match(p)));
     // burn-store 0.21 lists a tensor found under its alternative LayerNorm name (`weight` for burn's `gamma`, `bias`
     // for `beta`) as unused although it was applied; drop those.
     let applied: std::collections::HashSet<&str> = result.applied.iter().map(String::as_str).collect();

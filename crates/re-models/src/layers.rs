@@ -7,18 +7,15 @@ use burn::tensor::{activation::softmax, backend::Backend, DType, Distribution, I
 
 /// A `Linear` initialised as Hugging Face's `_init_weights` does: weight ~ N(0, std), bias = 0.
 pub fn hf_linear<B: Backend>(d_input: usize, d_output: usize, std: f64, device: &B::Device) -> Linear<B> {
-    let mut linear = LinearConfig::new(d_input, d_output)
-        .with_initializer(Initializer::Normal { mean: 0.0, std })
-        .init(device);
+    let mut linear =
+        LinearConfig::new(d_input, d_output).with_initializer(Initializer::Normal { mean: 0.0, std }).init(device);
     linear.bias = Some(Param::from_tensor(Tensor::zeros([d_output], device)));
     linear
 }
 
 /// An `Embedding` initialised as Hugging Face does: weight ~ N(0, std).
 pub fn hf_embedding<B: Backend>(n: usize, d: usize, std: f64, device: &B::Device) -> Embedding<B> {
-    burn::nn::EmbeddingConfig::new(n, d)
-        .with_initializer(Initializer::Normal { mean: 0.0, std })
-        .init(device)
+    burn::nn::EmbeddingConfig::new(n, d).with_initializer(Initializer::Normal { mean: 0.0, std }).init(device)
 }
 
 /// Resizes an embedding matrix to `new_rows` rows, as `PreTrainedModel.resize_token_embeddings` does: existing rows are

@@ -29,6 +29,7 @@ pub mod error;
 pub mod head;
 pub mod hub;
 pub mod layers;
+pub mod pooling;
 pub mod tokenizer;
 
 pub use error::{ModelError, Result};

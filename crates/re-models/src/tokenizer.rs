@@ -23,8 +23,8 @@ use tokenizers::{AddedToken, Tokenizer};
 pub fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
     let json = dir.join("tokenizer.json");
     if json.is_file() {
-        let mut tokenizer =
-            Tokenizer::from_file(&json).map_err(|e| ModelError::Tokenizer { path: json.clone(), message: e.to_string() })?;
+        let mut tokenizer = Tokenizer::from_file(&json)
+            .map_err(|e| ModelError::Tokenizer { path: json.clone(), message: e.to_string() })?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(None)
@@ -39,9 +39,10 @@ pub fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
     if dir.join("spm.model").is_file() || dir.join("sentencepiece.bpe.model").is_file() {
         return Err(ModelError::Tokenizer {
             path: dir.into(),
-            message: "only a SentencePiece model is present; the tokenizers crate cannot read it. Create tokenizer.json \
+            message:
+                "only a SentencePiece model is present; the tokenizers crate cannot read it. Create tokenizer.json \
                       with `AutoTokenizer.from_pretrained(dir).save_pretrained(dir)` in Python"
-                .into(),
+                    .into(),
         });
     }
     Err(ModelError::Tokenizer { path: dir.into(), message: "neither tokenizer.json nor vocab.txt found".into() })
@@ -103,9 +104,9 @@ impl WordPieceOptions {
         }
         // Special tokens are strings or AddedToken objects {"content": ...}.
         let token = |key: &str| {
-            config.get(key).and_then(|v| v.as_str().map(str::to_string).or_else(|| {
-                v.get("content").and_then(Value::as_str).map(str::to_string)
-            }))
+            config.get(key).and_then(|v| {
+                v.as_str().map(str::to_string).or_else(|| v.get("content").and_then(Value::as_str).map(str::to_string))
+            })
         };
         for (key, slot) in [
             ("unk_token", &mut options.unk_token),
@@ -157,17 +158,12 @@ pub fn wordpiece_tokenizer(vocab: &Path, options: &WordPieceOptions) -> Result<T
         .with_post_processor(Some(post))
         .with_decoder(Some(WordPieceDecoder::default()));
     // Special tokens are matched whole in the raw text, as the HF tokenizer does.
-    let specials: Vec<AddedToken> = [
-        &options.pad_token,
-        &options.unk_token,
-        &options.cls_token,
-        &options.sep_token,
-        &options.mask_token,
-    ]
-    .into_iter()
-    .filter(|t| tokenizer.token_to_id(t).is_some())
-    .map(|t| AddedToken::from(t.clone(), true))
-    .collect();
+    let specials: Vec<AddedToken> =
+        [&options.pad_token, &options.unk_token, &options.cls_token, &options.sep_token, &options.mask_token]
+            .into_iter()
+            .filter(|t| tokenizer.token_to_id(t).is_some())
+            .map(|t| AddedToken::from(t.clone(), true))
+            .collect();
     tokenizer.add_special_tokens(&specials);
     Ok(tokenizer)
 }

@@ -94,16 +94,10 @@ fn entity_start_concatenates_marker_states() {
     // subject markers at 1 and 2, object markers at 3 and 0.
     let starts = ([1, 2], [3, 0]);
     let (rows, fallbacks) = pool(&head(SpanPooling::EntityStart, false), starts, SUBJECT, OBJECT);
-    assert_rows(
-        &rows,
-        &[cat(&[&HIDDEN[0][1], &HIDDEN[0][3]]), cat(&[&HIDDEN[1][2], &HIDDEN[1][0]])],
-    );
+    assert_rows(&rows, &[cat(&[&HIDDEN[0][1], &HIDDEN[0][3]]), cat(&[&HIDDEN[1][2], &HIDDEN[1][0]])]);
     assert_eq!(fallbacks, 0);
     let (rows, _) = pool(&head(SpanPooling::EntityStart, true), starts, SUBJECT, OBJECT);
-    assert_rows(
-        &rows,
-        &[cat(&[&CLS[0], &HIDDEN[0][1], &HIDDEN[0][3]]), cat(&[&CLS[1], &HIDDEN[1][2], &HIDDEN[1][0]])],
-    );
+    assert_rows(&rows, &[cat(&[&CLS[0], &HIDDEN[0][1], &HIDDEN[0][3]]), cat(&[&CLS[1], &HIDDEN[1][2], &HIDDEN[1][0]])]);
 }
 
 #[test]
@@ -119,10 +113,7 @@ fn mean_pooling_by_hand() {
     let (rows, fallbacks) = pool(&head(SpanPooling::Mean, false), NO_STARTS, SUBJECT, OBJECT);
     // ex 0: subject mean([4,5,6],[7,8,9]) = [5.5,6.5,7.5]; object [10,11,12].
     // ex 1: subject mean([-1,0,1],[2,-2,0]) = [0.5,-1,0.5]; object mean([2,-2,0],[0,3,-3],[5,5,5]) = [7/3, 2, 2/3].
-    assert_rows(
-        &rows,
-        &[vec![5.5, 6.5, 7.5, 10.0, 11.0, 12.0], vec![0.5, -1.0, 0.5, 7.0 / 3.0, 2.0, 2.0 / 3.0]],
-    );
+    assert_rows(&rows, &[vec![5.5, 6.5, 7.5, 10.0, 11.0, 12.0], vec![0.5, -1.0, 0.5, 7.0 / 3.0, 2.0, 2.0 / 3.0]]);
     assert_eq!(fallbacks, 0);
 }
 
@@ -211,14 +202,7 @@ fn forward_applies_the_classifier() {
     let mut head = head(SpanPooling::Mean, false);
     let device = Default::default();
     // W [6, 2]: logit 0 = sum of the subject features, logit 1 = object's first feature − subject's first; bias [1, -1].
-    let weight = [
-        [1.0f32, -1.0],
-        [1.0, 0.0],
-        [1.0, 0.0],
-        [0.0, 1.0],
-        [0.0, 0.0],
-        [0.0, 0.0],
-    ];
+    let weight = [[1.0f32, -1.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0]];
     head.classifier.weight = Param::from_tensor(Tensor::from_data(TensorData::from(weight), &device));
     head.classifier.bias = Some(Param::from_tensor(Tensor::from_floats([1.0, -1.0], &device)));
     let out = head.forward(hidden(), ints1([0, 0]), ints1([0, 0]), spans(SUBJECT), spans(OBJECT));

@@ -125,7 +125,8 @@ fn resized_embeddings_keep_old_rows() {
     assert!(max_abs_diff(resized.forward(ids, mask, Some(types)), case) <= TOLERANCE);
     let Encoder::Bert(bert) = resized else { panic!("family changed") };
     assert_eq!(bert.vocab_size(), 425);
-    let rows: Vec<f32> = bert.embeddings.word_embeddings.weight.val().slice([420..425, 0..32]).into_data().to_vec().unwrap();
+    let rows: Vec<f32> =
+        bert.embeddings.word_embeddings.weight.val().slice([420..425, 0..32]).into_data().to_vec().unwrap();
     let std = (rows.iter().map(|x| x * x).sum::<f32>() / rows.len() as f32).sqrt();
     // new rows ~ N(0, initializer_range = 0.2): the sample std of 160 values lies well within [0.1, 0.3]
     assert!((0.1..0.3).contains(&std), "std {std}");

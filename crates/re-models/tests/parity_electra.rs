@@ -17,7 +17,11 @@ fn electra_matches_transformers_from_both_formats() {
         let Encoder::Electra(electra) = &encoder else { panic!("not electra") };
         assert!(electra.embeddings_project.is_some());
         assert!(report.missing.is_empty());
-        assert!(report.unexpected.iter().any(|k| k.starts_with("discriminator_predictions.")), "{:?}", report.unexpected);
+        assert!(
+            report.unexpected.iter().any(|k| k.starts_with("discriminator_predictions.")),
+            "{:?}",
+            report.unexpected
+        );
         let mut worst = 0.0f32;
         for case in &exp.cases {
             let (ids, mask, types) = inputs(case);

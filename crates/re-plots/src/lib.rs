@@ -5,6 +5,7 @@
 //! - [`eval`]: confusion-matrix heatmap, per-class precision-recall curves.
 pub mod eda;
 pub mod eval;
+mod style;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {

@@ -1,4 +1,93 @@
-//! (placeholder until its issue lands)
+//! `kre encode`: embed texts with a Hugging Face checkpoint directory (pooled last hidden state, one JSON line each).
+use anyhow::Context;
+use burn::backend::NdArray;
+use burn::tensor::{Int, Tensor, TensorData};
+use re_models::hub::{load_encoder, load_tokenizer};
+use re_models::pooling::SentencePooling;
+use re_models::tokenizer::encode_batch;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Pooling of the last hidden state.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default)]
+pub enum PoolingArg {
+    /// Average over non-padding tokens, [CLS]/[SEP] included.
+    #[default]
+    Mean,
+    /// The [CLS] (first) token.
+    Cls,
+}
+
+/// Output format.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default)]
+pub enum FormatArg {
+    /// One JSON object per line: `text`, `tokens`, `embedding`.
+    #[default]
+    Json,
+}
+
+/// `kre encode` arguments.
 #[derive(clap::Args, Debug)]
-pub struct EncodeArgs {}
-pub fn encode(_args: EncodeArgs) -> anyhow::Result<()> { anyhow::bail!("kre: this command is not built yet") }
+pub struct EncodeArgs {
+    /// Checkpoint directory (config.json, model.safetensors or pytorch_model.bin, tokenizer.json or vocab.txt).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// How token states become one vector.
+    #[arg(long, value_enum, default_value_t = PoolingArg::Mean)]
+    pub pooling: PoolingArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Json)]
+    pub format: FormatArg,
+    /// A text to embed (repeatable).
+    #[arg(long = "text", value_name = "T", required = true)]
+    pub texts: Vec<String>,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+}
+
+/// Runs `kre encode`: loads the checkpoint, embeds the texts in batches and prints one JSON line per text.
+pub fn encode(args: EncodeArgs) -> anyhow::Result<()> {
+    type B = NdArray<f32>;
+    let device = Default::default();
+    let (encoder, config, report) =
+        load_encoder::<B>(&args.model, &device).with_context(|| format!("loading {}", args.model.display()))?;
+    if !report.unexpected.is_empty() {
+        tracing::info!(ignored = report.unexpected.len(), "checkpoint keys not used by the encoder");
+    }
+    let tokenizer = load_tokenizer(&args.model)?;
+    let pooling = match args.pooling {
+        PoolingArg::Mean => SentencePooling::Mean,
+        PoolingArg::Cls => SentencePooling::Cls,
+    };
+    let max_length = config.max_sequence_length();
+    let progress = indicatif::ProgressBar::new(args.texts.len() as u64);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for chunk in args.texts.chunks(args.batch_size.max(1)) {
+        let texts: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let batch = encode_batch(&tokenizer, &texts, Some(max_length))?;
+        let shape = [batch.batch_size, batch.seq_len];
+        let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(batch.input_ids, shape), &device);
+        let mask = Tensor::<B, 2, Int>::from_data(TensorData::new(batch.attention_mask, shape), &device);
+        let types = Tensor::<B, 2, Int>::from_data(TensorData::new(batch.token_type_ids, shape), &device);
+        let hidden = encoder.forward(ids, mask.clone(), Some(types));
+        let pooled: Vec<f32> = pooling
+            .pool(hidden, mask)
+            .into_data()
+            .to_vec()
+            .map_err(|e| anyhow::anyhow!("reading embeddings: {e:?}"))?;
+        let dim = encoder.hidden_size();
+        for (row, text) in chunk.iter().enumerate() {
+            let line = serde_json::json!({
+                "text": text,
+                "tokens": batch.lengths[row],
+                "embedding": &pooled[row * dim..(row + 1) * dim],
+            });
+            writeln!(out, "{line}")?;
+        }
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    Ok(())
+}

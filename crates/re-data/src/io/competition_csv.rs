@@ -38,9 +38,7 @@ pub fn read(path: &Path) -> Result<Vec<RelationRecord>> {
 pub fn read_from<R: std::io::Read>(reader: R, path: &Path) -> Result<Vec<RelationRecord>> {
     let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
     let headers = csv.headers().map_err(|e| csv_error(path, &e))?.clone();
-    let column = |name: &str| {
-        headers.iter().position(|h| h.trim_start_matches('\u{feff}').trim() == name)
-    };
+    let column = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}').trim() == name);
     let mut idx = [0usize; 5];
     for (slot, name) in idx.iter_mut().zip(REQUIRED_COLUMNS) {
         *slot = column(name).ok_or_else(|| {
@@ -99,9 +97,9 @@ fn csv_error(path: &Path, e: &csv::Error) -> DataError {
     };
     let message = match e.kind() {
         csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 in field {} (not a UTF-8 CSV?)", err.field() + 1),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
-            "row has {len} fields but the header has {expected_len} (truncated file or unbalanced quotes?)"
-        ),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("row has {len} fields but the header has {expected_len} (truncated file or unbalanced quotes?)")
+        }
         _ => e.to_string(),
     };
     DataError::parse(path, location, message)
@@ -418,7 +416,17 @@ mod tests {
 
     #[test]
     fn malformed_literals_are_errors_not_panics() {
-        for bad in ["", "{", "{'a': }", "{'a': 'x'", "{'a' 1}", "{'a': 1} trailing", "{'a': '\\x4'}", "{1: 2}", "{'a': '\\ud800'}"] {
+        for bad in [
+            "",
+            "{",
+            "{'a': }",
+            "{'a': 'x'",
+            "{'a' 1}",
+            "{'a': 1} trailing",
+            "{'a': '\\x4'}",
+            "{1: 2}",
+            "{'a': '\\ud800'}",
+        ] {
             assert!(parse_py_dict(bad).is_err(), "{bad:?} should fail");
         }
         assert!(parse_entity("{'word': 'a', 'start_idx': 0, 'type': 'PER'}").unwrap_err().contains("end_idx"));

@@ -46,16 +46,22 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Vec<RelationRecord>> {
             return Err(DataError::parse(
                 path,
                 format!("line {line_no}"),
-                format!("expected 6 tab-separated fields (head, tail, relation, sentence, id, answer), found {}", fields.len()),
+                format!(
+                    "expected 6 tab-separated fields (head, tail, relation, sentence, id, answer), found {}",
+                    fields.len()
+                ),
             ));
         }
-        let [head, tail, relation, sentence, id, answer] = [fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]];
+        let [head, tail, relation, sentence, id, answer] =
+            [fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]];
         let id = if id.trim().is_empty() { format!("line{line_no}") } else { id.trim().to_string() };
         let locate = || format!("line {line_no} (id={id})");
         let label = match answer.trim().to_ascii_lowercase().as_str() {
             "yes" => relation.trim().to_string(),
             "no" => NO_RELATION.to_string(),
-            other => return Err(DataError::parse(path, locate(), format!("answer must be yes or no, found {other:?}"))),
+            other => {
+                return Err(DataError::parse(path, locate(), format!("answer must be yes or no, found {other:?}")))
+            }
         };
         if label.is_empty() {
             return Err(DataError::parse(path, locate(), "empty relation"));
@@ -80,11 +86,7 @@ fn unescape(name: &str) -> String {
 }
 
 /// Replace the ` [[ … ]] ` mentions by their text; returns the sentence and the subject/object entities.
-fn rebuild_sentence(
-    marked: &str,
-    head: &str,
-    tail: &str,
-) -> std::result::Result<(String, Entity, Entity), String> {
+fn rebuild_sentence(marked: &str, head: &str, tail: &str) -> std::result::Result<(String, Entity, Entity), String> {
     let mut out = String::with_capacity(marked.len());
     let mut out_chars = 0usize;
     let mut subject: Option<(usize, usize)> = None;
@@ -151,8 +153,11 @@ fn rebuild_sentence(
 pub fn to_string(path: &Path, records: &[RelationRecord]) -> Result<String> {
     let mut out = String::new();
     for r in records {
-        let fail = |msg: &str| DataError::invalid_record(path, format!("id={}", r.id), format!("cannot write as KAIST TSV: {msg}"));
-        let label = r.label.as_deref().ok_or_else(|| fail("the record is unlabeled (KAIST rows have a yes/no answer)"))?;
+        let fail = |msg: &str| {
+            DataError::invalid_record(path, format!("id={}", r.id), format!("cannot write as KAIST TSV: {msg}"))
+        };
+        let label =
+            r.label.as_deref().ok_or_else(|| fail("the record is unlabeled (KAIST rows have a yes/no answer)"))?;
         for (what, text) in [("sentence", r.sentence.as_str()), ("id", r.id.as_str()), ("label", label)] {
             if text.contains(['\t', '\n', '\r']) {
                 return Err(fail(&format!("the {what} contains a tab or newline")));
@@ -163,13 +168,18 @@ pub fn to_string(path: &Path, records: &[RelationRecord]) -> Result<String> {
         }
         for e in [&r.subject, &r.object] {
             if e.word.contains(['_', '\t', '\n', '\r']) {
-                return Err(fail(&format!("entity word {:?} contains '_' (KAIST uses it for spaces) or a tab", e.word)));
+                return Err(fail(&format!(
+                    "entity word {:?} contains '_' (KAIST uses it for spaces) or a tab",
+                    e.word
+                )));
             }
         }
         if r.subject.overlaps(&r.object) {
             return Err(fail("subject and object overlap"));
         }
-        let span = |e: &Entity| e.byte_range(&r.sentence).ok_or_else(|| fail(&format!("entity {:?} lies outside the sentence", e.word)));
+        let span = |e: &Entity| {
+            e.byte_range(&r.sentence).ok_or_else(|| fail(&format!("entity {:?} lies outside the sentence", e.word)))
+        };
         let (s, o) = (span(&r.subject)?, span(&r.object)?);
         let (first, first_marker, second, second_marker) =
             if s.start < o.start { (s, "_sbj_", o, "_obj_") } else { (o, "_obj_", s, "_sbj_") };

@@ -91,7 +91,9 @@ fn parse_item(item: serde_json::Value, index: usize, path: &Path, numeric_labels
         serde_json::Value::Number(n) => match n.as_i64() {
             Some(i) => decode_int_label(i, numeric_labels)
                 .map_err(|msg| DataError::invalid_record(path, format!("id={id}"), msg))?,
-            None => return Err(DataError::invalid_record(path, format!("id={id}"), format!("label {n} is not an integer"))),
+            None => {
+                return Err(DataError::invalid_record(path, format!("id={id}"), format!("label {n} is not an integer")))
+            }
         },
         other => {
             return Err(DataError::invalid_record(

@@ -55,7 +55,8 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [Format::KlueJson, Format::CompetitionCsv, Format::Parquet, Format::Jsonl, Format::KaistGold];
+    pub const ALL: [Format; 5] =
+        [Format::KlueJson, Format::CompetitionCsv, Format::Parquet, Format::Jsonl, Format::KaistGold];
 
     /// The extension a file of this format gets (`json`, `csv`, `parquet`, `jsonl`, `tsv`).
     pub fn extension(self) -> &'static str {
@@ -228,7 +229,11 @@ pub fn read_records_as(path: &Path, format: Format, options: &ReadOptions) -> Re
             for record in &records {
                 if let Some(label) = &record.label {
                     if !map.contains(label) {
-                        return Err(DataError::invalid_record(path, record_ref(record), unknown_label_message(label, map, format)));
+                        return Err(DataError::invalid_record(
+                            path,
+                            record_ref(record),
+                            unknown_label_message(label, map, format),
+                        ));
                     }
                 }
             }
@@ -292,7 +297,11 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
         Err(e) => {
             let at = e.valid_up_to();
             let line = body[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-            Err(DataError::parse(path, format!("line {line}"), format!("invalid UTF-8 at byte {}", at + (bytes.len() - body.len()))))
+            Err(DataError::parse(
+                path,
+                format!("line {line}"),
+                format!("invalid UTF-8 at byte {}", at + (bytes.len() - body.len())),
+            ))
         }
     }
 }

@@ -83,7 +83,9 @@ fn text_column<'a>(array: &'a ArrayRef, name: &str, path: &Path) -> Result<TextC
         DataType::Utf8 => Ok(TextColumn::Utf8(array.as_string::<i32>())),
         DataType::LargeUtf8 => Ok(TextColumn::Large(array.as_string::<i64>())),
         DataType::Utf8View => Ok(TextColumn::View(array.as_string_view())),
-        other => Err(DataError::parse(path, format!("column {name}"), format!("expected a string column, found {other}"))),
+        other => {
+            Err(DataError::parse(path, format!("column {name}"), format!("expected a string column, found {other}")))
+        }
     }
 }
 
@@ -115,7 +117,9 @@ fn check_int_column(array: &ArrayRef, name: &str, path: &Path) -> Result<()> {
         | DataType::UInt32
         | DataType::UInt16
         | DataType::UInt8 => Ok(()),
-        other => Err(DataError::parse(path, format!("column {name}"), format!("expected an integer column, found {other}"))),
+        other => {
+            Err(DataError::parse(path, format!("column {name}"), format!("expected an integer column, found {other}")))
+        }
     }
 }
 
