@@ -29,7 +29,7 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    let big = corpus(40_000);
+    let big = corpus(44_000);
     let n = big.pairs.len().min(50_000);
     let xs: Vec<_> = (0..n).map(|i| big.pair_vector(i, &cfg)).collect();
     let ys: Vec<bool> = big.pairs[..n].iter().map(|p| p.label.as_deref() == Some("competition")).collect();

@@ -16,7 +16,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let positional: Vec<&String> = args
         .iter()
         .enumerate()
-        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || !args[i - 1].starts_with("--") || args[i - 1] == "--binary"))
+        .filter(|(i, a)| {
+            !a.starts_with("--") && (*i == 0 || !args[i - 1].starts_with("--") || args[i - 1] == "--binary")
+        })
         .map(|(_, a)| a)
         .collect();
     let opts = ReadOptions { labels: LabelSource::Infer, ..Default::default() };

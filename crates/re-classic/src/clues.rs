@@ -10,8 +10,26 @@ use std::path::Path;
 /// The clue words of competition used when no lexicon file is given (reviewed by hand; the synthetic set and the
 /// paper's examples use them).
 pub const DEFAULT_CLUES: &[&str] = &[
-    "경쟁", "맞대결", "설전", "vs", "격돌", "라이벌", "반격", "대결", "경합", "신경전", "각축", "추격", "맞수", "공세",
-    "겨루", "견제", "앞지르", "제치", "점유율 다툼", "정면승부",
+    "경쟁",
+    "맞대결",
+    "설전",
+    "vs",
+    "격돌",
+    "라이벌",
+    "반격",
+    "대결",
+    "경합",
+    "신경전",
+    "각축",
+    "추격",
+    "맞수",
+    "공세",
+    "겨루",
+    "견제",
+    "앞지르",
+    "제치",
+    "점유율 다툼",
+    "정면승부",
 ];
 
 /// A clue-word lexicon. Matching is on the raw sentence text (ASCII case-insensitive), so clue words that MeCab
@@ -138,7 +156,8 @@ pub fn propose_clues(
             let lo_pos = ((p_f + a) / (n_pos as f64 - p_f + a)).ln();
             let lo_neg = ((n_f + a) / (n_neg as f64 - n_f + a)).ln();
             let delta = lo_pos - lo_neg;
-            let var = 1.0 / (p_f + a) + 1.0 / (n_pos as f64 - p_f + a) + 1.0 / (n_f + a) + 1.0 / (n_neg as f64 - n_f + a);
+            let var =
+                1.0 / (p_f + a) + 1.0 / (n_pos as f64 - p_f + a) + 1.0 / (n_f + a) + 1.0 / (n_neg as f64 - n_f + a);
             ClueCandidate { word, tag, log_odds: delta, z: delta / var.sqrt(), pos_count: p, neg_count: n }
         })
         .filter(|c| c.log_odds > 0.0)

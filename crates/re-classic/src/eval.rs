@@ -92,9 +92,9 @@ pub fn evaluate_predictions(
     let (mut g, mut q) = (Vec::with_capacity(gold.len()), Vec::with_capacity(gold.len()));
     for r in gold {
         let label = r.label.as_deref().ok_or_else(|| ClassicError::record(&r.id, "gold record has no label"))?;
-        let p = by_id
-            .remove(r.id.as_str())
-            .ok_or_else(|| ClassicError::parse(pred_path, format!("id {}", r.id), "no prediction for this gold record"))?;
+        let p = by_id.remove(r.id.as_str()).ok_or_else(|| {
+            ClassicError::parse(pred_path, format!("id {}", r.id), "no prediction for this gold record")
+        })?;
         g.push(label != negative_label);
         q.push(p.label != negative_label);
     }

@@ -445,7 +445,8 @@ mod tests {
     fn same_type_pairs_of_a_sentence() {
         let m = |a: usize, b: usize, t: &str| Mention { bytes: a..b, entity_type: t.into() };
         // Two ORGs, one PER, a duplicate ORG mention and an ORG overlapping another.
-        let ents = [m(20, 25, "ORG"), m(0, 5, "ORG"), m(8, 12, "PER"), m(0, 5, "ORG"), m(22, 30, "ORG"), m(40, 44, "PER")];
+        let ents =
+            [m(20, 25, "ORG"), m(0, 5, "ORG"), m(8, 12, "PER"), m(0, 5, "ORG"), m(22, 30, "ORG"), m(40, 44, "PER")];
         let pairs = same_type_pairs(&ents);
         let spans: Vec<_> = pairs.iter().map(|c| (c.subject.bytes.start, c.object.bytes.start)).collect();
         assert_eq!(spans, [(0, 20), (0, 22), (8, 40)]);

@@ -324,8 +324,7 @@ impl ClassicModel {
                 )))
             }
         };
-        let labels: BTreeSet<String> =
-            raw_labels.iter().map(|l| Self::effective_label(config, &negative, l)).collect();
+        let labels: BTreeSet<String> = raw_labels.iter().map(|l| Self::effective_label(config, &negative, l)).collect();
         let gold: Vec<String> = train
             .iter()
             .map(|&i| Self::effective_label(config, &negative, corpus.pairs[i].label.as_deref().unwrap_or_default()))
@@ -480,17 +479,17 @@ impl ClassicModel {
         let file: ModelFile = serde_json::from_slice(&bytes)
             .map_err(|e| ClassicError::parse(&path, format!("line {}", e.line()), e.to_string()))?;
         if file.format != MODEL_FORMAT {
-            return Err(ClassicError::parse(&path, "format", format!("expected {MODEL_FORMAT}, found {}", file.format)));
+            return Err(ClassicError::parse(
+                &path,
+                "format",
+                format!("expected {MODEL_FORMAT}, found {}", file.format),
+            ));
         }
         let dense = |w: &SparseWeights| w.to_dense().map_err(|m| ClassicError::parse(&path, "weights", m));
         Ok(ClassicModel {
             lexicon: ClueLexicon::new(&file.clue_words),
             negative_label: file.negative_label,
-            classifiers: file
-                .classifiers
-                .iter()
-                .map(|(l, w)| Ok((l.clone(), dense(w)?)))
-                .collect::<Result<_>>()?,
+            classifiers: file.classifiers.iter().map(|(l, w)| Ok((l.clone(), dense(w)?))).collect::<Result<_>>()?,
             sentence_filter: file.sentence_filter.as_ref().map(dense).transpose()?,
             spam_filter: match &file.spam_filter {
                 Some((w, rho)) => Some(OneClassSvm { weights: dense(w)?, rho: *rho }),

@@ -47,8 +47,16 @@ fn f1_morphemes_outside_the_pair() {
     assert_eq!(
         f,
         set(&[
-            "bias", "f1:올해/NNG", "f1:와/JC", "f1:는/JX", "f1:스마트폰/NNP", "f1:시장/NNG", "f1:에서/JKB",
-            "f1:경쟁/NNG", "f1:한다/XSV+EF", "f1:./SF"
+            "bias",
+            "f1:올해/NNG",
+            "f1:와/JC",
+            "f1:는/JX",
+            "f1:스마트폰/NNP",
+            "f1:시장/NNG",
+            "f1:에서/JKB",
+            "f1:경쟁/NNG",
+            "f1:한다/XSV+EF",
+            "f1:./SF"
         ])
     );
 }
@@ -119,10 +127,7 @@ fn distance_constraint_keeps_only_nearby_context() {
     // distance:1 keeps eojeols 0..=3 (올해, 삼성전자와, LG전자는, 스마트폰); 시장에서 and 경쟁한다 are 2 and 3 away.
     let near = FeatureConfig { max_eojeol_distance: Some(1), ..cfg("f1,f3,f6,f7") };
     let f: BTreeSet<String> = features(&near).into_iter().collect();
-    assert_eq!(
-        f,
-        set(&["bias", "f1:올해/NNG", "f1:와/JC", "f1:는/JX", "f1:스마트폰/NNP", "f3:korean", "f6:none"])
-    );
+    assert_eq!(f, set(&["bias", "f1:올해/NNG", "f1:와/JC", "f1:는/JX", "f1:스마트폰/NNP", "f3:korean", "f6:none"]));
     let far = FeatureConfig { max_eojeol_distance: Some(3), ..cfg("f6,f7") };
     assert_eq!(features(&far), ["bias", "f7:경쟁", "f6:clue"]);
 }

@@ -77,7 +77,8 @@ fn sentence_filter_vetoes_below_its_threshold() {
     let w = model.sentence_filter.as_ref().expect("sentence filter trained");
     // The sentence classifier alone separates relation sentences well.
     let sent_gold = gold(&c, &test);
-    let sent_pred: Vec<bool> = test.iter().map(|&i| w.score(&c.sentence_vector(c.pairs[i].sentence, 18)) > 0.0).collect();
+    let sent_pred: Vec<bool> =
+        test.iter().map(|&i| w.score(&c.sentence_vector(c.pairs[i].sentence, 18)) > 0.0).collect();
     assert!(score_binary(&sent_gold, &sent_pred).unwrap().binary.accuracy > 0.8);
     let vetoed = model.predict(&c, &test);
     assert!(vetoed.iter().any(|p| p.decided_by == Decider::Sentence));
@@ -100,15 +101,28 @@ fn sentence_filter_vetoes_below_its_threshold() {
 #[test]
 fn spam_filter_vetoes_blacklisted_pairs_in_spam_like_sentences() {
     let mut train = Vec::new();
-    let spam = ["{X}는 {Y}의 주식을 대량 매수했다.", "{X}는 {Y}의 주식을 추가 매수했다.", "{X}는 {Y}의 주식을 매수했다고 밝혔다."];
+    let spam = [
+        "{X}는 {Y}의 주식을 대량 매수했다.",
+        "{X}는 {Y}의 주식을 추가 매수했다.",
+        "{X}는 {Y}의 주식을 매수했다고 밝혔다.",
+    ];
     for (k, t) in spam.iter().enumerate() {
         for (x, y) in [("알파증권", "베타전자"), ("알파증권", "감마화학")] {
             let s = t.replace("{X}", x).replace("{Y}", y);
             train.push(rec(&format!("s{k}{y}"), &s, x, y, "ORG", "no_relation"));
         }
     }
-    for (k, (x, y)) in [("삼성전자", "애플"), ("네이버", "카카오"), ("쿠팡", "이마트"), ("소니", "닌텐도")].iter().enumerate() {
-        train.push(rec(&format!("p{k}"), &format!("{x}와 {y}는 시장에서 치열하게 경쟁한다."), x, y, "ORG", "competition"));
+    for (k, (x, y)) in
+        [("삼성전자", "애플"), ("네이버", "카카오"), ("쿠팡", "이마트"), ("소니", "닌텐도")].iter().enumerate()
+    {
+        train.push(rec(
+            &format!("p{k}"),
+            &format!("{x}와 {y}는 시장에서 치열하게 경쟁한다."),
+            x,
+            y,
+            "ORG",
+            "competition",
+        ));
         train.push(rec(&format!("n{k}"), &format!("{x}는 {y}와 제휴를 맺었다."), x, y, "ORG", "no_relation"));
     }
     let test = vec![
@@ -129,7 +143,11 @@ fn spam_filter_vetoes_blacklisted_pairs_in_spam_like_sentences() {
     assert!(blacklist.contains(&pair_key("알파증권", "베타전자")));
     let cfg = ClassicConfig {
         filters: Filters::parse("spam").unwrap(),
-        learner: re_classic::pipeline::Learner::Pegasos(PegasosConfig { lambda: 1e-3, epochs: 30, ..Default::default() }),
+        learner: re_classic::pipeline::Learner::Pegasos(PegasosConfig {
+            lambda: 1e-3,
+            epochs: 30,
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let model = ClassicModel::train(&c, &(0..n_train).collect::<Vec<_>>(), &cfg, Some(blacklist)).unwrap();
@@ -193,9 +211,30 @@ fn maxent_one_vs_rest_save_load_and_determinism() {
     let orgs = ["삼성전자", "애플", "네이버", "카카오", "쿠팡", "이마트", "소니", "닌텐도"];
     for (k, a) in orgs.iter().enumerate() {
         for b in orgs.iter().skip(k + 1) {
-            records.push(rec(&format!("c{a}{b}"), &format!("{a}와 {b}는 시장에서 경쟁한다."), a, b, "ORG", "competition"));
-            records.push(rec(&format!("o{a}{b}"), &format!("{a}는 {b}와 협력하기로 했다."), a, b, "ORG", "cooperation"));
-            records.push(rec(&format!("n{a}{b}"), &format!("{a}는 {b}에 부품을 공급한다."), a, b, "ORG", "no_relation"));
+            records.push(rec(
+                &format!("c{a}{b}"),
+                &format!("{a}와 {b}는 시장에서 경쟁한다."),
+                a,
+                b,
+                "ORG",
+                "competition",
+            ));
+            records.push(rec(
+                &format!("o{a}{b}"),
+                &format!("{a}는 {b}와 협력하기로 했다."),
+                a,
+                b,
+                "ORG",
+                "cooperation",
+            ));
+            records.push(rec(
+                &format!("n{a}{b}"),
+                &format!("{a}는 {b}에 부품을 공급한다."),
+                a,
+                b,
+                "ORG",
+                "no_relation",
+            ));
         }
     }
     let c = corpus(&records);
@@ -208,7 +247,8 @@ fn maxent_one_vs_rest_save_load_and_determinism() {
     let model = ClassicModel::train(&c, &items, &cfg, None).unwrap();
     assert_eq!(model.classifiers.len(), 3, "one-vs-rest over three labels");
     let preds = model.predict(&c, &items);
-    let correct = preds.iter().zip(&items).filter(|(p, &i)| Some(p.label.as_str()) == c.pairs[i].label.as_deref()).count();
+    let correct =
+        preds.iter().zip(&items).filter(|(p, &i)| Some(p.label.as_str()) == c.pairs[i].label.as_deref()).count();
     assert_eq!(correct, items.len());
     let dir = tempfile::tempdir().unwrap();
     model.save(dir.path()).unwrap();

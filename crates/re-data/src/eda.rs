@@ -135,7 +135,11 @@ pub fn length_stats(lengths: &[usize]) -> LengthStats {
         p75: percentile(&sorted, 0.75),
         p90: percentile(&sorted, 0.9),
         max: sorted.last().copied().unwrap_or(0),
-        share_over_128: if n == 0 { 0.0 } else { sorted.iter().filter(|&&l| l > LONG_THRESHOLD).count() as f64 / n as f64 },
+        share_over_128: if n == 0 {
+            0.0
+        } else {
+            sorted.iter().filter(|&&l| l > LONG_THRESHOLD).count() as f64 / n as f64
+        },
     }
 }
 

@@ -19,10 +19,7 @@ where
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kre-tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| DataError::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new().prefix(".kre-tmp-").tempfile_in(dir).map_err(|e| DataError::io(dir, e))?;
     {
         let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
         fill(&mut buf).map_err(|e| DataError::io(path, e))?;

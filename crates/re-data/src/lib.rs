@@ -5,8 +5,8 @@
 //! - [`io`]: one module per file format, plus a `read_records` entry point which detects the format.
 //! - [`labels`]: `LabelMap` (KLUE-RE order by default; JSON and pickle I/O).
 //! - [`split`], [`markers`], [`encode`], [`eda`], [`synth`].
-pub mod encode;
 pub mod eda;
+pub mod encode;
 pub mod error;
 pub mod fsutil;
 pub mod io;

@@ -181,9 +181,11 @@ impl MarkerScheme {
                 }
                 MarkerScheme::TypedPunct(options)
             }
-            _ => return Err(DataError::Invalid(format!(
+            _ => {
+                return Err(DataError::Invalid(format!(
                 "unknown marker scheme {s:?} (expected none, entity, typed, typed-punct[:ko|:en][:object=DELIM], mask)"
-            ))),
+            )))
+            }
         };
         if !matches!(scheme, MarkerScheme::TypedPunct(_)) && parts.next().is_some() {
             return Err(DataError::Invalid(format!("marker scheme {s:?}: only typed-punct takes options")));

@@ -217,7 +217,11 @@ impl RelationRecord {
                     entity.end,
                     text,
                     entity.word,
-                    if rules.fix_offsets { " (not fixable: the word does not occur exactly once)" } else { " (try --fix-offsets)" }
+                    if rules.fix_offsets {
+                        " (not fixable: the word does not occur exactly once)"
+                    } else {
+                        " (try --fix-offsets)"
+                    }
                 ),
             });
         }
@@ -265,7 +269,11 @@ mod tests {
 
     #[test]
     fn multibyte_offsets_select_words() {
-        let mut r = rec("〈Something〉는 조지 해리슨이 쓰고 비틀즈가 1969년 앨범 《Abbey Road》에 담은 노래다.", Entity::new("비틀즈", 24, 26, "ORG"), Entity::new("조지 해리슨", 13, 18, "PER"));
+        let mut r = rec(
+            "〈Something〉는 조지 해리슨이 쓰고 비틀즈가 1969년 앨범 《Abbey Road》에 담은 노래다.",
+            Entity::new("비틀즈", 24, 26, "ORG"),
+            Entity::new("조지 해리슨", 13, 18, "PER"),
+        );
         r.validate(&Validation::default()).unwrap();
         assert_eq!(r.subject_text(), Some("비틀즈"));
         assert_eq!(r.object_text(), Some("조지 해리슨"));
@@ -273,7 +281,8 @@ mod tests {
 
     #[test]
     fn wrong_offsets_are_reported_with_both_strings_and_fixed_on_request() {
-        let mut r = rec("삼성전자와 애플은 경쟁한다.", Entity::new("애플", 0, 1, "ORG"), Entity::new("삼성전자", 0, 3, "ORG"));
+        let mut r =
+            rec("삼성전자와 애플은 경쟁한다.", Entity::new("애플", 0, 1, "ORG"), Entity::new("삼성전자", 0, 3, "ORG"));
         let err = r.clone().validate(&Validation::default()).unwrap_err();
         assert!(err.contains("\"삼성\"") && err.contains("\"애플\""), "{err}");
         r.validate(&Validation { fix_offsets: true, ..Default::default() }).unwrap();

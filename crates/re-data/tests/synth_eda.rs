@@ -230,10 +230,7 @@ fn eda_numbers_match_a_hand_computation() {
     assert_eq!(report.char_length_histogram[20].count, 1);
     assert!(report.token_length.is_none());
     assert_eq!(report.subject_type_counts, BTreeMap::from([("ORG".into(), 2), ("PER".into(), 3)]));
-    assert_eq!(
-        report.object_type_counts,
-        BTreeMap::from([("LOC".into(), 2), ("ORG".into(), 1), ("POH".into(), 2)])
-    );
+    assert_eq!(report.object_type_counts, BTreeMap::from([("LOC".into(), 2), ("ORG".into(), 1), ("POH".into(), 2)]));
     assert_eq!(report.type_pair_relation["PER-POH"], BTreeMap::from([("per:title".into(), 2)]));
     assert_eq!(
         report.type_pair_relation["ORG-LOC"],

@@ -50,9 +50,7 @@ pub(crate) fn check_shapes<B: Backend>(
     let [batch, classes] = logits.dims();
     let [n_targets] = targets.dims();
     if batch != n_targets {
-        return Err(LossError::InvalidInput(format!(
-            "logits have {batch} rows but targets have {n_targets} entries"
-        )));
+        return Err(LossError::InvalidInput(format!("logits have {batch} rows but targets have {n_targets} entries")));
     }
     if classes == 0 {
         return Err(LossError::InvalidInput("logits have 0 classes".into()));
@@ -95,7 +93,11 @@ pub(crate) fn class_vector<B: Backend>(values: &[f64], like: &Tensor<B, 2>) -> T
 }
 
 /// Reduce per-example losses; `denominator` is used for [`Reduction::Mean`].
-pub(crate) fn reduce<B: Backend>(per_example: Tensor<B, 1>, reduction: Reduction, denominator: Tensor<B, 1>) -> Tensor<B, 1> {
+pub(crate) fn reduce<B: Backend>(
+    per_example: Tensor<B, 1>,
+    reduction: Reduction,
+    denominator: Tensor<B, 1>,
+) -> Tensor<B, 1> {
     match reduction {
         Reduction::None => per_example,
         Reduction::Sum => per_example.sum(),
@@ -105,7 +107,11 @@ pub(crate) fn reduce<B: Backend>(per_example: Tensor<B, 1>, reduction: Reduction
 
 /// Number of rows that are not ignored, as a `[1]` tensor, at least 1 (an all-ignored batch gives a loss of 0,
 /// not NaN).
-pub(crate) fn valid_count<B: Backend>(batch: usize, ignored: &Option<Tensor<B, 1, Bool>>, device: &B::Device) -> Tensor<B, 1> {
+pub(crate) fn valid_count<B: Backend>(
+    batch: usize,
+    ignored: &Option<Tensor<B, 1, Bool>>,
+    device: &B::Device,
+) -> Tensor<B, 1> {
     match ignored {
         Some(mask) => mask.clone().bool_not().float().sum().clamp_min(1.0),
         None => Tensor::from_floats([batch.max(1) as f32], device),

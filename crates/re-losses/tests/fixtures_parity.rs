@@ -48,7 +48,8 @@ struct Case {
 
 fn fixtures() -> Fixtures {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/losses.json");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e} (run tools/make_loss_fixtures.py)"));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e} (run tools/make_loss_fixtures.py)"));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -72,7 +73,11 @@ fn tensors<BK: burn::tensor::backend::Backend>(input: &Input) -> (Tensor<BK, 2>,
 }
 
 /// The loss of one case, generic so the same code runs with and without autodiff.
-fn compute<BK: burn::tensor::backend::Backend>(case: &Case, logits: Tensor<BK, 2>, targets: Tensor<BK, 1, Int>) -> Tensor<BK, 1> {
+fn compute<BK: burn::tensor::backend::Backend>(
+    case: &Case,
+    logits: Tensor<BK, 2>,
+    targets: Tensor<BK, 1, Int>,
+) -> Tensor<BK, 1> {
     match case.loss.as_str() {
         "ls_ce" => LabelSmoothingCrossEntropyConfig::new(case.smoothing)
             .with_weights(case.weights.clone())

@@ -22,8 +22,10 @@ fn f32_gradients_match_central_differences_relatively() {
             plus[i] += h;
             let mut minus = flat.clone();
             minus[i] -= h;
-            let f_plus: f32 = loss.eval(logits_tensor::<B32>(&plus, 5, 4), targets_tensor::<B32>(&TARGETS)).into_scalar();
-            let f_minus: f32 = loss.eval(logits_tensor::<B32>(&minus, 5, 4), targets_tensor::<B32>(&TARGETS)).into_scalar();
+            let f_plus: f32 =
+                loss.eval(logits_tensor::<B32>(&plus, 5, 4), targets_tensor::<B32>(&TARGETS)).into_scalar();
+            let f_minus: f32 =
+                loss.eval(logits_tensor::<B32>(&minus, 5, 4), targets_tensor::<B32>(&TARGETS)).into_scalar();
             let numeric = (f_plus as f64 - f_minus as f64) / (2.0 * h);
             let err = (analytic[i] as f64 - numeric).abs() / scale;
             assert!(err < 2e-3, "{name}: d/dlogit[{i}] autodiff {} vs finite difference {numeric}", analytic[i]);
@@ -33,16 +35,23 @@ fn f32_gradients_match_central_differences_relatively() {
 
 #[test]
 fn extreme_logits_give_finite_values_and_gradients() {
-    let extreme = [1e4, -1e4, 0.0, -1e4, 1e4, -1e4, 1e4, 1e4, -1e4, 0.0, -1e4, 1e4];
-    let targets = [0i64, 2, 1, 1];
+    #[rustfmt::skip]
+    let extreme = [
+        1e4, -1e4, 0.0, -1e4,
+        1e4, -1e4, 1e4, 1e4,
+        -1e4, 0.0, -1e4, 1e4,
+        0.0, 1e4, -1e4, -1e4,
+    ];
+    // Correct-and-certain, wrong-and-certain, tied, and ignored rows.
+    let targets = [0i64, 1, 3, -100];
     let mut all = losses();
-    all.push(("focal g=0.25", Loss::Focal(FocalLossConfig::new(0.25).init().unwrap())));
+    all.push(("focal g=0.25", Loss::Focal(FocalLossConfig::new(0.25).with_ignore_index(Some(-100)).init().unwrap())));
     all.push((
         "focal g=0.5 eps=0.2",
-        Loss::Focal(FocalLossConfig::new(0.5).with_label_smoothing(0.2).init().unwrap()),
+        Loss::Focal(FocalLossConfig::new(0.5).with_label_smoothing(0.2).with_ignore_index(Some(-100)).init().unwrap()),
     ));
     for (name, loss) in all {
-        let logits = logits_tensor::<AD32>(&extreme, 4, 3).require_grad();
+        let logits = logits_tensor::<AD32>(&extreme, 4, 4).require_grad();
         let value = loss.eval(logits.clone(), targets_tensor::<AD32>(&targets));
         let v: f32 = value.clone().into_scalar();
         assert!(v.is_finite(), "{name}: loss {v}");

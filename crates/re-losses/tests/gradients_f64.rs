@@ -23,11 +23,17 @@ fn autodiff_gradients_match_central_differences() {
             plus[i] += h;
             let mut minus = flat.clone();
             minus[i] -= h;
-            let f_plus: f64 = loss.eval(logits_tensor::<B64>(&plus, 5, 4), targets_tensor::<B64>(&TARGETS)).into_scalar();
-            let f_minus: f64 = loss.eval(logits_tensor::<B64>(&minus, 5, 4), targets_tensor::<B64>(&TARGETS)).into_scalar();
+            let f_plus: f64 =
+                loss.eval(logits_tensor::<B64>(&plus, 5, 4), targets_tensor::<B64>(&TARGETS)).into_scalar();
+            let f_minus: f64 =
+                loss.eval(logits_tensor::<B64>(&minus, 5, 4), targets_tensor::<B64>(&TARGETS)).into_scalar();
             let numeric = (f_plus - f_minus) / (2.0 * h);
             let err = (analytic[i] - numeric).abs();
-            assert!(err < 1e-7, "{name}: d/dlogit[{i}] autodiff {} vs finite difference {numeric} (err {err:e})", analytic[i]);
+            assert!(
+                err < 1e-7,
+                "{name}: d/dlogit[{i}] autodiff {} vs finite difference {numeric} (err {err:e})",
+                analytic[i]
+            );
         }
         // Ignored row (index 2) gets no gradient.
         assert!(analytic[8..12].iter().all(|&g| g == 0.0), "{name}: ignored row has gradient {:?}", &analytic[8..12]);
@@ -51,6 +57,7 @@ fn mean_skips_ignored_rows_and_all_ignored_is_zero() {
     let v: f64 = loss.forward(logits_tensor::<B64>(&flat, 3, 3), targets_tensor::<B64>(&[0, 0, -100])).into_scalar();
     let single = -(1.0f64 - (1f64.exp() + 2f64.exp() + 3f64.exp()).ln());
     assert!((v - single).abs() < 1e-12, "{v} vs {single}");
-    let none: f64 = loss.forward(logits_tensor::<B64>(&flat, 3, 3), targets_tensor::<B64>(&[-100, -100, -100])).into_scalar();
+    let none: f64 =
+        loss.forward(logits_tensor::<B64>(&flat, 3, 3), targets_tensor::<B64>(&[-100, -100, -100])).into_scalar();
     assert_eq!(none, 0.0);
 }

@@ -209,7 +209,7 @@ pub fn no_relation_share(pred: &[usize], no_relation_id: usize) -> Result<f64> {
 pub fn argmax_rows(probs: &[f64], num_labels: usize) -> Result<Vec<usize>> {
     validate::num_labels(num_labels)?;
     validate::non_empty("probs", probs)?;
-    if probs.len() % num_labels != 0 {
+    if !probs.len().is_multiple_of(num_labels) {
         return Err(MetricsError::LengthMismatch {
             what: "probs",
             expected: (probs.len() / num_labels + 1) * num_labels,

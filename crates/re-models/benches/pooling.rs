@@ -6,9 +6,10 @@ use burn::backend::NdArray;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use re_models::head::{masked_attention, masked_max, masked_mean, span_mask};
+use re_models::head::{masked_attention, masked_max, masked_mean, span_mask, SpanWindow};
 
 type B = NdArray<f32>;
+type PoolFn = fn(&Tensor<B, 3>, &Tensor<B, 2, Int>, &str, &Tensor<B, 1>) -> Tensor<B, 2>;
 const BATCH: usize = 32;
 const SEQ: usize = 128;
 const HIDDEN: usize = 768;
@@ -38,7 +39,18 @@ fn loop_pool(hidden: &Tensor<B, 3>, spans: &[(usize, usize)], kind: &str, w: &Te
     Tensor::cat(rows, 0)
 }
 
+/// What `RelationHead` runs: each span gathered into a `[b, L, h]` window, pooled with masks.
 fn batched_pool(hidden: &Tensor<B, 3>, span: &Tensor<B, 2, Int>, kind: &str, w: &Tensor<B, 1>) -> Tensor<B, 2> {
+    let window = SpanWindow::new(hidden.clone(), span.clone());
+    match kind {
+        "mean" => window.mean(),
+        "max" => window.max(),
+        _ => window.attention(w.clone()),
+    }
+}
+
+/// Full-length masks `[b, s]` over the whole hidden state (`span_mask` + `masked_*`).
+fn full_mask_pool(hidden: &Tensor<B, 3>, span: &Tensor<B, 2, Int>, kind: &str, w: &Tensor<B, 1>) -> Tensor<B, 2> {
     let mask = span_mask(span.clone(), SEQ);
     match kind {
         "mean" => masked_mean(hidden.clone(), mask),
@@ -58,15 +70,20 @@ fn bench(c: &mut Criterion) {
     // Both implementations must agree before they are timed.
     for kind in ["mean", "max", "attention"] {
         let a: Vec<f32> = loop_pool(&hidden, &spans, kind, &w).into_data().to_vec().unwrap();
-        let b: Vec<f32> = batched_pool(&hidden, &span_tensor, kind, &w).into_data().to_vec().unwrap();
-        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-        assert!(diff < 1e-4, "{kind}: loop and batched pooling differ by {diff}");
+        for (name, other) in [("window", batched_pool as PoolFn), ("full-mask", full_mask_pool as PoolFn)] {
+            let b: Vec<f32> = other(&hidden, &span_tensor, kind, &w).into_data().to_vec().unwrap();
+            let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+            assert!(diff < 1e-4, "{kind}: loop and {name} pooling differ by {diff}");
+        }
     }
 
     let mut group = c.benchmark_group("span_pooling_b32_s128_h768");
     for kind in ["mean", "max", "attention"] {
         group.bench_with_input(BenchmarkId::new("batched", kind), kind, |bencher, kind| {
             bencher.iter(|| batched_pool(&hidden, &span_tensor, kind, &w).into_data())
+        });
+        group.bench_with_input(BenchmarkId::new("batched_full_mask", kind), kind, |bencher, kind| {
+            bencher.iter(|| full_mask_pool(&hidden, &span_tensor, kind, &w).into_data())
         });
         group.bench_with_input(BenchmarkId::new("per_example_loop", kind), kind, |bencher, kind| {
             bencher.iter(|| loop_pool(&hidden, &spans, kind, &w).into_data())

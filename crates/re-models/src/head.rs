@@ -322,17 +322,23 @@ impl<B: Backend> SpanWindow<B> {
         let start = span.clone().narrow(1, 0, 1).clamp(0, last); // [b, 1]
         let end = span.narrow(1, 1, 1).clamp(0, last);
         let length = (end - start.clone()).clamp_min(0); // [b, 1]
-        // The window length is the one value read back to the host (it sizes the gather).
+                                                         // The window length is the one value read back to the host (it sizes the gather).
         let longest: i64 = length.clone().max().into_scalar().elem();
         let window = longest.max(1) as usize;
-        let offsets = Tensor::<B, 1, Int>::arange(0..window as i64, &device).reshape([1, window]).expand([batch, window]);
+        let offsets =
+            Tensor::<B, 1, Int>::arange(0..window as i64, &device).reshape([1, window]).expand([batch, window]);
         let valid = offsets.clone().lower(length.clone().expand([batch, window]));
         // Past the end: repeat the last token of the span (or token start for an empty span), kept inside 0..s.
         let last_offset = (length.clone() - 1).clamp_min(0).expand([batch, window]);
         let positions = (start.expand([batch, window]) + offsets.min_pair(last_offset)).clamp(0, last - 1);
-        let index = positions.reshape([batch, window, 1]).expand([batch, window, width]);
+        // Row-select on the flattened [b·s, h] state (an index_select, far cheaper than an element-wise gather).
+        let row_base = Tensor::<B, 1, Int>::arange_step(0..(batch * seq_len) as i64, seq_len, &device)
+            .reshape([batch, 1])
+            .expand([batch, window]);
+        let rows = (positions + row_base).reshape([batch * window]);
+        let states = hidden.reshape([batch * seq_len, width]).select(0, rows).reshape([batch, window, width]);
         let non_empty = length.greater_elem(0).reshape([batch]);
-        Self { states: hidden.gather(1, index), valid, non_empty }
+        Self { states, valid, non_empty }
     }
 
     /// Mean over the span `[b, h]` (zeros for an empty span).

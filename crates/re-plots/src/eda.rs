@@ -7,7 +7,10 @@
 //! label_distribution(std::path::Path::new("label_distribution.png"), &counts, "Labels")?;
 //! # Ok::<(), re_plots::PlotError>(())
 //! ```
-use crate::style::{anchored, check_font, draw_err, nice_step, text, thousands, ACCENT, GRID, LABEL_SIZE, MARKER, SMALL_SIZE, TITLE_SIZE};
+use crate::style::{
+    anchored, check_font, draw_err, nice_step, text, thousands, ACCENT, GRID, LABEL_SIZE, MARKER, SMALL_SIZE,
+    TITLE_SIZE,
+};
 use crate::PlotError;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -124,9 +127,11 @@ pub fn length_histograms(path: &Path, panels: &[LengthPanel]) -> Result<(), Plot
             .draw()
             .map_err(&err)?;
         chart
-            .draw_series(panel.bins.iter().filter(|b| b.2 > 0).map(|&(s, e, c)| {
-                Rectangle::new([(s as f64, 0.0), (e as f64, c as f64)], ACCENT.mix(0.85).filled())
-            }))
+            .draw_series(
+                panel.bins.iter().filter(|b| b.2 > 0).map(|&(s, e, c)| {
+                    Rectangle::new([(s as f64, 0.0), (e as f64, c as f64)], ACCENT.mix(0.85).filled())
+                }),
+            )
             .map_err(&err)?;
         for (i, (name, x)) in panel.markers.iter().enumerate() {
             if *x < 0.0 || *x > x_max as f64 {
@@ -139,8 +144,11 @@ pub fn length_histograms(path: &Path, panels: &[LengthPanel]) -> Result<(), Plot
             // Stagger the marker captions so neighbouring markers do not overwrite each other.
             let y = top * (0.95 - 0.08 * i as f64);
             // Captions of markers near the right edge go to the left of their line, so they stay inside the image.
-            let (caption, h) =
-                if *x > 0.8 * x_max as f64 { (format!("{name} "), HPos::Right) } else { (format!(" {name}"), HPos::Left) };
+            let (caption, h) = if *x > 0.8 * x_max as f64 {
+                (format!("{name} "), HPos::Right)
+            } else {
+                (format!(" {name}"), HPos::Left)
+            };
             chart
                 .draw_series(std::iter::once(Text::new(
                     caption,

@@ -29,7 +29,10 @@ pub(crate) fn anchored(size: f64, h: HPos, v: VPos) -> TextStyle<'static> {
 }
 
 /// Fail early, with an actionable message, when no font can be loaded.
-pub(crate) fn check_font<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, path: &Path) -> Result<(), PlotError> {
+pub(crate) fn check_font<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    path: &Path,
+) -> Result<(), PlotError> {
     area.estimate_text_size("Ag", &text(LABEL_SIZE)).map(|_| ()).map_err(|e| PlotError::Draw {
         path: path.to_path_buf(),
         message: format!(

@@ -20,7 +20,7 @@ fn tok_err(e: impl std::fmt::Display) -> TrainError {
 
 /// Train a BERT-style WordPiece tokenizer (no lower-casing, no accent stripping — stripping accents would
 /// decompose Hangul syllables) on `sentences`. Deterministic for the same input.
-pub fn train_wordpiece<S: AsRef<str> + Send>(sentences: &[S], vocab_size: usize) -> Result<Tokenizer> {
+pub fn train_wordpiece<S: AsRef<str> + Send + Sync>(sentences: &[S], vocab_size: usize) -> Result<Tokenizer> {
     let model = WordPiece::builder().unk_token("[UNK]".into()).build().map_err(tok_err)?;
     let mut tokenizer = Tokenizer::new(model);
     tokenizer.with_normalizer(Some(BertNormalizer::new(true, true, Some(false), false)));
@@ -35,6 +35,21 @@ pub fn train_wordpiece<S: AsRef<str> + Send>(sentences: &[S], vocab_size: usize)
         .build()
         .into();
     tokenizer.train(&mut trainer, sentences.iter().map(|s| s.as_ref())).map_err(tok_err)?;
+    // The trainer assigns ids in hash-map order, which differs between runs; re-number the learned
+    // vocabulary canonically (specials first, then sorted) so the same data always gives the same ids.
+    let mut learned: Vec<String> =
+        tokenizer.get_vocab(false).into_keys().filter(|t| !SPECIAL_TOKENS.contains(&t.as_str())).collect();
+    learned.sort();
+    let vocab: serde_json::Map<String, serde_json::Value> = SPECIAL_TOKENS
+        .iter()
+        .map(|t| t.to_string())
+        .chain(learned)
+        .enumerate()
+        .map(|(i, t)| (t, serde_json::json!(i)))
+        .collect();
+    let mut json: serde_json::Value = serde_json::from_str(&tokenizer.to_string(false).map_err(tok_err)?).map_err(tok_err)?;
+    json["model"]["vocab"] = serde_json::Value::Object(vocab);
+    let mut tokenizer: Tokenizer = json.to_string().parse().map_err(tok_err)?;
     let id = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| tok_err(format!("trained vocabulary lacks {t}")));
     let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
     let post = TemplateProcessing::builder()

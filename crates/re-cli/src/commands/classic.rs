@@ -4,7 +4,8 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use re_classic::clues::{propose_clues, ClueLexicon};
 use re_classic::eval::{
-    compare, cross_validate, evaluate_predictions, markdown_table, read_predictions, standard_systems, write_predictions,
+    compare, cross_validate, evaluate_predictions, markdown_table, read_predictions, standard_systems,
+    write_predictions,
 };
 use re_classic::features::{DistanceUnit, FeatureConfig, FeatureSet};
 use re_classic::mecab::Mecab;
@@ -311,9 +312,12 @@ fn evaluate(a: EvaluateArgs) -> anyhow::Result<()> {
 }
 
 fn morph(a: MorphArgs) -> anyhow::Result<()> {
+    use std::io::Write;
     let mecab = Mecab::new()?;
+    // Write errors (a closed pipe) end the command with an error instead of a panic.
+    let mut out = std::io::stdout().lock();
     for m in mecab.analyze(&a.text)? {
-        println!("{}\t{}", m.surface, m.tag);
+        writeln!(out, "{}\t{}", m.surface, m.tag)?;
     }
     Ok(())
 }
@@ -330,9 +334,11 @@ fn clues(a: CluesArgs) -> anyhow::Result<()> {
     }
     let input: Vec<_> =
         corpus.sentences.iter().zip(per_sentence).map(|(s, (ents, pos))| (&s.analyzed, ents, pos)).collect();
-    println!("# word\ttag\tz\tlog_odds\tpos_sentences\tneg_sentences  (review before use as --clues)");
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "# word\ttag\tz\tlog_odds\tpos_sentences\tneg_sentences  (review before use as --clues)")?;
     for c in propose_clues(&input, a.min_count, 0.5, a.top) {
-        println!("{}\t{}\t{:.2}\t{:.2}\t{}\t{}", c.word, c.tag, c.z, c.log_odds, c.pos_count, c.neg_count);
+        writeln!(out, "{}\t{}\t{:.2}\t{:.2}\t{}\t{}", c.word, c.tag, c.z, c.log_odds, c.pos_count, c.neg_count)?;
     }
     Ok(())
 }

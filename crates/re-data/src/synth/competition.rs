@@ -51,18 +51,77 @@ impl Default for CompetitionSynthConfig {
 }
 
 const ORGS: &[&str] = &[
-    "삼성전자", "애플", "LG전자", "현대자동차", "기아", "테슬라", "네이버", "카카오", "쿠팡", "SK텔레콤", "KT",
-    "구글", "마이크로소프트", "소니", "닌텐도", "롯데마트", "이마트", "넥슨", "엔씨소프트", "넷마블", "스타벅스",
-    "이디야", "CU", "GS25", "넷플릭스", "티빙", "배달의민족", "요기요", "하이닉스", "인텔",
+    "삼성전자",
+    "애플",
+    "LG전자",
+    "현대자동차",
+    "기아",
+    "테슬라",
+    "네이버",
+    "카카오",
+    "쿠팡",
+    "SK텔레콤",
+    "KT",
+    "구글",
+    "마이크로소프트",
+    "소니",
+    "닌텐도",
+    "롯데마트",
+    "이마트",
+    "넥슨",
+    "엔씨소프트",
+    "넷마블",
+    "스타벅스",
+    "이디야",
+    "CU",
+    "GS25",
+    "넷플릭스",
+    "티빙",
+    "배달의민족",
+    "요기요",
+    "하이닉스",
+    "인텔",
 ];
 const PERS: &[&str] = &[
-    "김민준", "이서연", "박지훈", "최유진", "정우성", "강하늘", "윤서준", "한지민", "오세훈", "임지연", "서강준",
-    "조민호", "신예은", "권도윤", "황보람", "안재현", "송지아", "류현우", "문채원", "배수빈", "남궁민", "홍석천",
-    "Kevin Park", "Anna Lee",
+    "김민준",
+    "이서연",
+    "박지훈",
+    "최유진",
+    "정우성",
+    "강하늘",
+    "윤서준",
+    "한지민",
+    "오세훈",
+    "임지연",
+    "서강준",
+    "조민호",
+    "신예은",
+    "권도윤",
+    "황보람",
+    "안재현",
+    "송지아",
+    "류현우",
+    "문채원",
+    "배수빈",
+    "남궁민",
+    "홍석천",
+    "Kevin Park",
+    "Anna Lee",
 ];
-const ORG_FIELDS: &[&str] =
-    &["스마트폰", "반도체", "전기차", "배달 앱", "온라인 게임", "클라우드", "이커머스", "커피 전문점", "편의점", "동영상 스트리밍"];
-const PER_FIELDS: &[&str] = &["전국체전", "아시안게임", "세계선수권", "올림픽", "마스터스", "오픈 대회", "신인왕 경쟁", "당 대표 경선"];
+const ORG_FIELDS: &[&str] = &[
+    "스마트폰",
+    "반도체",
+    "전기차",
+    "배달 앱",
+    "온라인 게임",
+    "클라우드",
+    "이커머스",
+    "커피 전문점",
+    "편의점",
+    "동영상 스트리밍",
+];
+const PER_FIELDS: &[&str] =
+    &["전국체전", "아시안게임", "세계선수권", "올림픽", "마스터스", "오픈 대회", "신인왕 경쟁", "당 대표 경선"];
 
 /// (template, labelled pairs as (subject role, object role, is competition)).
 type Template = (&'static str, &'static [(char, char, bool)]);
@@ -143,7 +202,8 @@ fn has_batchim(word: &str) -> bool {
 /// The particle form after `word`: the template writes the open-syllable form (와, 는, 가, 를, 로).
 fn josa(word: &str, open_form: &str) -> String {
     let closed = has_batchim(word);
-    let last_is_rieul = word.chars().last().is_some_and(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c) && (c as u32 - 0xAC00) % 28 == 8);
+    let last_is_rieul =
+        word.chars().last().is_some_and(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c) && (c as u32 - 0xAC00) % 28 == 8);
     match open_form {
         "와" => if closed { "과" } else { "와" }.into(),
         "는" => if closed { "은" } else { "는" }.into(),
@@ -286,7 +346,8 @@ mod tests {
         assert_eq!(josa("애플", "로"), "로");
         assert_eq!(josa("구글", "로"), "로");
         assert_eq!(josa("김민준", "로"), "으로");
-        let (s, spans) = render("{A:와} {B:는} 경쟁", &|r| if r == 'A' { "애플".into() } else { "삼성전자".into() });
+        let (s, spans) =
+            render("{A:와} {B:는} 경쟁", &|r| if r == 'A' { "애플".into() } else { "삼성전자".into() });
         assert_eq!(s, "애플과 삼성전자는 경쟁");
         assert_eq!(spans, vec![('A', 0, 1), ('B', 4, 7)]);
     }

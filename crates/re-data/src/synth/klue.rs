@@ -260,7 +260,11 @@ fn generate_entity(rng: &mut ChaCha8Rng, kind: Kind, subject: Option<&Generated>
             let (suffix, suffix_en) = *pick(rng, COMPANY_SUFFIXES);
             let english = format!("{stem_en} {suffix_en}");
             let initials: String = english.split_whitespace().filter_map(|w| w.chars().next()).collect();
-            Generated { word: format!("{stem}{suffix}"), entity_type: EntityType::Org, alternates: vec![english, initials] }
+            Generated {
+                word: format!("{stem}{suffix}"),
+                entity_type: EntityType::Org,
+                alternates: vec![english, initials],
+            }
         }
         Kind::School => {
             let base = if rng.random_bool(0.5) { pick(rng, ORG_STEMS).0 } else { *pick(rng, &KOREAN_PLACES[..27]) };
@@ -272,11 +276,16 @@ fn generate_entity(rng: &mut ChaCha8Rng, kind: Kind, subject: Option<&Generated>
         }
         Kind::Religion => simple(pick(rng, RELIGIONS).to_string(), EntityType::Org),
         Kind::Group => simple(pick(rng, GROUP_NAMES).to_string(), EntityType::Org),
-        Kind::Team => simple(format!("{} {}", pick(rng, &KOREAN_PLACES[..27]), pick(rng, TEAM_NICKNAMES)), EntityType::Org),
+        Kind::Team => {
+            simple(format!("{} {}", pick(rng, &KOREAN_PLACES[..27]), pick(rng, TEAM_NICKNAMES)), EntityType::Org)
+        }
         Kind::League => simple(pick(rng, LEAGUES).to_string(), EntityType::Org),
         Kind::Media => simple(pick(rng, MEDIA_AND_PUBLIC).to_string(), EntityType::Org),
         Kind::AnyOrg => {
-            let k = *pick(rng, &[Kind::Company, Kind::Company, Kind::Company, Kind::Media, Kind::Team, Kind::Group, Kind::School]);
+            let k = *pick(
+                rng,
+                &[Kind::Company, Kind::Company, Kind::Company, Kind::Media, Kind::Team, Kind::Group, Kind::School],
+            );
             generate_entity(rng, k, subject)
         }
         Kind::KoreanPlace => simple(pick(rng, KOREAN_PLACES).to_string(), EntityType::Loc),
@@ -384,409 +393,597 @@ static SPECS: &[RelationSpec] = &[
     RelationSpec {
         label: "no_relation",
         variants: &[
-            v!(Person, Person, [
-                "{S:과} {O:은} 같은 날 서로 다른 무대에 올라 각자의 신곡을 선보였다.",
-                "{S:은} 기자회견에서 {O}에 대한 질문에는 끝내 답하지 않았다.",
-                "{O:이} 진행하는 라디오 프로그램에 청취자 사연이 소개되자 {S:은} 이를 자신의 SNS에 공유했다.",
-                "이날 시상식에서는 {S:과} {O:이} 나란히 후보에 올랐으나 수상의 영예는 다른 사람에게 돌아갔다.",
-                "{S:은} 어린 시절 {O}의 소설을 읽으며 작가의 꿈을 키웠다고 밝혔다.",
-            ]),
-            v!(Person, AnyOrg, [
-                "{S:은} {O}의 신제품 발표회를 관람한 뒤 짧은 소감을 남겼다.",
-                "{O:은} 지역 봉사활동에 앞장선 공로로 {S}에게 감사패를 전달했다.",
-                "{S:은} {O:을} 상대로 손해배상 청구 소송을 제기했다.",
-                "{O}의 광고를 본 {S:은} 방송에서 그 장면을 패러디했다.",
-            ]),
-            v!(Person, AnyPlace, [
-                "{S:은} 휴가차 {O:을} 방문해 현지 음식을 맛보았다.",
-                "{O}에서 열린 콘서트에 {S:이} 깜짝 게스트로 참여했다.",
-                "{S:은} 다큐멘터리 촬영을 위해 {O}에 두 달간 머물렀다.",
-            ]),
-            v!(Person, AnyDate, [
-                "{S:은} {O}에 열린 시상식에서 신인상을 받았다.",
-                "{O} {S:은} 새 앨범 발매 계획을 공식적으로 발표했다.",
-                "{S:이} 출연한 영화는 {O}에 개봉해 큰 인기를 끌었다.",
-            ]),
-            v!(Person, Title, [
-                "{S:은} 이번 작품에서 {O} 역할을 맡아 호평을 받았다.",
-                "{S:은} 어릴 적 꿈이 {O}{J:이었다}고 털어놓았다.",
-            ]),
-            v!(Person, Work, [
-                "{S:은} 인터뷰에서 {PER}의 작품인 《{O}》{J:을} 인생 작품으로 꼽았다.",
-                "《{O}》{J:이} 방영되던 시기에 {S:은} 해외 유학 중이었다.",
-            ]),
-            v!(Person, Count, [
-                "{S:은} 이번 공연에 {O}의 관객이 몰렸다는 소식을 전하며 감사 인사를 했다.",
-                "{S}의 팬 사인회에는 {O}이 넘는 인파가 모였다.",
-            ]),
-            v!(Company, AnyOrg, [
-                "{S:과} {O:은} 같은 건물에 입주해 있지만 별다른 협력 관계는 없다.",
-                "{S:은} {O}와의 가격 경쟁에서 밀리며 시장 점유율이 하락했다.",
-                "{O}의 보도에 따르면 {S:은} 올해 하반기 신규 채용을 확대할 계획이다.",
-                "{S:은} 이번 입찰에서 {O:을} 제치고 사업자로 선정되었다.",
-            ]),
-            v!(Company, Person, [
-                "{O:은} 칼럼에서 {S}의 고객 서비스를 강하게 비판했다.",
-                "{S}의 제품을 오랫동안 써 온 {O:은} 방송에서 그 경험을 이야기했다.",
-                "{S:은} 배우 {O:을} 새 광고 모델로 섭외하려 했으나 일정이 맞지 않아 무산되었다.",
-            ]),
-            v!(AnyOrg, AnyPlace, [
-                "{S:은} {O}에서 열린 국제 박람회에 참가해 신기술을 소개했다.",
-                "{S} 관계자들은 {O}에서 열린 세미나에 참석했다.",
-                "{O} 지역에 폭우가 쏟아지자 {S:은} 구호 물품을 보냈다.",
-            ]),
-            v!(AnyOrg, AnyDate, [
-                "{S:은} {O}에 신제품을 처음 공개했다.",
-                "{O} 열린 정기 총회에서 {S:은} 새로운 운영 방침을 발표했다.",
-            ]),
-            v!(AnyOrg, Count, [
-                "{S}의 창립 기념행사에는 {O}의 시민이 참가했다.",
-                "{S:이} 주최한 마라톤 대회에 {O}이 참가 신청을 했다.",
-            ]),
-            v!(AnyOrg, Title, [
-                "{S:은} 새로 채용할 {O}의 자격 요건을 공개했다.",
-                "{S:은} 이번 행사에서 {O} 직군의 역할에 대해 설명했다.",
-            ]),
+            v!(
+                Person,
+                Person,
+                [
+                    "{S:과} {O:은} 같은 날 서로 다른 무대에 올라 각자의 신곡을 선보였다.",
+                    "{S:은} 기자회견에서 {O}에 대한 질문에는 끝내 답하지 않았다.",
+                    "{O:이} 진행하는 라디오 프로그램에 청취자 사연이 소개되자 {S:은} 이를 자신의 SNS에 공유했다.",
+                    "이날 시상식에서는 {S:과} {O:이} 나란히 후보에 올랐으나 수상의 영예는 다른 사람에게 돌아갔다.",
+                    "{S:은} 어린 시절 {O}의 소설을 읽으며 작가의 꿈을 키웠다고 밝혔다.",
+                ]
+            ),
+            v!(
+                Person,
+                AnyOrg,
+                [
+                    "{S:은} {O}의 신제품 발표회를 관람한 뒤 짧은 소감을 남겼다.",
+                    "{O:은} 지역 봉사활동에 앞장선 공로로 {S}에게 감사패를 전달했다.",
+                    "{S:은} {O:을} 상대로 손해배상 청구 소송을 제기했다.",
+                    "{O}의 광고를 본 {S:은} 방송에서 그 장면을 패러디했다.",
+                ]
+            ),
+            v!(
+                Person,
+                AnyPlace,
+                [
+                    "{S:은} 휴가차 {O:을} 방문해 현지 음식을 맛보았다.",
+                    "{O}에서 열린 콘서트에 {S:이} 깜짝 게스트로 참여했다.",
+                    "{S:은} 다큐멘터리 촬영을 위해 {O}에 두 달간 머물렀다.",
+                ]
+            ),
+            v!(
+                Person,
+                AnyDate,
+                [
+                    "{S:은} {O}에 열린 시상식에서 신인상을 받았다.",
+                    "{O} {S:은} 새 앨범 발매 계획을 공식적으로 발표했다.",
+                    "{S:이} 출연한 영화는 {O}에 개봉해 큰 인기를 끌었다.",
+                ]
+            ),
+            v!(
+                Person,
+                Title,
+                [
+                    "{S:은} 이번 작품에서 {O} 역할을 맡아 호평을 받았다.",
+                    "{S:은} 어릴 적 꿈이 {O}{J:이었다}고 털어놓았다.",
+                ]
+            ),
+            v!(
+                Person,
+                Work,
+                [
+                    "{S:은} 인터뷰에서 {PER}의 작품인 《{O}》{J:을} 인생 작품으로 꼽았다.",
+                    "《{O}》{J:이} 방영되던 시기에 {S:은} 해외 유학 중이었다.",
+                ]
+            ),
+            v!(
+                Person,
+                Count,
+                [
+                    "{S:은} 이번 공연에 {O}의 관객이 몰렸다는 소식을 전하며 감사 인사를 했다.",
+                    "{S}의 팬 사인회에는 {O}이 넘는 인파가 모였다.",
+                ]
+            ),
+            v!(
+                Company,
+                AnyOrg,
+                [
+                    "{S:과} {O:은} 같은 건물에 입주해 있지만 별다른 협력 관계는 없다.",
+                    "{S:은} {O}와의 가격 경쟁에서 밀리며 시장 점유율이 하락했다.",
+                    "{O}의 보도에 따르면 {S:은} 올해 하반기 신규 채용을 확대할 계획이다.",
+                    "{S:은} 이번 입찰에서 {O:을} 제치고 사업자로 선정되었다.",
+                ]
+            ),
+            v!(
+                Company,
+                Person,
+                [
+                    "{O:은} 칼럼에서 {S}의 고객 서비스를 강하게 비판했다.",
+                    "{S}의 제품을 오랫동안 써 온 {O:은} 방송에서 그 경험을 이야기했다.",
+                    "{S:은} 배우 {O:을} 새 광고 모델로 섭외하려 했으나 일정이 맞지 않아 무산되었다.",
+                ]
+            ),
+            v!(
+                AnyOrg,
+                AnyPlace,
+                [
+                    "{S:은} {O}에서 열린 국제 박람회에 참가해 신기술을 소개했다.",
+                    "{S} 관계자들은 {O}에서 열린 세미나에 참석했다.",
+                    "{O} 지역에 폭우가 쏟아지자 {S:은} 구호 물품을 보냈다.",
+                ]
+            ),
+            v!(
+                AnyOrg,
+                AnyDate,
+                ["{S:은} {O}에 신제품을 처음 공개했다.", "{O} 열린 정기 총회에서 {S:은} 새로운 운영 방침을 발표했다.",]
+            ),
+            v!(
+                AnyOrg,
+                Count,
+                [
+                    "{S}의 창립 기념행사에는 {O}의 시민이 참가했다.",
+                    "{S:이} 주최한 마라톤 대회에 {O}이 참가 신청을 했다.",
+                ]
+            ),
+            v!(
+                AnyOrg,
+                Title,
+                [
+                    "{S:은} 새로 채용할 {O}의 자격 요건을 공개했다.",
+                    "{S:은} 이번 행사에서 {O} 직군의 역할에 대해 설명했다.",
+                ]
+            ),
         ],
     },
     RelationSpec {
         label: "org:dissolved",
-        variants: &[v!(AnyOrg, DeathDate, [
-            "{S:은} 경영난을 이기지 못하고 {O}에 해산했다.",
-            "{O}, {S:은} 주주총회 결의에 따라 공식적으로 해체되었다.",
-            "{S:은} {O} 문을 닫았으며 남은 자산은 채권자들에게 분배되었다.",
-            "{O}에 해체된 {S}의 멤버들은 이후 각자 다른 길을 걸었다.",
-            "{S:은} 설립 이후 수십 년간 활동하다가 {O}에 폐업 신고를 했다.",
-        ])],
+        variants: &[v!(
+            AnyOrg,
+            DeathDate,
+            [
+                "{S:은} 경영난을 이기지 못하고 {O}에 해산했다.",
+                "{O}, {S:은} 주주총회 결의에 따라 공식적으로 해체되었다.",
+                "{S:은} {O} 문을 닫았으며 남은 자산은 채권자들에게 분배되었다.",
+                "{O}에 해체된 {S}의 멤버들은 이후 각자 다른 길을 걸었다.",
+                "{S:은} 설립 이후 수십 년간 활동하다가 {O}에 폐업 신고를 했다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "org:founded",
-        variants: &[v!(AnyOrg, FoundDate, [
-            "{S:은} {O}에 설립되었다.",
-            "{O} 창립한 {S:은} 현재 국내외에 여러 지사를 두고 있다.",
-            "{S:은} {O}에 문을 연 이래 꾸준히 성장해 왔다.",
-            "{O}에 결성된 {S:은} 데뷔 직후부터 큰 인기를 얻었다.",
-            "{S}의 역사는 {O}{J:으로} 거슬러 올라가며, 창립 당시 직원은 몇 명에 불과했다.",
-        ])],
+        variants: &[v!(
+            AnyOrg,
+            FoundDate,
+            [
+                "{S:은} {O}에 설립되었다.",
+                "{O} 창립한 {S:은} 현재 국내외에 여러 지사를 두고 있다.",
+                "{S:은} {O}에 문을 연 이래 꾸준히 성장해 왔다.",
+                "{O}에 결성된 {S:은} 데뷔 직후부터 큰 인기를 얻었다.",
+                "{S}의 역사는 {O}{J:으로} 거슬러 올라가며, 창립 당시 직원은 몇 명에 불과했다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "org:place_of_headquarters",
-        variants: &[v!(Company, AnyPlace, [
-            "{O}에 본사를 둔 {S:은} 올해 매출이 크게 늘었다.",
-            "{S}의 본부는 {O}에 있다.",
-            "{S:은} {O}에 본사를 두고 있으며 전국에 지점을 운영한다.",
-            "{S:은} 최근 본사를 {O}{J:으로} 이전했다.",
-            "{O} 소재의 {S:은} 지역 경제를 이끄는 기업으로 평가받는다.",
-        ])],
+        variants: &[v!(
+            Company,
+            AnyPlace,
+            [
+                "{O}에 본사를 둔 {S:은} 올해 매출이 크게 늘었다.",
+                "{S}의 본부는 {O}에 있다.",
+                "{S:은} {O}에 본사를 두고 있으며 전국에 지점을 운영한다.",
+                "{S:은} 최근 본사를 {O}{J:으로} 이전했다.",
+                "{O} 소재의 {S:은} 지역 경제를 이끄는 기업으로 평가받는다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "org:alternate_names",
         variants: &[
-            v!(Company, AltOfSubject, [
-                "{S}({O})의 올해 영업이익은 전년보다 20% 늘었다.",
-                "{S:은} 영문명인 {O}{J:으로} 해외 시장에 진출했다.",
-                "{O}{J:으로} 더 잘 알려진 {S:은} 지난해 사명을 변경했다.",
-                "{S}, 약칭 {O:은} 이번 발표에서 새로운 비전을 제시했다.",
-            ]),
-            v!(Party, AltOfSubject, [
-                "{S}(이하 {O})의 원내대표는 기자회견을 열었다.",
-                "{O}{J:으로} 불리는 {S:은} 이번 선거에서 의석을 늘렸다.",
-                "흔히 {O}{J:이라는} 약칭으로 통하는 {S:은} 창당 10주년을 맞았다.",
-            ]),
+            v!(
+                Company,
+                AltOfSubject,
+                [
+                    "{S}({O})의 올해 영업이익은 전년보다 20% 늘었다.",
+                    "{S:은} 영문명인 {O}{J:으로} 해외 시장에 진출했다.",
+                    "{O}{J:으로} 더 잘 알려진 {S:은} 지난해 사명을 변경했다.",
+                    "{S}, 약칭 {O:은} 이번 발표에서 새로운 비전을 제시했다.",
+                ]
+            ),
+            v!(
+                Party,
+                AltOfSubject,
+                [
+                    "{S}(이하 {O})의 원내대표는 기자회견을 열었다.",
+                    "{O}{J:으로} 불리는 {S:은} 이번 선거에서 의석을 늘렸다.",
+                    "흔히 {O}{J:이라는} 약칭으로 통하는 {S:은} 창당 10주년을 맞았다.",
+                ]
+            ),
         ],
     },
     RelationSpec {
         label: "org:member_of",
         variants: &[
-            v!(Team, League, [
-                "{S:은} {O} 소속 구단으로 올 시즌 리그 3위를 기록했다.",
-                "{O}에 가입한 {S:은} 다음 시즌부터 정규 리그에 참가한다.",
-                "{S:은} {O}의 회원 구단이다.",
-            ]),
-            v!(Company, League, [
-                "{S:은} {O}의 회원사로 활동하고 있다.",
-                "{O}에 소속된 {S:은} 이번 공동 성명에 이름을 올렸다.",
-                "{S:은} 올해 초 {O}에 정식으로 가입했다.",
-            ]),
-            v!(Company, Company, [
-                "{O} 계열사인 {S:은} 신사업 진출을 선언했다.",
-                "{S:은} {O} 그룹에 속한 회사로 물류 사업을 맡고 있다.",
-            ]),
+            v!(
+                Team,
+                League,
+                [
+                    "{S:은} {O} 소속 구단으로 올 시즌 리그 3위를 기록했다.",
+                    "{O}에 가입한 {S:은} 다음 시즌부터 정규 리그에 참가한다.",
+                    "{S:은} {O}의 회원 구단이다.",
+                ]
+            ),
+            v!(
+                Company,
+                League,
+                [
+                    "{S:은} {O}의 회원사로 활동하고 있다.",
+                    "{O}에 소속된 {S:은} 이번 공동 성명에 이름을 올렸다.",
+                    "{S:은} 올해 초 {O}에 정식으로 가입했다.",
+                ]
+            ),
+            v!(
+                Company,
+                Company,
+                ["{O} 계열사인 {S:은} 신사업 진출을 선언했다.", "{S:은} {O} 그룹에 속한 회사로 물류 사업을 맡고 있다.",]
+            ),
         ],
     },
     RelationSpec {
         label: "org:members",
         variants: &[
-            v!(League, Team, [
-                "{S}에는 {O:을} 비롯한 12개 구단이 참가하고 있다.",
-                "{O:이} 새 회원으로 합류하면서 {S}의 회원 수는 늘어났다.",
-                "{S:은} {O}의 가입 신청을 승인했다.",
-            ]),
-            v!(League, Company, [
-                "{S}의 회원사인 {O:은} 이번 결정에 찬성했다.",
-                "{S:은} {O} 등 주요 기업을 회원으로 두고 있다.",
-            ]),
+            v!(
+                League,
+                Team,
+                [
+                    "{S}에는 {O:을} 비롯한 12개 구단이 참가하고 있다.",
+                    "{O:이} 새 회원으로 합류하면서 {S}의 회원 수는 늘어났다.",
+                    "{S:은} {O}의 가입 신청을 승인했다.",
+                ]
+            ),
+            v!(
+                League,
+                Company,
+                ["{S}의 회원사인 {O:은} 이번 결정에 찬성했다.", "{S:은} {O} 등 주요 기업을 회원으로 두고 있다.",]
+            ),
         ],
     },
     RelationSpec {
         label: "org:political/religious_affiliation",
         variants: &[
-            v!(School, Religion, [
-                "{S:은} {O} 재단이 세운 학교이다.",
-                "{O} 계열의 {S:은} 종교 교육을 필수 과목으로 운영한다.",
-                "{S:은} {O}의 정신을 바탕으로 설립되었다.",
-            ]),
-            v!(Media, Party, [
-                "{S:은} {O} 성향의 단체로 알려져 있다.",
-                "{O}{J:과} 가까운 {S:은} 선거 기간 내내 지지 활동을 펼쳤다.",
-            ]),
+            v!(
+                School,
+                Religion,
+                [
+                    "{S:은} {O} 재단이 세운 학교이다.",
+                    "{O} 계열의 {S:은} 종교 교육을 필수 과목으로 운영한다.",
+                    "{S:은} {O}의 정신을 바탕으로 설립되었다.",
+                ]
+            ),
+            v!(
+                Media,
+                Party,
+                ["{S:은} {O} 성향의 단체로 알려져 있다.", "{O}{J:과} 가까운 {S:은} 선거 기간 내내 지지 활동을 펼쳤다.",]
+            ),
         ],
     },
     RelationSpec {
         label: "org:product",
-        variants: &[v!(Company, Product, [
-            "{S:은} 신형 스마트 기기 {O:을} 출시했다.",
-            "{O:은} {S:이} 만든 제품으로 출시 한 달 만에 10만 대가 팔렸다.",
-            "{S}의 대표 상품인 {O:은} 해외에서도 인기를 끌고 있다.",
-            "{S:은} {O}의 후속 모델 개발에 착수했다고 밝혔다.",
-            "소비자 조사에서 {O:이} 1위를 차지하자 {S:은} 생산량을 늘렸다.",
-        ])],
+        variants: &[v!(
+            Company,
+            Product,
+            [
+                "{S:은} 신형 스마트 기기 {O:을} 출시했다.",
+                "{O:은} {S:이} 만든 제품으로 출시 한 달 만에 10만 대가 팔렸다.",
+                "{S}의 대표 상품인 {O:은} 해외에서도 인기를 끌고 있다.",
+                "{S:은} {O}의 후속 모델 개발에 착수했다고 밝혔다.",
+                "소비자 조사에서 {O:이} 1위를 차지하자 {S:은} 생산량을 늘렸다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "org:founded_by",
-        variants: &[v!(AnyOrg, Person, [
-            "{S:은} {O:이} 세운 회사다.",
-            "{O:은} {YEAR} {S:을} 설립했다.",
-            "{S}의 창업자인 {O:은} 지금도 경영에 참여하고 있다.",
-            "{O:이} 창립한 {S:은} 올해로 설립 30주년을 맞았다.",
-            "{S:은} {O}에 의해 설립되어 짧은 기간에 업계 선두로 올라섰다.",
-        ])],
+        variants: &[v!(
+            AnyOrg,
+            Person,
+            [
+                "{S:은} {O:이} 세운 회사다.",
+                "{O:은} {YEAR} {S:을} 설립했다.",
+                "{S}의 창업자인 {O:은} 지금도 경영에 참여하고 있다.",
+                "{O:이} 창립한 {S:은} 올해로 설립 30주년을 맞았다.",
+                "{S:은} {O}에 의해 설립되어 짧은 기간에 업계 선두로 올라섰다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "org:top_members/employees",
         variants: &[
-            v!(AnyOrg, Person, [
-                "{S}의 {ORGTITLE} {O:은} 올해 실적이 기대 이상이라고 말했다.",
-                "{O} {S} {ORGTITLE:은} 이날 기자간담회를 열고 새 전략을 발표했다.",
-                "{S:은} {O:을} 새 {ORGTITLE}{J:으로} 선임했다.",
-                "{O:은} {YEAR}부터 {S}의 {ORGTITLE}{J:으로} 재직하고 있다.",
-                "{S:을} 이끌고 있는 {O} {ORGTITLE:은} 임직원들에게 위기 극복을 당부했다.",
-                "{S} 측은 {O} {ORGTITLE}의 사임 소식을 공식 발표했다.",
-            ]),
-            v!(Team, Person, [
-                "{S:은} 새 감독으로 {O:을} 선임했다.",
-                "{S}의 사령탑을 맡은 {O} 감독은 첫 경기에서 승리를 거뒀다.",
-            ]),
-            v!(Party, Person, [
-                "{S} 대표를 맡고 있는 {O:은} 이날 최고위원회의를 주재했다.",
-                "{O} {S} 원내대표는 법안 처리에 협조해 달라고 요청했다.",
-            ]),
+            v!(
+                AnyOrg,
+                Person,
+                [
+                    "{S}의 {ORGTITLE} {O:은} 올해 실적이 기대 이상이라고 말했다.",
+                    "{O} {S} {ORGTITLE:은} 이날 기자간담회를 열고 새 전략을 발표했다.",
+                    "{S:은} {O:을} 새 {ORGTITLE}{J:으로} 선임했다.",
+                    "{O:은} {YEAR}부터 {S}의 {ORGTITLE}{J:으로} 재직하고 있다.",
+                    "{S:을} 이끌고 있는 {O} {ORGTITLE:은} 임직원들에게 위기 극복을 당부했다.",
+                    "{S} 측은 {O} {ORGTITLE}의 사임 소식을 공식 발표했다.",
+                ]
+            ),
+            v!(
+                Team,
+                Person,
+                ["{S:은} 새 감독으로 {O:을} 선임했다.", "{S}의 사령탑을 맡은 {O} 감독은 첫 경기에서 승리를 거뒀다.",]
+            ),
+            v!(
+                Party,
+                Person,
+                [
+                    "{S} 대표를 맡고 있는 {O:은} 이날 최고위원회의를 주재했다.",
+                    "{O} {S} 원내대표는 법안 처리에 협조해 달라고 요청했다.",
+                ]
+            ),
         ],
     },
     RelationSpec {
         label: "org:number_of_employees/members",
-        variants: &[v!(AnyOrg, Count, [
-            "{S}의 임직원 수는 {O}에 이른다.",
-            "{S:은} 현재 {O}의 회원을 보유하고 있다.",
-            "{O}의 직원이 근무하는 {S:은} 지역 최대 고용주이다.",
-            "{S}에 소속된 회원은 {O:으로} 집계되었다.",
-        ])],
+        variants: &[v!(
+            AnyOrg,
+            Count,
+            [
+                "{S}의 임직원 수는 {O}에 이른다.",
+                "{S:은} 현재 {O}의 회원을 보유하고 있다.",
+                "{O}의 직원이 근무하는 {S:은} 지역 최대 고용주이다.",
+                "{S}에 소속된 회원은 {O:으로} 집계되었다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:date_of_birth",
-        variants: &[v!(Person, BirthDate, [
-            "{S:은} {O} {CITY}에서 태어났다.",
-            "{O}에 태어난 {S:은} 어린 시절부터 음악에 재능을 보였다.",
-            "{S:은} {O}에 태어난 {COUNTRY}의 {TITLE}{J:이다}.",
-            "{S:은} {O}생으로, {YEAR} 데뷔했다.",
-            "{O} 출생인 {S:은} 대학에서 경영학을 전공했다.",
-        ])],
+        variants: &[v!(
+            Person,
+            BirthDate,
+            [
+                "{S:은} {O} {CITY}에서 태어났다.",
+                "{O}에 태어난 {S:은} 어린 시절부터 음악에 재능을 보였다.",
+                "{S:은} {O}에 태어난 {COUNTRY}의 {TITLE}{J:이다}.",
+                "{S:은} {O}생으로, {YEAR} 데뷔했다.",
+                "{O} 출생인 {S:은} 대학에서 경영학을 전공했다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:date_of_death",
-        variants: &[v!(Person, DeathDate, [
-            "{S:은} 오랜 투병 끝에 {O}에 세상을 떠났다.",
-            "{O}에 사망한 {S}의 장례식은 가족장으로 치러졌다.",
-            "{COUNTRY}의 {TITLE}{J:이었던} {S:은} {O}에 세상을 떠났다.",
-            "{S:은} {O} 자택에서 숨을 거두었다.",
-            "{O}, {S:은} 향년 78세를 일기로 별세했다.",
-        ])],
+        variants: &[v!(
+            Person,
+            DeathDate,
+            [
+                "{S:은} 오랜 투병 끝에 {O}에 세상을 떠났다.",
+                "{O}에 사망한 {S}의 장례식은 가족장으로 치러졌다.",
+                "{COUNTRY}의 {TITLE}{J:이었던} {S:은} {O}에 세상을 떠났다.",
+                "{S:은} {O} 자택에서 숨을 거두었다.",
+                "{O}, {S:은} 향년 78세를 일기로 별세했다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:place_of_birth",
-        variants: &[v!(Person, AnyPlace, [
-            "{S:은} {YEAR} {O}에서 태어났다.",
-            "{O}에서 태어난 {S:은} 열 살 때 가족과 함께 이주했다.",
-            "{O} 출생인 {S:은} 그곳에서 고등학교까지 마쳤다.",
-            "{S}의 고향은 {O}{J:으로}, 그는 어린 시절을 그곳에서 보냈다.",
-        ])],
+        variants: &[v!(
+            Person,
+            AnyPlace,
+            [
+                "{S:은} {YEAR} {O}에서 태어났다.",
+                "{O}에서 태어난 {S:은} 열 살 때 가족과 함께 이주했다.",
+                "{O} 출생인 {S:은} 그곳에서 고등학교까지 마쳤다.",
+                "{S}의 고향은 {O}{J:으로}, 그는 어린 시절을 그곳에서 보냈다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:place_of_death",
-        variants: &[v!(Person, AnyPlace, [
-            "{S:은} {YEAR} {O}의 한 병원에서 숨을 거두었다.",
-            "{O}에서 생을 마감한 {S}의 유해는 고향으로 옮겨졌다.",
-            "{S:은} 망명 생활 중이던 {O}에서 세상을 떠났다.",
-            "{S:은} {O}에 있는 자택에서 향년 81세로 별세했다.",
-        ])],
+        variants: &[v!(
+            Person,
+            AnyPlace,
+            [
+                "{S:은} {YEAR} {O}의 한 병원에서 숨을 거두었다.",
+                "{O}에서 생을 마감한 {S}의 유해는 고향으로 옮겨졌다.",
+                "{S:은} 망명 생활 중이던 {O}에서 세상을 떠났다.",
+                "{S:은} {O}에 있는 자택에서 향년 81세로 별세했다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:place_of_residence",
-        variants: &[v!(Person, AnyPlace, [
-            "{S:은} 현재 가족과 함께 {O}에 살고 있다.",
-            "{O}에 거주하는 {S:은} 주말마다 서울을 오간다.",
-            "{S:은} 은퇴 후 {O}{J:으로} 거처를 옮겨 조용히 지내고 있다.",
-            "{O}에 사는 {S:은} 지역 주민들과 함께 작은 도서관을 운영한다.",
-        ])],
+        variants: &[v!(
+            Person,
+            AnyPlace,
+            [
+                "{S:은} 현재 가족과 함께 {O}에 살고 있다.",
+                "{O}에 거주하는 {S:은} 주말마다 서울을 오간다.",
+                "{S:은} 은퇴 후 {O}{J:으로} 거처를 옮겨 조용히 지내고 있다.",
+                "{O}에 사는 {S:은} 지역 주민들과 함께 작은 도서관을 운영한다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:origin",
         variants: &[
-            v!(Person, Country, [
-                "{O} 출신의 {S:은} 이번 대회에서 금메달을 땄다.",
-                "{S:은} {O} 국적의 {TITLE}이다.",
-                "{O}의 {TITLE} {S:은} 이번 내한 공연을 앞두고 소감을 밝혔다.",
-                "{S:은} {O}계 이민자 가정에서 자랐다.",
-                "{O} 대표로 출전한 {S:은} 결승에 진출했다.",
-            ]),
-            v!(Person, KoreanPlace, [
-                "{O} 출신인 {S:은} 고향에 장학금을 기부했다.",
-                "{S:은} {O} 사람답게 구수한 사투리로 인사를 건넸다.",
-            ]),
+            v!(
+                Person,
+                Country,
+                [
+                    "{O} 출신의 {S:은} 이번 대회에서 금메달을 땄다.",
+                    "{S:은} {O} 국적의 {TITLE}이다.",
+                    "{O}의 {TITLE} {S:은} 이번 내한 공연을 앞두고 소감을 밝혔다.",
+                    "{S:은} {O}계 이민자 가정에서 자랐다.",
+                    "{O} 대표로 출전한 {S:은} 결승에 진출했다.",
+                ]
+            ),
+            v!(
+                Person,
+                KoreanPlace,
+                ["{O} 출신인 {S:은} 고향에 장학금을 기부했다.", "{S:은} {O} 사람답게 구수한 사투리로 인사를 건넸다.",]
+            ),
         ],
     },
     RelationSpec {
         label: "per:employee_of",
         variants: &[
-            v!(Person, Company, [
-                "{O}의 {ORGTITLE} {S:은} 이날 신제품을 직접 소개했다.",
-                "{S:은} {YEAR} {O}에 입사해 연구개발 부서에서 일하고 있다.",
-                "{S} {O} 연구원은 이번 연구 결과를 국제 학술지에 발표했다.",
-                "{O}에서 20년 넘게 근무한 {S:은} 지난달 퇴직했다.",
-                "{S:은} {O} 소속 엔지니어로 이번 프로젝트를 이끌었다.",
-            ]),
-            v!(Person, Team, [
-                "{O}의 {S:은} 이날 경기에서 결승골을 넣었다.",
-                "{S:은} 올 시즌을 앞두고 {O}{J:과} 3년 계약을 맺었다.",
-                "{O} 소속 투수 {S:은} 시즌 10승을 달성했다.",
-            ]),
-            v!(Person, Media, [
-                "{O}의 {S} 기자는 현장 소식을 전했다.",
-                "{S:은} {O}에서 공직 생활을 시작했다.",
-                "{O} 소속 {S} 연구관은 보고서를 발표했다.",
-            ]),
-            v!(Person, Party, [
-                "{O}의 {S} 의원은 법안에 반대 의사를 밝혔다.",
-                "{S:은} {O} 소속으로 지난 총선에 출마했다.",
-            ]),
-            v!(Person, Group, [
-                "{O}의 멤버 {S:은} 솔로 앨범을 준비하고 있다.",
-                "{S:은} {O}의 보컬로 활동하고 있다.",
-            ]),
+            v!(
+                Person,
+                Company,
+                [
+                    "{O}의 {ORGTITLE} {S:은} 이날 신제품을 직접 소개했다.",
+                    "{S:은} {YEAR} {O}에 입사해 연구개발 부서에서 일하고 있다.",
+                    "{S} {O} 연구원은 이번 연구 결과를 국제 학술지에 발표했다.",
+                    "{O}에서 20년 넘게 근무한 {S:은} 지난달 퇴직했다.",
+                    "{S:은} {O} 소속 엔지니어로 이번 프로젝트를 이끌었다.",
+                ]
+            ),
+            v!(
+                Person,
+                Team,
+                [
+                    "{O}의 {S:은} 이날 경기에서 결승골을 넣었다.",
+                    "{S:은} 올 시즌을 앞두고 {O}{J:과} 3년 계약을 맺었다.",
+                    "{O} 소속 투수 {S:은} 시즌 10승을 달성했다.",
+                ]
+            ),
+            v!(
+                Person,
+                Media,
+                [
+                    "{O}의 {S} 기자는 현장 소식을 전했다.",
+                    "{S:은} {O}에서 공직 생활을 시작했다.",
+                    "{O} 소속 {S} 연구관은 보고서를 발표했다.",
+                ]
+            ),
+            v!(
+                Person,
+                Party,
+                ["{O}의 {S} 의원은 법안에 반대 의사를 밝혔다.", "{S:은} {O} 소속으로 지난 총선에 출마했다.",]
+            ),
+            v!(Person, Group, ["{O}의 멤버 {S:은} 솔로 앨범을 준비하고 있다.", "{S:은} {O}의 보컬로 활동하고 있다.",]),
         ],
     },
     RelationSpec {
         label: "per:schools_attended",
-        variants: &[v!(Person, School, [
-            "{S:은} {O:을} 졸업한 뒤 유학을 떠났다.",
-            "{O}에서 물리학을 전공한 {S:은} 연구자의 길을 걸었다.",
-            "{S:은} {YEAR} {O}에 입학했다.",
-            "{O} 출신인 {S:은} 모교에 발전기금을 기탁했다.",
-        ])],
+        variants: &[v!(
+            Person,
+            School,
+            [
+                "{S:은} {O:을} 졸업한 뒤 유학을 떠났다.",
+                "{O}에서 물리학을 전공한 {S:은} 연구자의 길을 걸었다.",
+                "{S:은} {YEAR} {O}에 입학했다.",
+                "{O} 출신인 {S:은} 모교에 발전기금을 기탁했다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:alternate_names",
-        variants: &[v!(Person, StageName, [
-            "{S:은} {O}{J:이라는} 예명으로 활동하고 있다.",
-            "{O}{J:으로} 더 잘 알려진 {S:은} 데뷔 20주년 기념 공연을 열었다.",
-            "본명이 {S}인 {O:은} 새 앨범을 발표했다.",
-            "팬들 사이에서 {O}{J:으로} 불리는 {S:은} 방송에 출연해 근황을 전했다.",
-            "{S}, 일명 {O:은} 이번 작품에서 주연을 맡았다.",
-        ])],
+        variants: &[v!(
+            Person,
+            StageName,
+            [
+                "{S:은} {O}{J:이라는} 예명으로 활동하고 있다.",
+                "{O}{J:으로} 더 잘 알려진 {S:은} 데뷔 20주년 기념 공연을 열었다.",
+                "본명이 {S}인 {O:은} 새 앨범을 발표했다.",
+                "팬들 사이에서 {O}{J:으로} 불리는 {S:은} 방송에 출연해 근황을 전했다.",
+                "{S}, 일명 {O:은} 이번 작품에서 주연을 맡았다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:parents",
-        variants: &[v!(Person, Person, [
-            "{S:은} {O}의 아들로 태어났다.",
-            "{O:은} 딸 {S}의 결혼식에서 눈물을 보였다.",
-            "{S}의 아버지 {O:은} 평생 농사를 지었다.",
-            "{S:은} 어머니 {O}에게서 음악적 재능을 물려받았다.",
-            "{O}의 장녀인 {S:은} 가업을 이어받았다.",
-        ])],
+        variants: &[v!(
+            Person,
+            Person,
+            [
+                "{S:은} {O}의 아들로 태어났다.",
+                "{O:은} 딸 {S}의 결혼식에서 눈물을 보였다.",
+                "{S}의 아버지 {O:은} 평생 농사를 지었다.",
+                "{S:은} 어머니 {O}에게서 음악적 재능을 물려받았다.",
+                "{O}의 장녀인 {S:은} 가업을 이어받았다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:children",
-        variants: &[v!(Person, Person, [
-            "{S:은} 아들 {O}{J:과} 함께 방송에 출연했다.",
-            "{O:은} {S}의 딸로, 현재 배우로 활동하고 있다.",
-            "{S}의 막내아들 {O:은} 올해 대학에 입학했다.",
-            "{S:은} 딸 {O}에게 회사를 물려주었다.",
-        ])],
+        variants: &[v!(
+            Person,
+            Person,
+            [
+                "{S:은} 아들 {O}{J:과} 함께 방송에 출연했다.",
+                "{O:은} {S}의 딸로, 현재 배우로 활동하고 있다.",
+                "{S}의 막내아들 {O:은} 올해 대학에 입학했다.",
+                "{S:은} 딸 {O}에게 회사를 물려주었다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:siblings",
-        variants: &[v!(Person, Person, [
-            "{S:은} 동생 {O}{J:과} 함께 밴드를 결성했다.",
-            "{S}의 형 {O:은} 유명한 축구선수이다.",
-            "{O:은} 언니 {S}의 뒤를 이어 배우가 되었다.",
-            "{S:과} {O:은} 쌍둥이 형제로 같은 팀에서 뛰었다.",
-        ])],
+        variants: &[v!(
+            Person,
+            Person,
+            [
+                "{S:은} 동생 {O}{J:과} 함께 밴드를 결성했다.",
+                "{S}의 형 {O:은} 유명한 축구선수이다.",
+                "{O:은} 언니 {S}의 뒤를 이어 배우가 되었다.",
+                "{S:과} {O:은} 쌍둥이 형제로 같은 팀에서 뛰었다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:spouse",
-        variants: &[v!(Person, Person, [
-            "{S:은} {YEAR} {O:과} 결혼했다.",
-            "{S}의 아내 {O:은} 피아니스트로 활동하고 있다.",
-            "{O:은} 남편 {S}{J:과} 함께 재단을 설립했다.",
-            "{S:은} 배우자 {O}에 대한 고마움을 수상 소감에서 전했다.",
-            "{S:과} {O} 부부는 슬하에 두 자녀를 두고 있다.",
-        ])],
+        variants: &[v!(
+            Person,
+            Person,
+            [
+                "{S:은} {YEAR} {O:과} 결혼했다.",
+                "{S}의 아내 {O:은} 피아니스트로 활동하고 있다.",
+                "{O:은} 남편 {S}{J:과} 함께 재단을 설립했다.",
+                "{S:은} 배우자 {O}에 대한 고마움을 수상 소감에서 전했다.",
+                "{S:과} {O} 부부는 슬하에 두 자녀를 두고 있다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:other_family",
-        variants: &[v!(Person, Person, [
-            "{S:은} 삼촌 {O}의 영향으로 정치에 입문했다.",
-            "{O:은} {S}의 외할아버지로 독립운동에 참여했다.",
-            "{S}의 사촌 {O:은} 같은 회사에서 근무한다.",
-            "{S:은} 조카 {O}의 결혼식에 참석했다.",
-        ])],
+        variants: &[v!(
+            Person,
+            Person,
+            [
+                "{S:은} 삼촌 {O}의 영향으로 정치에 입문했다.",
+                "{O:은} {S}의 외할아버지로 독립운동에 참여했다.",
+                "{S}의 사촌 {O:은} 같은 회사에서 근무한다.",
+                "{S:은} 조카 {O}의 결혼식에 참석했다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:colleagues",
-        variants: &[v!(Person, Person, [
-            "{S:은} 같은 팀 동료 {O}{J:과} 함께 우승을 일궈냈다.",
-            "{S:과} {O:은} 같은 그룹의 멤버로 10년 넘게 활동해 왔다.",
-            "{O:은} 드라마에서 함께 호흡을 맞춘 {S:을} 칭찬했다.",
-            "{S:은} 연구실 동료인 {O}{J:과} 공동으로 논문을 발표했다.",
-        ])],
+        variants: &[v!(
+            Person,
+            Person,
+            [
+                "{S:은} 같은 팀 동료 {O}{J:과} 함께 우승을 일궈냈다.",
+                "{S:과} {O:은} 같은 그룹의 멤버로 10년 넘게 활동해 왔다.",
+                "{O:은} 드라마에서 함께 호흡을 맞춘 {S:을} 칭찬했다.",
+                "{S:은} 연구실 동료인 {O}{J:과} 공동으로 논문을 발표했다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:product",
-        variants: &[v!(Person, Work, [
-            "{S:은} 정규 앨범 《{O}》{J:을} 발표했다.",
-            "《{O}》{J:은} {S:이} 쓴 장편소설로 베스트셀러에 올랐다.",
-            "{S:이} 연출한 영화 《{O}》{J:은} 관객 300만 명을 돌파했다.",
-            "{S}의 대표곡 〈{O}〉{J:은} 지금도 널리 불린다.",
-        ])],
+        variants: &[v!(
+            Person,
+            Work,
+            [
+                "{S:은} 정규 앨범 《{O}》{J:을} 발표했다.",
+                "《{O}》{J:은} {S:이} 쓴 장편소설로 베스트셀러에 올랐다.",
+                "{S:이} 연출한 영화 《{O}》{J:은} 관객 300만 명을 돌파했다.",
+                "{S}의 대표곡 〈{O}〉{J:은} 지금도 널리 불린다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:religion",
-        variants: &[v!(Person, Religion, [
-            "독실한 {O} 신자인 {S:은} 매주 예배에 참석한다.",
-            "{S:은} 젊은 시절 {O}{J:으로} 개종했다.",
-            "{S:은} {O}의 가르침을 실천하며 봉사활동을 이어왔다.",
-            "{O} 신앙을 가진 {S:은} 종교 간 대화에 힘써 왔다.",
-        ])],
+        variants: &[v!(
+            Person,
+            Religion,
+            [
+                "독실한 {O} 신자인 {S:은} 매주 예배에 참석한다.",
+                "{S:은} 젊은 시절 {O}{J:으로} 개종했다.",
+                "{S:은} {O}의 가르침을 실천하며 봉사활동을 이어왔다.",
+                "{O} 신앙을 가진 {S:은} 종교 간 대화에 힘써 왔다.",
+            ]
+        )],
     },
     RelationSpec {
         label: "per:title",
-        variants: &[v!(Person, Title, [
-            "{O} {S:은} 이날 기자들과 만나 소감을 밝혔다.",
-            "{S:은} {COUNTRY}의 {O}{J:이다}.",
-            "{S:은} {YEAR}부터 {O}{J:으로} 일하고 있다.",
-            "{S} {O:은} 새 작품 준비에 한창이다.",
-            "{O}{J:으로} 활동 중인 {S:은} 최근 새 프로젝트를 시작했다.",
-        ])],
+        variants: &[v!(
+            Person,
+            Title,
+            [
+                "{O} {S:은} 이날 기자들과 만나 소감을 밝혔다.",
+                "{S:은} {COUNTRY}의 {O}{J:이다}.",
+                "{S:은} {YEAR}부터 {O}{J:으로} 일하고 있다.",
+                "{S} {O:은} 새 작품 준비에 한창이다.",
+                "{O}{J:으로} 활동 중인 {S:은} 최근 새 프로젝트를 시작했다.",
+            ]
+        )],
     },
 ];
 
@@ -796,8 +993,22 @@ fn relation_spec(label: &str) -> Option<&'static RelationSpec> {
 
 /// Titles that go with an organisation ("한빛전자의 대표이사 …").
 const ORG_TITLES: &[&str] = &[
-    "대표이사", "회장", "사장", "부회장", "이사장", "위원장", "총장", "원장", "최고경영자", "사무총장", "편집장", "대변인",
-    "단장", "전무", "부사장", "상무",
+    "대표이사",
+    "회장",
+    "사장",
+    "부회장",
+    "이사장",
+    "위원장",
+    "총장",
+    "원장",
+    "최고경영자",
+    "사무총장",
+    "편집장",
+    "대변인",
+    "단장",
+    "전무",
+    "부사장",
+    "상무",
 ];
 const EVENTS: &[&str] = &["기자간담회", "시상식", "개막식", "정기 총회", "심포지엄", "팬미팅", "공청회", "토론회"];
 const FIELDS: &[&str] = &["반도체", "게임", "바이오", "금융", "유통", "자동차", "문화 콘텐츠", "에너지", "인공지능"];
@@ -922,7 +1133,9 @@ fn filler(rng: &mut ChaCha8Rng, name: &str, template: &str) -> Result<String> {
         "EVENT" => pick(rng, EVENTS).to_string(),
         "FIELD" => pick(rng, FIELDS).to_string(),
         "NUM" => (rng.random_range(2..=30u32) * 10).to_string(),
-        other => return Err(DataError::Invalid(format!("synth template {template:?}: unknown slot {{{other}}} (bug)"))),
+        other => {
+            return Err(DataError::Invalid(format!("synth template {template:?}: unknown slot {{{other}}} (bug)")))
+        }
     })
 }
 
@@ -949,8 +1162,7 @@ fn make_record(rng: &mut ChaCha8Rng, spec: &RelationSpec) -> Result<RelationReco
     let mut object = generate_entity(rng, variant.object, Some(&subject));
     // Same-kind pairs (two persons, two companies) must be two different words.
     for _ in 0..8 {
-        if object.word != subject.word && !object.word.contains(&subject.word) && !subject.word.contains(&object.word)
-        {
+        if object.word != subject.word && !object.word.contains(&subject.word) && !subject.word.contains(&object.word) {
             break;
         }
         object = generate_entity(rng, variant.object, Some(&subject));

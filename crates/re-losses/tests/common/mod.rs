@@ -4,13 +4,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use re_losses::{FocalLoss, FocalLossConfig, LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig, Reduction};
 
-pub const LOGITS: [[f64; 4]; 5] = [
-    [0.3, -1.2, 2.0, 0.1],
-    [1.5, 1.4, -0.3, 0.0],
-    [-2.0, 0.5, 0.7, 3.1],
-    [0.0, 0.0, 0.0, 0.0],
-    [4.0, -3.0, 1.0, -0.5],
-];
+pub const LOGITS: [[f64; 4]; 5] =
+    [[0.3, -1.2, 2.0, 0.1], [1.5, 1.4, -0.3, 0.0], [-2.0, 0.5, 0.7, 3.1], [0.0, 0.0, 0.0, 0.0], [4.0, -3.0, 1.0, -0.5]];
 pub const TARGETS: [i64; 5] = [2, 0, -100, 1, 3];
 
 pub enum Loss {
@@ -44,7 +39,11 @@ pub fn losses() -> Vec<(&'static str, Loss)> {
         (
             "focal g=0.5 alpha vec",
             Loss::Focal(
-                FocalLossConfig::new(0.5).with_class_alpha(vec![0.2, 0.4, 0.3, 0.1]).with_ignore_index(ignore).init().unwrap(),
+                FocalLossConfig::new(0.5)
+                    .with_class_alpha(vec![0.2, 0.4, 0.3, 0.1])
+                    .with_ignore_index(ignore)
+                    .init()
+                    .unwrap(),
             ),
         ),
         (
@@ -59,7 +58,10 @@ pub fn losses() -> Vec<(&'static str, Loss)> {
                     .unwrap(),
             ),
         ),
-        ("ls-ce eps=0.1", Loss::Ce(LabelSmoothingCrossEntropyConfig::new(0.1).with_ignore_index(ignore).init().unwrap())),
+        (
+            "ls-ce eps=0.1",
+            Loss::Ce(LabelSmoothingCrossEntropyConfig::new(0.1).with_ignore_index(ignore).init().unwrap()),
+        ),
         (
             "ls-ce eps=0.2 weighted",
             Loss::Ce(
