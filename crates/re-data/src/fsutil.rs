@@ -25,6 +25,13 @@ where
         fill(&mut buf).map_err(|e| DataError::io(path, e))?;
         buf.flush().map_err(|e| DataError::io(path, e))?;
     }
+    // tempfile creates 0600 files; keep an existing file's mode, else use the usual 0644.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o644);
+        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode));
+    }
     tmp.persist(path).map_err(|e| DataError::io(path, e.error))?;
     Ok(())
 }

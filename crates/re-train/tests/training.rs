@@ -8,6 +8,12 @@ use re_train::trainer::{read_metrics, train, EpochMetrics};
 
 type B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
 
+/// burn's NdArray RNG (init, dropout) is process-global: training tests must not interleave.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn dataset(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re").join(name)
 }
@@ -24,17 +30,18 @@ fn slice(name: &str, n: usize, dir: &Path) -> PathBuf {
 fn small_config(dir: &Path, out: &str) -> TrainConfig {
     TrainConfig {
         model: "tiny".into(),
-        train: slice("train.json", 400, dir),
+        train: slice("train.json", 800, dir),
         dev: Some(slice("dev.json", 120, dir)),
         out: dir.join(out),
-        epochs: 3,
+        epochs: 4,
         batch_size: 16,
+        markers: "typed".into(),
         eval_batch_size: 64,
-        lr: 2e-3,
+        lr: 3e-3,
         warmup_ratio: 0.1,
         max_length: 64,
         dropout: 0.1,
-        tiny: TinyConfig { vocab_size: 600, hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64 },
+        tiny: TinyConfig { vocab_size: 600, hidden_size: 64, num_layers: 1, num_heads: 2, intermediate_size: 128 },
         ..TrainConfig::default()
     }
 }
@@ -45,12 +52,13 @@ fn timeless(ms: &[EpochMetrics]) -> Vec<EpochMetrics> {
 
 #[test]
 fn tiny_training_learns_and_beats_the_majority_class() {
+    let _guard = serial();
     let dir = tempfile::tempdir().unwrap();
     let cfg = small_config(dir.path(), "run");
     let summary = train::<B>(&cfg, &Default::default(), &mut Silent).unwrap();
     let ms = &summary.epochs;
-    assert_eq!(ms.len(), 3);
-    assert!(ms[2].train_loss < ms[0].train_loss, "loss did not go down: {:?}", ms.iter().map(|m| m.train_loss).collect::<Vec<_>>());
+    assert_eq!(ms.len(), 4);
+    assert!(ms[3].train_loss < ms[0].train_loss, "loss did not go down: {:?}", ms.iter().map(|m| m.train_loss).collect::<Vec<_>>());
 
     // Majority-class baseline on the same dev slice: always predict the most frequent training label.
     let labels = re_data::labels::LabelMap::klue();
@@ -105,6 +113,7 @@ impl TrainObserver for KillAfter {
 
 #[test]
 fn same_seed_is_deterministic_and_resume_equals_uninterrupted() {
+    let _guard = serial();
     let dir = tempfile::tempdir().unwrap();
     let mut a = small_config(dir.path(), "a");
     a.epochs = 2;
