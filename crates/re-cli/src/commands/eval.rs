@@ -1,7 +1,183 @@
-//! (placeholder until its issue lands)
+//! `kre evaluate` (score a submission.csv against gold labels) and `kre ensemble` (combine submissions).
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use re_data::io::read_records;
+use re_data::labels::LabelMap;
+use re_ensemble::{align, align_gold, combine, Aligned, Method, ModelOutput};
+use re_metrics::{Predictions, Report};
+
+/// Output format of `kre evaluate`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// The full report as JSON (stdout).
+    #[default]
+    Json,
+    /// A human-readable table.
+    Table,
+}
+
 #[derive(clap::Args, Debug)]
-pub struct EvaluateArgs {}
-pub fn evaluate(_args: EvaluateArgs) -> anyhow::Result<()> { anyhow::bail!("kre: this command is not built yet") }
+pub struct EvaluateArgs {
+    /// Gold data (any format `kre convert` reads); records are matched to predictions by id/guid.
+    #[arg(long, value_name = "FILE")]
+    pub gold: PathBuf,
+    /// Predictions: submission.csv (`id,pred_label,probs`).
+    #[arg(long, value_name = "FILE")]
+    pub pred: PathBuf,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Json)]
+    pub format: ReportFormat,
+    /// Directory for a confusion-matrix heatmap and per-class PR curves (PNG). Not supported yet.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+    #[command(flatten)]
+    pub data_opts: super::common::DataOpts,
+}
+
+/// Reads gold data and returns its label map and `(id, label id)` pairs.
+fn read_gold(
+    path: &Path,
+    data_opts: &super::common::DataOpts,
+) -> anyhow::Result<(LabelMap, Vec<(String, Option<usize>)>)> {
+    let data = read_records(path, &data_opts.read_options()?)?;
+    let pairs = data.records.iter().zip(data.label_ids()).map(|(r, l)| (r.id.clone(), l)).collect();
+    Ok((data.labels, pairs))
+}
+
+fn no_relation_id(labels: &LabelMap) -> anyhow::Result<usize> {
+    labels.no_relation_id().with_context(|| format!("{} has no `no_relation` label", labels.describe()))
+}
+
+pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.plots {
+        // Fail before doing any work, so the user is not left with a report but no plots.
+        bail!("--plots {}: evaluation plots are not supported yet", dir.display());
+    }
+    let (labels, gold_pairs) = read_gold(&args.gold, &args.data_opts)?;
+    let no_relation = no_relation_id(&labels)?;
+    let pred = ModelOutput::read(&args.pred)?;
+    let aligned = align(std::slice::from_ref(&pred), labels.len())?;
+    let gold = align_gold(&aligned.ids, &gold_pairs, &args.gold, &args.pred)?;
+    let report = Report::compute(&gold, Predictions::Probabilities(&aligned.probs[0]), labels.names(), no_relation)?;
+    match args.format {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Table => print!("{}", report.to_table()),
+    }
+    tracing::info!(micro_f1 = report.micro_f1, auprc = ?report.auprc, "evaluated {}", args.pred.display());
+    Ok(())
+}
+
+/// Ensemble method on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodArg {
+    /// Majority vote of the argmax labels (ties: highest summed probability).
+    Hard,
+    /// Mean of the probabilities.
+    Soft,
+    /// Mean of the log-probabilities, then softmax.
+    Logit,
+    /// Weighted mean of the probabilities (needs --weights, --weights-from-dev or --search-weights).
+    Weighted,
+}
+
 #[derive(clap::Args, Debug)]
-pub struct EnsembleArgs {}
-pub fn ensemble(_args: EnsembleArgs) -> anyhow::Result<()> { anyhow::bail!("kre: this command is not built yet") }
+pub struct EnsembleArgs {
+    /// A submission.csv to combine (repeat: --pred a.csv --pred b.csv ...). Rows are matched by id; the output
+    /// follows the first file's order.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub pred: Vec<PathBuf>,
+    #[arg(long, value_enum)]
+    pub method: MethodArg,
+    /// Weights for --method weighted, one per --pred (normalised to sum to 1).
+    #[arg(long, value_name = "W,..", value_delimiter = ',', conflicts_with_all = ["weights_from_dev", "search_weights"])]
+    pub weights: Option<Vec<f64>>,
+    /// Weights proportional to each model's micro-F1 on this gold (dev) file.
+    #[arg(long, value_name = "GOLD", conflicts_with = "search_weights")]
+    pub weights_from_dev: Option<PathBuf>,
+    /// Weights searched on this gold (dev) file: grid over the simplex (step --grid-step) maximising micro-F1.
+    #[arg(long, value_name = "GOLD")]
+    pub search_weights: Option<PathBuf>,
+    /// Dev-set predictions of the same models (same order as --pred) used to fit the weights; without it the
+    /// --pred files themselves must cover the gold ids.
+    #[arg(long, value_name = "FILE")]
+    pub dev_pred: Vec<PathBuf>,
+    /// Grid step of --search-weights.
+    #[arg(long, default_value_t = 0.1)]
+    pub grid_step: f64,
+    /// Output submission.csv.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub data_opts: super::common::DataOpts,
+}
+
+fn read_models(paths: &[PathBuf], num_labels: usize) -> anyhow::Result<Aligned> {
+    let models = paths.iter().map(|p| ModelOutput::read(p)).collect::<Result<Vec<_>, _>>()?;
+    Ok(align(&models, num_labels)?)
+}
+
+pub fn ensemble(args: EnsembleArgs) -> anyhow::Result<()> {
+    let dev_gold = args.weights_from_dev.as_ref().or(args.search_weights.as_ref());
+    if args.method != MethodArg::Weighted && (args.weights.is_some() || dev_gold.is_some()) {
+        bail!("--weights, --weights-from-dev and --search-weights only apply to --method weighted");
+    }
+    if !args.dev_pred.is_empty() && args.dev_pred.len() != args.pred.len() {
+        bail!("{} --dev-pred files for {} --pred files; give one per model", args.dev_pred.len(), args.pred.len());
+    }
+    // Labels: the dev gold's map when there is one (it may be inferred), else --label-map, else KLUE-RE.
+    let gold = match dev_gold {
+        Some(path) => Some((path, read_gold(path, &args.data_opts)?)),
+        None => None,
+    };
+    let labels = match (&gold, &args.data_opts.label_map) {
+        (Some((_, (labels, _))), _) => labels.clone(),
+        (None, Some(path)) => LabelMap::load(path)?,
+        (None, None) => LabelMap::klue(),
+    };
+    let aligned = read_models(&args.pred, labels.len())?;
+
+    let mut summary = serde_json::json!({ "method": format!("{:?}", args.method).to_lowercase(), "models": args.pred });
+    let method = match args.method {
+        MethodArg::Hard => Method::Hard,
+        MethodArg::Soft => Method::Soft,
+        MethodArg::Logit => Method::Logit,
+        MethodArg::Weighted => {
+            let weights = if let Some(w) = &args.weights {
+                re_ensemble::normalise_weights(w, aligned.num_models())?
+            } else if let Some((gold_path, (labels, pairs))) = &gold {
+                let no_relation = no_relation_id(labels)?;
+                let (dev, dev_first) = if args.dev_pred.is_empty() {
+                    (aligned.clone(), &args.pred[0])
+                } else {
+                    (read_models(&args.dev_pred, labels.len())?, &args.dev_pred[0])
+                };
+                let gold_ids = align_gold(&dev.ids, pairs, gold_path, dev_first)?;
+                let scores = re_ensemble::model_scores(&dev, &gold_ids, no_relation)?;
+                summary["model_dev_micro_f1"] = serde_json::json!(scores);
+                if args.search_weights.is_some() {
+                    let found = re_ensemble::search_weights(&dev, &gold_ids, no_relation, args.grid_step)?;
+                    summary["dev_micro_f1"] = serde_json::json!(found.dev_micro_f1);
+                    summary["candidates"] = serde_json::json!(found.candidates);
+                    found.weights
+                } else {
+                    let (weights, _) = re_ensemble::weights_from_dev(&dev, &gold_ids, no_relation)?;
+                    let dev_out = combine(&dev, &Method::Weighted(weights.clone()))?;
+                    let f1 = re_metrics::micro_f1_without_no_relation(&gold_ids, &dev_out.pred, labels.len(), no_relation)?;
+                    summary["dev_micro_f1"] = serde_json::json!(f1);
+                    weights
+                }
+            } else {
+                bail!("--method weighted needs --weights, --weights-from-dev GOLD or --search-weights GOLD");
+            };
+            summary["weights"] = serde_json::json!(weights);
+            Method::Weighted(weights)
+        }
+    };
+    let combined = combine(&aligned, &method)?;
+    let submission = re_ensemble::to_submission(&aligned, &combined, labels.names())?;
+    submission.write(&args.out)?;
+    summary["out"] = serde_json::json!(args.out);
+    summary["rows"] = serde_json::json!(aligned.ids.len());
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
