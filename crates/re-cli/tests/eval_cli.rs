@@ -88,7 +88,10 @@ fn evaluate_rejects_bad_predictions_naming_file_and_id() {
     let dir = tempfile::tempdir().unwrap();
     let (gold, map) = gold_files(dir.path());
     let bad_sum = dir.path().join("bad_sum.csv");
-    write_submission(&bad_sum, &[("g1", [0.1, 0.7, 0.2]), ("g2", [0.5, 0.5, 0.2]), ("g3", [1.0, 0.0, 0.0]), ("g4", [1.0, 0.0, 0.0])]);
+    write_submission(
+        &bad_sum,
+        &[("g1", [0.1, 0.7, 0.2]), ("g2", [0.5, 0.5, 0.2]), ("g3", [1.0, 0.0, 0.0]), ("g4", [1.0, 0.0, 0.0])],
+    );
     let out = kre(&["evaluate", "--gold", s(&gold), "--pred", s(&bad_sum), "--label-map", s(&map)]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("bad_sum.csv") && stderr(&out).contains("id=g2"), "{}", stderr(&out));
@@ -100,8 +103,9 @@ fn evaluate_rejects_bad_predictions_naming_file_and_id() {
     assert!(stderr(&out).contains("missing.csv") && stderr(&out).contains("id=g3"), "{}", stderr(&out));
 
     // Wrong number of probabilities for the (default KLUE, 30-label) map.
-    let out = kre(&["evaluate", "--gold", s(&gold), "--pred", s(&prediction(dir.path())), "--infer-labels"]);
+    let out = kre(&["evaluate", "--gold", s(&gold), "--pred", s(&prediction(dir.path()))]);
     assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("pred.csv") && stderr(&out).contains("expected 30"), "{}", stderr(&out));
 
     let out = kre(&["evaluate", "--gold", s(&gold), "--pred", s(&missing), "--label-map", s(&map), "--plots", "p"]);
     assert!(!out.status.success() && stderr(&out).contains("not supported"), "{}", stderr(&out));
@@ -119,7 +123,17 @@ fn ensemble_soft_on_misaligned_files() {
     );
     let out_path = dir.path().join("final.csv");
     let out = kre(&[
-        "ensemble", "--pred", s(&a), "--pred", s(&b), "--method", "soft", "--out", s(&out_path), "--label-map", s(&map),
+        "ensemble",
+        "--pred",
+        s(&a),
+        "--pred",
+        s(&b),
+        "--method",
+        "soft",
+        "--out",
+        s(&out_path),
+        "--label-map",
+        s(&map),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let sub = re_data::io::submission::Submission::read(&out_path).unwrap();
@@ -142,8 +156,19 @@ fn ensemble_weighted_prints_weights() {
     let a = prediction(dir.path());
     let out_path = dir.path().join("final.csv");
     let given = kre(&[
-        "ensemble", "--pred", s(&a), "--pred", s(&a), "--method", "weighted", "--weights", "1,3", "--out", s(&out_path),
-        "--label-map", s(&map),
+        "ensemble",
+        "--pred",
+        s(&a),
+        "--pred",
+        s(&a),
+        "--method",
+        "weighted",
+        "--weights",
+        "1,3",
+        "--out",
+        s(&out_path),
+        "--label-map",
+        s(&map),
     ]);
     assert!(given.status.success(), "{}", stderr(&given));
     let json: serde_json::Value = serde_json::from_str(&stdout(&given)).unwrap();
@@ -152,8 +177,19 @@ fn ensemble_weighted_prints_weights() {
     // Both models score 66.67 on dev ⇒ equal weights; the search over 11 candidates keeps that score.
     for flag in ["--weights-from-dev", "--search-weights"] {
         let out = kre(&[
-            "ensemble", "--pred", s(&a), "--pred", s(&a), "--method", "weighted", flag, s(&gold), "--out", s(&out_path),
-            "--label-map", s(&map),
+            "ensemble",
+            "--pred",
+            s(&a),
+            "--pred",
+            s(&a),
+            "--method",
+            "weighted",
+            flag,
+            s(&gold),
+            "--out",
+            s(&out_path),
+            "--label-map",
+            s(&map),
         ]);
         assert!(out.status.success(), "{flag}: {}", stderr(&out));
         let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -174,11 +210,22 @@ fn ensemble_bad_input_names_the_file() {
     );
     let out_path = dir.path().join("final.csv");
     let out = kre(&[
-        "ensemble", "--pred", s(&a), "--pred", s(&dup), "--method", "hard", "--out", s(&out_path), "--label-map", s(&map),
+        "ensemble",
+        "--pred",
+        s(&a),
+        "--pred",
+        s(&dup),
+        "--method",
+        "hard",
+        "--out",
+        s(&out_path),
+        "--label-map",
+        s(&map),
     ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("dup.csv") && stderr(&out).contains("id=g1"), "{}", stderr(&out));
     assert!(!out_path.exists());
-    let out = kre(&["ensemble", "--pred", s(&a), "--method", "weighted", "--out", s(&out_path), "--label-map", s(&map)]);
+    let out =
+        kre(&["ensemble", "--pred", s(&a), "--method", "weighted", "--out", s(&out_path), "--label-map", s(&map)]);
     assert!(!out.status.success() && stderr(&out).contains("--weights"), "{}", stderr(&out));
 }

@@ -181,7 +181,12 @@ pub fn align(models: &[ModelOutput], num_labels: usize) -> Result<Aligned> {
 
 /// Gold label ids in the order of `ids`, from `(id, label id)` pairs read from `gold_path`. Every id must be in the
 /// gold data and every gold record must be among `ids`.
-pub fn align_gold(ids: &[String], gold: &[(String, Option<usize>)], gold_path: &Path, pred_path: &Path) -> Result<Vec<usize>> {
+pub fn align_gold(
+    ids: &[String],
+    gold: &[(String, Option<usize>)],
+    gold_path: &Path,
+    pred_path: &Path,
+) -> Result<Vec<usize>> {
     let mut by_id = HashMap::with_capacity(gold.len());
     for (id, label) in gold {
         if by_id.insert(id.as_str(), *label).is_some() {
@@ -250,10 +255,7 @@ fn argmax(row: &[f64]) -> usize {
 /// Normalises non-negative weights to sum to 1; one per model.
 pub fn normalise_weights(weights: &[f64], num_models: usize) -> Result<Vec<f64>> {
     if weights.len() != num_models {
-        return Err(EnsembleError::InvalidWeights(format!(
-            "{} weights for {num_models} models",
-            weights.len()
-        )));
+        return Err(EnsembleError::InvalidWeights(format!("{} weights for {num_models} models", weights.len())));
     }
     if let Some(w) = weights.iter().find(|w| !w.is_finite() || **w < 0.0) {
         return Err(EnsembleError::InvalidWeights(format!("{w} is not a finite non-negative number")));

@@ -39,11 +39,13 @@ fn hard_voting_majority() {
 #[test]
 fn hard_voting_tie_goes_to_highest_summed_probability() {
     // a votes 0 (0.6), b votes 1 (0.9): one vote each; summed probability 0: 0.65, 1: 1.3 ⇒ 1.
-    let models = vec![model("a.csv", vec![row("1", &[0.6, 0.4, 0.0])]), model("b.csv", vec![row("1", &[0.05, 0.9, 0.05])])];
+    let models =
+        vec![model("a.csv", vec![row("1", &[0.6, 0.4, 0.0])]), model("b.csv", vec![row("1", &[0.05, 0.9, 0.05])])];
     let out = combine(&align(&models, 3).unwrap(), &Method::Hard).unwrap();
     assert_eq!(out.pred, vec![1]);
     // And the other way round: a's vote has the larger mass.
-    let models = vec![model("a.csv", vec![row("1", &[0.9, 0.1, 0.0])]), model("b.csv", vec![row("1", &[0.3, 0.4, 0.3])])];
+    let models =
+        vec![model("a.csv", vec![row("1", &[0.9, 0.1, 0.0])]), model("b.csv", vec![row("1", &[0.3, 0.4, 0.3])])];
     let out = combine(&align(&models, 3).unwrap(), &Method::Hard).unwrap();
     // votes 0: 1, 1: 1; sums 0: 1.2, 1: 0.5 ⇒ 0.
     assert_eq!(out.pred, vec![0]);
@@ -92,12 +94,22 @@ fn dev_case() -> (re_ensemble::Aligned, Vec<usize>) {
         // argmax [1, 2, 0, 0]
         model(
             "a.csv",
-            vec![row("1", &[0.1, 0.8, 0.1]), row("2", &[0.1, 0.1, 0.8]), row("3", &[0.8, 0.1, 0.1]), row("4", &[0.8, 0.1, 0.1])],
+            vec![
+                row("1", &[0.1, 0.8, 0.1]),
+                row("2", &[0.1, 0.1, 0.8]),
+                row("3", &[0.8, 0.1, 0.1]),
+                row("4", &[0.8, 0.1, 0.1]),
+            ],
         ),
         // argmax [1, 1, 1, 1]
         model(
             "b.csv",
-            vec![row("1", &[0.1, 0.8, 0.1]), row("2", &[0.1, 0.8, 0.1]), row("3", &[0.1, 0.8, 0.1]), row("4", &[0.1, 0.8, 0.1])],
+            vec![
+                row("1", &[0.1, 0.8, 0.1]),
+                row("2", &[0.1, 0.8, 0.1]),
+                row("3", &[0.1, 0.8, 0.1]),
+                row("4", &[0.1, 0.8, 0.1]),
+            ],
         ),
     ];
     (align(&models, 3).unwrap(), vec![1, 2, 1, 2])

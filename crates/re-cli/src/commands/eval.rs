@@ -162,7 +162,8 @@ pub fn ensemble(args: EnsembleArgs) -> anyhow::Result<()> {
                 } else {
                     let (weights, _) = re_ensemble::weights_from_dev(&dev, &gold_ids, no_relation)?;
                     let dev_out = combine(&dev, &Method::Weighted(weights.clone()))?;
-                    let f1 = re_metrics::micro_f1_without_no_relation(&gold_ids, &dev_out.pred, labels.len(), no_relation)?;
+                    let f1 =
+                        re_metrics::micro_f1_without_no_relation(&gold_ids, &dev_out.pred, labels.len(), no_relation)?;
                     summary["dev_micro_f1"] = serde_json::json!(f1);
                     weights
                 }

@@ -91,7 +91,7 @@ mod tests {
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.starts_with("id,pred_label,probs\n7,org:founded,\"[0.25, 0.75]\"\n"), "{text}");
         assert_eq!(Submission::read(&p).unwrap(), s);
-        let loose = b"id,pred_label,probs\n 3 , per:title , \"[1e-1,0.9 ]\"\n";
+        let loose = b"\xef\xbb\xbfid,pred_label,probs\r\n 3 , per:title ,\"[ 1e-1,0.9 ]\"\r\n";
         let r = Submission::parse(loose, &p).unwrap();
         assert_eq!(r.rows[0].probs, vec![0.1, 0.9]);
         assert_eq!(r.rows[0].id, "3");
