@@ -107,8 +107,15 @@ fn evaluate_rejects_bad_predictions_naming_file_and_id() {
     assert!(!out.status.success(), "{}", stdout(&out));
     assert!(stderr(&out).contains("pred.csv") && stderr(&out).contains("expected 30"), "{}", stderr(&out));
 
-    let out = kre(&["evaluate", "--gold", s(&gold), "--pred", s(&missing), "--label-map", s(&map), "--plots", "p"]);
-    assert!(!out.status.success() && stderr(&out).contains("not supported"), "{}", stderr(&out));
+    // --plots writes two PNGs.
+    let plots = dir.path().join("plots");
+    let pred = prediction(dir.path());
+    let out = kre(&["evaluate", "--gold", s(&gold), "--pred", s(&pred), "--label-map", s(&map), "--plots", s(&plots)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["confusion_matrix.png", "pr_curves.png"] {
+        let bytes = std::fs::read(plots.join(name)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{name}");
+    }
 }
 
 #[test]

@@ -46,7 +46,8 @@ impl std::str::FromStr for LabelSmoothing {
         if s.eq_ignore_ascii_case("auto") {
             return Ok(LabelSmoothing::Auto);
         }
-        let v: f64 = s.parse().map_err(|_| format!("label smoothing must be a number in [0, 1) or `auto`, got {s:?}"))?;
+        let v: f64 =
+            s.parse().map_err(|_| format!("label smoothing must be a number in [0, 1) or `auto`, got {s:?}"))?;
         if !(0.0..1.0).contains(&v) {
             return Err(format!("label smoothing must be in [0, 1), got {v}"));
         }

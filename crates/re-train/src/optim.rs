@@ -142,7 +142,8 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
     pub fn step(&mut self, lr: f64, module: M, mut grads: GradientsParams) -> M {
         // Move the no-decay gradients into their own container; the rest stay in `grads`.
         let mut nd = GradientsParams::new();
-        let mut mover = Mover::<B> { from: &mut grads, to: &mut nd, ids: &self.groups.no_decay, _b: Default::default() };
+        let mut mover =
+            Mover::<B> { from: &mut grads, to: &mut nd, ids: &self.groups.no_decay, _b: Default::default() };
         module.visit(&mut mover);
         let module = self.decay.step(lr, module, grads);
         self.no_decay.step(lr, module, nd)
@@ -153,7 +154,11 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
     }
 
     pub fn load_record(self, record: GroupedAdamWRecord<B, M>) -> Self {
-        GroupedAdamW { groups: self.groups, decay: self.decay.load_record(record.0), no_decay: self.no_decay.load_record(record.1) }
+        GroupedAdamW {
+            groups: self.groups,
+            decay: self.decay.load_record(record.0),
+            no_decay: self.no_decay.load_record(record.1),
+        }
     }
 }
 

@@ -17,7 +17,10 @@ pub fn resolve_model_dir(dir: &Path) -> Result<PathBuf> {
     if best.join(SPEC_FILE).exists() {
         return Ok(best);
     }
-    Err(TrainError::checkpoint(dir, format!("no trained model here (expected {SPEC_FILE} or best/{SPEC_FILE}; run `kre train` first)")))
+    Err(TrainError::checkpoint(
+        dir,
+        format!("no trained model here (expected {SPEC_FILE} or best/{SPEC_FILE}; run `kre train` first)"),
+    ))
 }
 
 #[derive(Debug, Clone)]
@@ -53,7 +56,8 @@ pub fn predict_file<B: Backend>(
         .enumerate()
         .map(|(i, r)| {
             let p = probs[i * k..(i + 1) * k].to_vec();
-            let best = p.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (j, &v)| if v > b.1 { (j, v) } else { b }).0;
+            let best =
+                p.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (j, &v)| if v > b.1 { (j, v) } else { b }).0;
             SubmissionRow { id: r.id.clone(), pred_label: spec.labels[best].clone(), probs: p }
         })
         .collect::<Vec<_>>();

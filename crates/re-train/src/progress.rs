@@ -55,7 +55,9 @@ impl TrainObserver for ProgressBars {
             bar.finish_and_clear();
         }
         let dev = match (m.micro_f1, m.auprc) {
-            (Some(f1), Some(ap)) => format!(" dev micro-F1 {f1:.2} AUPRC {ap:.2} loss {:.4}", m.dev_loss.unwrap_or(f64::NAN)),
+            (Some(f1), Some(ap)) => {
+                format!(" dev micro-F1 {f1:.2} AUPRC {ap:.2} loss {:.4}", m.dev_loss.unwrap_or(f64::NAN))
+            }
             _ => String::new(),
         };
         eprintln!(

@@ -38,7 +38,12 @@ impl Default for SearchSpace {
             max_length: vec![128, 160, 200],
             batch_size: vec![16, 24, 32],
             lr: [1e-5, 5e-5],
-            scheduler: vec![SchedulerKind::Linear, SchedulerKind::Cosine, SchedulerKind::Polynomial, SchedulerKind::Constant],
+            scheduler: vec![
+                SchedulerKind::Linear,
+                SchedulerKind::Cosine,
+                SchedulerKind::Polynomial,
+                SchedulerKind::Constant,
+            ],
             loss: vec![LossKind::Ce, LossKind::Focal],
             gamma: vec![0.5, 1.0, 1.5, 2.0],
             alpha: vec![0.25, 0.5, 0.75, 1.0],
@@ -155,7 +160,8 @@ pub fn read_trials(path: &Path) -> Result<Vec<TrialRecord>> {
 fn append_trial(path: &Path, rec: &TrialRecord) -> Result<()> {
     use std::io::Write;
     let line = serde_json::to_string(rec).map_err(|e| TrainError::checkpoint(path, e))?;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| TrainError::io(path, e))?;
+    let mut f =
+        std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| TrainError::io(path, e))?;
     writeln!(f, "{line}").and_then(|_| f.sync_all()).map_err(|e| TrainError::io(path, e))
 }
 

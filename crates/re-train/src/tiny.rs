@@ -47,7 +47,8 @@ pub fn train_wordpiece<S: AsRef<str> + Send + Sync>(sentences: &[S], vocab_size:
         .enumerate()
         .map(|(i, t)| (t, serde_json::json!(i)))
         .collect();
-    let mut json: serde_json::Value = serde_json::from_str(&tokenizer.to_string(false).map_err(tok_err)?).map_err(tok_err)?;
+    let mut json: serde_json::Value =
+        serde_json::from_str(&tokenizer.to_string(false).map_err(tok_err)?).map_err(tok_err)?;
     json["model"]["vocab"] = serde_json::Value::Object(vocab);
     let mut tokenizer: Tokenizer = json.to_string().parse().map_err(tok_err)?;
     let id = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| tok_err(format!("trained vocabulary lacks {t}")));
@@ -66,7 +67,12 @@ pub fn train_wordpiece<S: AsRef<str> + Send + Sync>(sentences: &[S], vocab_size:
 
 /// An HF-style `config.json` for the tiny RoBERTa-style encoder, so a tiny run directory loads like any
 /// checkpoint directory. `vocab_size` includes added marker tokens.
-pub fn tiny_config_json(tiny: &TinyConfig, vocab_size: usize, pad_token_id: u32, max_length: usize) -> serde_json::Value {
+pub fn tiny_config_json(
+    tiny: &TinyConfig,
+    vocab_size: usize,
+    pad_token_id: u32,
+    max_length: usize,
+) -> serde_json::Value {
     serde_json::json!({
         "model_type": "roberta",
         "architectures": ["RobertaModel"],

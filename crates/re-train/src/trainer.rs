@@ -95,7 +95,11 @@ pub fn label_ids(records: &[RelationRecord], labels: &LabelMap, path: &Path) -> 
         .collect()
 }
 
-fn encode_records(enc: &RelationEncoder, records: &[RelationRecord], labels: Option<&[usize]>) -> Result<Vec<EncodedExample>> {
+fn encode_records(
+    enc: &RelationEncoder,
+    records: &[RelationRecord],
+    labels: Option<&[usize]>,
+) -> Result<Vec<EncodedExample>> {
     let label_opts: Option<Vec<Option<usize>>> = labels.map(|l| l.iter().map(|&x| Some(x)).collect());
     Ok(enc.encode_all(records, label_opts.as_deref())?)
 }
@@ -210,7 +214,8 @@ pub fn train<B: AutodiffBackend>(
         Some(p) => LabelMap::load(p)?,
         None => LabelMap::klue(),
     };
-    let no_rel = labels.no_relation_id().ok_or_else(|| TrainError::Config("the label map has no `no_relation`".into()))?;
+    let no_rel =
+        labels.no_relation_id().ok_or_else(|| TrainError::Config("the label map has no `no_relation`".into()))?;
     let mut train_records = load_records(&cfg.train, &labels)?;
     if cfg.max_train_records > 0 && train_records.len() > cfg.max_train_records {
         train_records.truncate(cfg.max_train_records);
@@ -250,10 +255,17 @@ pub fn train<B: AutodiffBackend>(
     };
 
     let steps_per_epoch = train_examples.len().div_ceil(cfg.batch_size);
-    let schedule = LrSchedule::new(cfg.scheduler, cfg.lr, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.poly_power);
+    let schedule =
+        LrSchedule::new(cfg.scheduler, cfg.lr, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.poly_power);
     let mut optim = GroupedAdamW::<B, RelationClassifier<B>>::new(&model, cfg.weight_decay);
 
-    let mut state = RunState { epochs_done: 0, step: 0, best_micro_f1: f64::NEG_INFINITY, best_epoch: 0, epochs_without_improvement: 0 };
+    let mut state = RunState {
+        epochs_done: 0,
+        step: 0,
+        best_micro_f1: f64::NEG_INFINITY,
+        best_epoch: 0,
+        epochs_without_improvement: 0,
+    };
     let mut history: Vec<EpochMetrics> = Vec::new();
     if resuming {
         state = read_json(&last_dir.join(STATE_FILE))?;
@@ -278,7 +290,8 @@ pub fn train<B: AutodiffBackend>(
         }
         // Reseeding per epoch makes dropout and the shuffle depend only on (seed, epoch): resume = no resume.
         B::seed(device, cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
-        let batches = epoch_batches(&lengths, cfg.batch_size, cfg.seed.wrapping_add(epoch as u64), cfg.length_bucketing);
+        let batches =
+            epoch_batches(&lengths, cfg.batch_size, cfg.seed.wrapping_add(epoch as u64), cfg.length_bucketing);
         observer.on_epoch_start(epoch, cfg.epochs, batches.len());
         let started = Instant::now();
         let (mut loss_sum, mut seen, mut fallbacks) = (0.0f64, 0usize, 0usize);
@@ -342,9 +355,13 @@ pub fn train<B: AutodiffBackend>(
                 dev.gold.iter().enumerate().map(|(i, &g)| -(probs[i * k + g].max(1e-12)).ln()).sum::<f64>()
                     / dev.gold.len().max(1) as f64,
             );
-            m.micro_f1 = Some(re_metrics::micro_f1_without_no_relation(&dev.gold, &pred, k, no_rel).map_err(|e| TrainError::Other(e.to_string()))?);
+            m.micro_f1 = Some(
+                re_metrics::micro_f1_without_no_relation(&dev.gold, &pred, k, no_rel)
+                    .map_err(|e| TrainError::Other(e.to_string()))?,
+            );
             m.auprc = Some(re_metrics::auprc(&dev.gold, &probs, k).map_err(|e| TrainError::Other(e.to_string()))?);
-            m.accuracy = Some(dev.gold.iter().zip(&pred).filter(|(a, b)| a == b).count() as f64 / dev.gold.len().max(1) as f64);
+            m.accuracy =
+                Some(dev.gold.iter().zip(&pred).filter(|(a, b)| a == b).count() as f64 / dev.gold.len().max(1) as f64);
         }
         m.epoch_seconds = started.elapsed().as_secs_f64();
 
@@ -405,7 +422,12 @@ fn build_fresh<B: Backend>(
         let (enc, added) = RelationEncoder::new(tokenizer, scheme, cfg.max_length)?;
         let (encoder, _cfg, report) = re_models::hub::load_encoder::<B>(dir, device)?;
         if !report.missing.is_empty() {
-            tracing::warn!("{}: {} encoder weights left at init: {:?}", dir.display(), report.missing.len(), report.missing);
+            tracing::warn!(
+                "{}: {} encoder weights left at init: {:?}",
+                dir.display(),
+                report.missing.len(),
+                report.missing
+            );
         }
         let json: serde_json::Value = read_json(&dir.join("config.json"))?;
         let encoder = if added > 0 { encoder.resize_token_embeddings(enc.vocab_size(), device) } else { encoder };
@@ -414,9 +436,8 @@ fn build_fresh<B: Backend>(
     if added > 0 {
         tracing::info!("added {added} marker tokens to the tokenizer (vocabulary {})", rel_encoder.vocab_size());
     }
-    encoder_config["vocab_size"] = serde_json::json!(rel_encoder.vocab_size().max(
-        encoder_config["vocab_size"].as_u64().unwrap_or(0) as usize
-    ));
+    encoder_config["vocab_size"] =
+        serde_json::json!(rel_encoder.vocab_size().max(encoder_config["vocab_size"].as_u64().unwrap_or(0) as usize));
     let spec = ModelSpec {
         encoder_config,
         pooling: cfg.pooling.clone(),

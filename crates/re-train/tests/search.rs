@@ -13,7 +13,8 @@ fn study_appends_trials_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re");
     let write = |name: &str, n: usize| {
-        let recs: Vec<_> = read_records(&root.join(name), &ReadOptions::default()).unwrap().records.into_iter().take(n).collect();
+        let recs: Vec<_> =
+            read_records(&root.join(name), &ReadOptions::default()).unwrap().records.into_iter().take(n).collect();
         let p = dir.path().join(name);
         re_data::io::klue_json::write(&p, &recs).unwrap();
         p
@@ -25,8 +26,10 @@ fn study_appends_trials_and_resumes() {
         tiny: TinyConfig { vocab_size: 300, hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32 },
         ..TrainConfig::default()
     };
-    let space = SearchSpace { max_length: vec![48, 64], batch_size: vec![16, 32], lr: [1e-3, 3e-3], ..SearchSpace::default() };
-    let cfg = SearchConfig { seed: 5, base, space, pruner: Pruner { min_epochs: 1, reduction_factor: 2, enabled: true } };
+    let space =
+        SearchSpace { max_length: vec![48, 64], batch_size: vec![16, 32], lr: [1e-3, 3e-3], ..SearchSpace::default() };
+    let cfg =
+        SearchConfig { seed: 5, base, space, pruner: Pruner { min_epochs: 1, reduction_factor: 2, enabled: true } };
     let study = dir.path().join("study");
 
     // "Interrupted" after 2 trials, then the same command with 3 trials resumes.

@@ -58,7 +58,11 @@ fn tiny_training_learns_and_beats_the_majority_class() {
     let summary = train::<B>(&cfg, &Default::default(), &mut Silent).unwrap();
     let ms = &summary.epochs;
     assert_eq!(ms.len(), 4);
-    assert!(ms[3].train_loss < ms[0].train_loss, "loss did not go down: {:?}", ms.iter().map(|m| m.train_loss).collect::<Vec<_>>());
+    assert!(
+        ms[3].train_loss < ms[0].train_loss,
+        "loss did not go down: {:?}",
+        ms.iter().map(|m| m.train_loss).collect::<Vec<_>>()
+    );
 
     // Majority-class baseline on the same dev slice: always predict the most frequent training label.
     let labels = re_data::labels::LabelMap::klue();
@@ -86,11 +90,20 @@ fn tiny_training_learns_and_beats_the_majority_class() {
     }
 
     // Predict on the dev slice with labels stripped: a valid submission in label-map order.
-    let unlabeled: Vec<_> = dev.iter().cloned().map(|mut r| { r.label = None; r }).collect();
+    let unlabeled: Vec<_> = dev
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.label = None;
+            r
+        })
+        .collect();
     let test = dir.path().join("test.jsonl");
     re_data::io::jsonl::write(&test, &unlabeled).unwrap();
     let out = dir.path().join("submission.csv");
-    let s = re_train::predict::predict_file::<burn::backend::NdArray<f32>>(&cfg.out, &test, &out, 32, &Default::default()).unwrap();
+    let s =
+        re_train::predict::predict_file::<burn::backend::NdArray<f32>>(&cfg.out, &test, &out, 32, &Default::default())
+            .unwrap();
     assert_eq!(s.rows, dev.len());
     let sub = re_data::io::submission::Submission::read(&out).unwrap();
     assert_eq!(sub.rows.len(), dev.len());

@@ -144,11 +144,31 @@ pub fn eda(args: EdaArgs) -> anyhow::Result<()> {
         &format!("Entity type pairs per relation: {name}"),
     )?;
 
-    println!("{}: {} records, {} labels, no_relation share {:.3}", args.data.display(), report.n_records, report.label_counts.len(), report.no_relation_share);
+    println!(
+        "{}: {} records, {} labels, no_relation share {:.3}",
+        args.data.display(),
+        report.n_records,
+        report.label_counts.len(),
+        report.no_relation_share
+    );
     let c = &report.char_length;
-    println!("  characters: p50 {:.0}, p75 {:.0}, p90 {:.0}, max {}, > 128: {:.1}%", c.p50, c.p75, c.p90, c.max, 100.0 * c.share_over_128);
+    println!(
+        "  characters: p50 {:.0}, p75 {:.0}, p90 {:.0}, max {}, > 128: {:.1}%",
+        c.p50,
+        c.p75,
+        c.p90,
+        c.max,
+        100.0 * c.share_over_128
+    );
     if let Some(t) = &report.token_length {
-        println!("  tokens:     p50 {:.0}, p75 {:.0}, p90 {:.0}, max {}, > 128: {:.1}%", t.p50, t.p75, t.p90, t.max, 100.0 * t.share_over_128);
+        println!(
+            "  tokens:     p50 {:.0}, p75 {:.0}, p90 {:.0}, max {}, > 128: {:.1}%",
+            t.p50,
+            t.p75,
+            t.p90,
+            t.max,
+            100.0 * t.share_over_128
+        );
     }
     println!("  wrote {} and 3 PNGs in {}", json_path.display(), args.out.display());
     Ok(())
@@ -174,7 +194,12 @@ pub struct SynthArgs {
 }
 
 pub fn synth(args: SynthArgs) -> anyhow::Result<()> {
-    let cfg = re_data::synth::SynthConfig { n: args.n, seed: args.seed, dev_ratio: args.dev_ratio, test_ratio: args.test_ratio };
+    let cfg = re_data::synth::SynthConfig {
+        n: args.n,
+        seed: args.seed,
+        dev_ratio: args.dev_ratio,
+        test_ratio: args.test_ratio,
+    };
     let data = re_data::synth::generate(&cfg)?;
     let written = re_data::synth::write_dataset(&args.out, &data)?;
     println!(

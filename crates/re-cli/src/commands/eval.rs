@@ -27,7 +27,7 @@ pub struct EvaluateArgs {
     pub pred: PathBuf,
     #[arg(long, value_enum, default_value_t = ReportFormat::Json)]
     pub format: ReportFormat,
-    /// Directory for a confusion-matrix heatmap and per-class PR curves (PNG). Not supported yet.
+    /// Directory for confusion_matrix.png (heatmap) and pr_curves.png (per-class precision-recall curves).
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
     #[command(flatten)]
@@ -49,21 +49,46 @@ fn no_relation_id(labels: &LabelMap) -> anyhow::Result<usize> {
 }
 
 pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
-    if let Some(dir) = &args.plots {
-        // Fail before doing any work, so the user is not left with a report but no plots.
-        bail!("--plots {}: evaluation plots are not supported yet", dir.display());
-    }
     let (labels, gold_pairs) = read_gold(&args.gold, &args.data_opts)?;
     let no_relation = no_relation_id(&labels)?;
     let pred = ModelOutput::read(&args.pred)?;
     let aligned = align(std::slice::from_ref(&pred), labels.len())?;
     let gold = align_gold(&aligned.ids, &gold_pairs, &args.gold, &args.pred)?;
     let report = Report::compute(&gold, Predictions::Probabilities(&aligned.probs[0]), labels.names(), no_relation)?;
+    if let Some(dir) = &args.plots {
+        write_plots(dir, &gold, &aligned.probs[0], labels.names(), &report)?;
+    }
     match args.format {
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         ReportFormat::Table => print!("{}", report.to_table()),
     }
     tracing::info!(micro_f1 = report.micro_f1, auprc = ?report.auprc, "evaluated {}", args.pred.display());
+    Ok(())
+}
+
+/// `confusion_matrix.png` and `pr_curves.png` (one panel per class) in `dir`.
+fn write_plots(dir: &Path, gold: &[usize], probs: &[f64], labels: &[String], report: &Report) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let cm = dir.join("confusion_matrix.png");
+    re_plots::eval::confusion_matrix(&cm, labels, &report.confusion_matrix, "Confusion matrix")?;
+    let mut curves = Vec::with_capacity(labels.len());
+    for (class, label) in labels.iter().enumerate() {
+        let curve = re_metrics::class_precision_recall_curve(gold, probs, labels.len(), class)?;
+        let auc = re_metrics::auc(&curve.recall, &curve.precision)?;
+        curves.push(re_plots::eval::PrCurve {
+            label: label.clone(),
+            recall: curve.recall,
+            precision: curve.precision,
+            auc,
+        });
+    }
+    let pr = dir.join("pr_curves.png");
+    re_plots::eval::pr_curves(
+        &pr,
+        &curves,
+        "Precision-recall curve per class (one-vs-rest; x = recall, y = precision)",
+    )?;
+    tracing::info!("wrote {} and {}", cm.display(), pr.display());
     Ok(())
 }
 

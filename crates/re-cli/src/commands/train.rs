@@ -106,8 +106,26 @@ impl TrainArgs {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = &self.$f { c.$f = v.clone(); } )* };
         }
-        set!(model, train, markers, pooling, gamma, lr, weight_decay, batch_size, epochs, max_length, warmup_ratio,
-             poly_power, grad_clip, seed, device, out, patience, max_train_records);
+        set!(
+            model,
+            train,
+            markers,
+            pooling,
+            gamma,
+            lr,
+            weight_decay,
+            batch_size,
+            epochs,
+            max_length,
+            warmup_ratio,
+            poly_power,
+            grad_clip,
+            seed,
+            device,
+            out,
+            patience,
+            max_train_records
+        );
         if self.dev.is_some() {
             c.dev = self.dev.clone();
         }
@@ -140,8 +158,7 @@ impl TrainArgs {
                 Ok(a) => Alpha::Scalar(a),
                 Err(_) => {
                     let text = std::fs::read_to_string(v).with_context(|| format!("--alpha: reading {v}"))?;
-                    let vals: Result<Vec<f64>, _> =
-                        text.split_whitespace().map(|t| t.parse::<f64>()).collect();
+                    let vals: Result<Vec<f64>, _> = text.split_whitespace().map(|t| t.parse::<f64>()).collect();
                     Alpha::PerClass(vals.map_err(|e| anyhow::anyhow!("--alpha {v}: {e}"))?)
                 }
             };
@@ -166,7 +183,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(test) = &cfg.test {
         let out = cfg.out.join("submission.csv");
         let s = match parse_device(&cfg.device)? {
-            None => re_train::predict::predict_file::<Cpu>(&cfg.out, test, &out, cfg.eval_batch_size, &Default::default())?,
+            None => {
+                re_train::predict::predict_file::<Cpu>(&cfg.out, test, &out, cfg.eval_batch_size, &Default::default())?
+            }
             Some(ids) => predict_cuda(&cfg.out, test, &out, cfg.eval_batch_size, &ids)?,
         };
         println!("wrote {} ({} rows)", out.display(), s.rows);
@@ -228,12 +247,17 @@ pub struct PredictArgs {
 
 pub fn predict(a: PredictArgs) -> anyhow::Result<()> {
     let s = match parse_device(&a.device)? {
-        None => re_train::predict::predict_file::<Cpu>(&a.model_dir, &a.data, &a.out, a.batch_size, &Default::default())?,
+        None => {
+            re_train::predict::predict_file::<Cpu>(&a.model_dir, &a.data, &a.out, a.batch_size, &Default::default())?
+        }
         Some(ids) => predict_cuda(&a.model_dir, &a.data, &a.out, a.batch_size, &ids)?,
     };
     println!("wrote {} ({} rows)", a.out.display(), s.rows);
     if s.truncated_entities > 0 {
-        eprintln!("note: {} records had an entity cut by max_length (their spans fall back to CLS)", s.truncated_entities);
+        eprintln!(
+            "note: {} records had an entity cut by max_length (their spans fall back to CLS)",
+            s.truncated_entities
+        );
     }
     Ok(())
 }
@@ -255,13 +279,28 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
     if parse_device(&cfg.base.device)?.is_some() {
         anyhow::bail!("kre search runs on the CPU backend in this version; set base.device = \"cpu\"");
     }
-    let trials = re_train::search::run_study::<CpuAutodiff>(&cfg, a.trials, &a.study, &Default::default(), &mut ProgressBars::default())?;
+    let trials = re_train::search::run_study::<CpuAutodiff>(
+        &cfg,
+        a.trials,
+        &a.study,
+        &Default::default(),
+        &mut ProgressBars::default(),
+    )?;
     println!("{:>5}  {:>8}  {:>9}  {:>5}", "trial", "status", "micro-F1", "epoch");
     for t in &trials {
-        println!("{:>5}  {:>8}  {:>9.2}  {:>5}", t.trial, format!("{:?}", t.status).to_lowercase(), t.best_micro_f1, t.best_epoch);
+        println!(
+            "{:>5}  {:>8}  {:>9.2}  {:>5}",
+            t.trial,
+            format!("{:?}", t.status).to_lowercase(),
+            t.best_micro_f1,
+            t.best_epoch
+        );
     }
     if let Some(best) = trials.first() {
-        println!("\nbest trial {} (dev micro-F1 {:.2}); reproduce with:\n  {}", best.trial, best.best_micro_f1, best.command);
+        println!(
+            "\nbest trial {} (dev micro-F1 {:.2}); reproduce with:\n  {}",
+            best.trial, best.best_micro_f1, best.command
+        );
     }
     Ok(())
 }

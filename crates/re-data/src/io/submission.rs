@@ -52,7 +52,8 @@ impl Submission {
             let rec = rec.map_err(|e| DataError::parse(path, &line, e.to_string()))?;
             let get = |c: usize| rec.get(c).unwrap_or("").to_string();
             let id = get(ci);
-            let probs = parse_probs(&get(cp)).map_err(|m| DataError::invalid_record(path, format!("id={id} ({line})"), m))?;
+            let probs =
+                parse_probs(&get(cp)).map_err(|m| DataError::invalid_record(path, format!("id={id} ({line})"), m))?;
             rows.push(SubmissionRow { id, pred_label: get(cl), probs });
         }
         Ok(Submission { rows })
