@@ -51,14 +51,15 @@ pub fn predict_file<B: Backend>(
     let pad = enc.pad_id();
     let k = labels.len();
     let (probs, fallbacks) = predict_probs(&model, &examples, batch_size.max(1), pad, k, device);
+    let best = re_metrics::argmax_rows(&probs, k).map_err(|e| TrainError::Other(e.to_string()))?;
     let rows = records
         .iter()
+        .zip(best)
         .enumerate()
-        .map(|(i, r)| {
-            let p = probs[i * k..(i + 1) * k].to_vec();
-            let best =
-                p.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (j, &v)| if v > b.1 { (j, v) } else { b }).0;
-            SubmissionRow { id: r.id.clone(), pred_label: spec.labels[best].clone(), probs: p }
+        .map(|(i, (r, b))| SubmissionRow {
+            id: r.id.clone(),
+            pred_label: spec.labels[b].clone(),
+            probs: probs[i * k..(i + 1) * k].to_vec(),
         })
         .collect::<Vec<_>>();
     let n = rows.len();

@@ -5,7 +5,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::tensor::backend::AutodiffBackend;
 
@@ -314,11 +314,6 @@ pub fn run_study<B: AutodiffBackend>(
     }
     records.sort_by(|a, b| b.best_micro_f1.total_cmp(&a.best_micro_f1));
     Ok(records)
-}
-
-/// Paths of a study directory.
-pub fn trials_path(study_dir: &Path) -> PathBuf {
-    study_dir.join("trials.jsonl")
 }
 
 #[cfg(test)]

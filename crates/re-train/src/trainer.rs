@@ -61,13 +61,6 @@ pub struct TrainSummary {
     pub stopped_early: bool,
 }
 
-/// Everything needed to encode records for a model: its tokenizer/markers and its labels.
-pub struct Prepared {
-    pub encoder: RelationEncoder,
-    pub labels: LabelMap,
-    pub added_tokens: usize,
-}
-
 /// Read a data file through `re-data` with the label map (labels outside it are an error).
 pub fn load_records(path: &Path, labels: &LabelMap) -> Result<Vec<RelationRecord>> {
     let options = re_data::io::ReadOptions {
@@ -182,13 +175,6 @@ pub fn predict_probs<B: Backend>(
         }
     }
     (probs, fallbacks)
-}
-
-fn argmax_rows(probs: &[f64], k: usize) -> Vec<usize> {
-    probs
-        .chunks(k)
-        .map(|row| row.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &p)| if p > b.1 { (i, p) } else { b }).0)
-        .collect()
 }
 
 struct DevSet {
@@ -349,7 +335,7 @@ pub fn train<B: AutodiffBackend>(
             let valid = model.valid();
             let (probs, fb) = predict_probs(&valid, &dev.examples, cfg.eval_batch_size, pad, labels.len(), device);
             let k = labels.len();
-            let pred = argmax_rows(&probs, k);
+            let pred = re_metrics::argmax_rows(&probs, k).map_err(|e| TrainError::Other(e.to_string()))?;
             m.fallback_spans += fb;
             m.dev_loss = Some(
                 dev.gold.iter().enumerate().map(|(i, &g)| -(probs[i * k + g].max(1e-12)).ln()).sum::<f64>()
