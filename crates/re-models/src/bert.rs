@@ -214,7 +214,7 @@ pub struct BertEmbeddings<B: Backend> {
     /// Hidden dropout.
     pub dropout: Dropout,
     /// `Some(pad)` for RoBERTa: positions are `pad + 1 + index among non-padding tokens`, padding gets `pad`.
-    position_padding_idx: Option<usize>,
+    pub(crate) position_padding_idx: Option<usize>,
 }
 
 impl<B: Backend> BertEmbeddings<B> {

@@ -3,6 +3,8 @@
 use crate::activation::Activation;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{activation::softmax, backend::Backend, DType, Distribution, Int, Tensor};
 
 /// A `Linear` initialised as Hugging Face's `_init_weights` does: weight ~ N(0, std), bias = 0.
@@ -69,7 +71,7 @@ pub struct SelfAttention<B: Backend> {
     pub value: Linear<B>,
     /// Dropout on the attention probabilities (identity outside training).
     pub dropout: Dropout,
-    num_heads: usize,
+    pub(crate) num_heads: usize,
 }
 
 impl<B: Backend> SelfAttention<B> {
@@ -87,14 +89,24 @@ impl<B: Backend> SelfAttention<B> {
     /// `softmax(Q Kᵀ / √d + mask) V` per head; `x` is `[batch, seq, hidden]`, `mask_bias` `[batch, 1, 1, seq]`.
     pub fn forward(&self, x: Tensor<B, 3>, mask_bias: Tensor<B, 4>) -> Tensor<B, 3> {
         let [batch, seq, hidden] = x.dims();
+        let training = B::ad_enabled(&x.device()) && self.dropout.prob > 0.0;
         let head_dim = hidden / self.num_heads;
         let heads = |t: Tensor<B, 3>| t.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
         let q = heads(self.query.forward(x.clone()));
         let k = heads(self.key.forward(x.clone()));
         let v = heads(self.value.forward(x));
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt()) + mask_bias;
-        let probs = self.dropout.forward(softmax(scores, 3));
-        probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, hidden])
+        let scale = 1.0 / (head_dim as f64).sqrt();
+        let context = if training {
+            // Training: the backend's fused op has no attention dropout, so spell it out.
+            let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + mask_bias;
+            self.dropout.forward(softmax(scores, 3)).matmul(v)
+        } else {
+            // Inference: one fused call (burn-flex runs it as two gemms with an in-place softmax; CUDA may use
+            // flash attention) instead of four separate tensor ops and their intermediate buffers.
+            let options = AttentionModuleOptions { scale: Some(scale), softcap: None, is_causal: false };
+            attention(q, k, v, None, Some(mask_bias), options)
+        };
+        context.swap_dims(1, 2).reshape([batch, seq, hidden])
     }
 }
 
@@ -116,7 +128,7 @@ pub struct TransformerLayer<B: Backend> {
     pub output_norm: LayerNorm<B>,
     /// Hidden dropout.
     pub dropout: Dropout,
-    activation: Activation,
+    pub(crate) activation: Activation,
 }
 
 /// Sizes of a [`TransformerLayer`].

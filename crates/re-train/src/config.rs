@@ -93,6 +93,58 @@ impl Default for Alpha {
     }
 }
 
+/// Number format of the training computation (`--precision`).
+///
+/// `bf16`/`f16` select a half-precision backend (CUDA only): the model's weights, activations and gradients are
+/// half precision, and the optimiser keeps f32 master weights and f32 AdamW moments (see
+/// [`crate::optim::MasterAdamW`]). burn 0.21 has no autocast, so unlike PyTorch AMP every operation of the forward
+/// and backward pass (softmax, LayerNorm, the loss included) runs in half precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    Bf16,
+    F16,
+}
+
+impl Precision {
+    /// The burn data type of this precision.
+    pub fn dtype(self) -> burn::tensor::DType {
+        match self {
+            Precision::F32 => burn::tensor::DType::F32,
+            Precision::Bf16 => burn::tensor::DType::BF16,
+            Precision::F16 => burn::tensor::DType::F16,
+        }
+    }
+
+    pub fn is_half(self) -> bool {
+        self != Precision::F32
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+            Precision::F16 => "f16",
+        })
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" | "fp32" => Ok(Precision::F32),
+            "bf16" => Ok(Precision::Bf16),
+            "f16" | "fp16" => Ok(Precision::F16),
+            _ => Err(format!("precision must be f32, bf16 or f16, got {s:?}")),
+        }
+    }
+}
+
 /// Size of the `tiny` encoder trained from scratch (RoBERTa-style, no pretrained weights).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -143,8 +195,11 @@ pub struct TrainConfig {
     pub grad_clip: f64,
     pub dropout: f64,
     pub seed: u64,
-    /// `cpu`, `cuda`, `cuda:N` or `cuda:N,M,…`.
+    /// `cpu`, `cuda`, `cuda:N` or `cuda:N,M,…` (several devices: data-parallel training, see
+    /// [`crate::parallel`]).
     pub device: String,
+    /// `f32`, `bf16` or `f16`; half precision needs a CUDA device.
+    pub precision: Precision,
     pub out: PathBuf,
     pub resume: bool,
     /// Stop after this many epochs without a dev micro-F1 improvement (0 = never).
@@ -184,6 +239,7 @@ impl Default for TrainConfig {
             dropout: 0.1,
             seed: 42,
             device: "cpu".into(),
+            precision: Precision::F32,
             out: PathBuf::from("runs/klue-re"),
             resume: false,
             patience: 0,
@@ -225,11 +281,19 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
         }
+        // Half precision exists only on the CUDA backend here (burn's NdArray CPU backend has no f16/bf16).
+        if self.precision.is_half() && parse_device(&self.device)?.is_none() {
+            return bad(format!(
+                "--precision {} needs --device cuda (the CPU backend computes in f32 only)",
+                self.precision
+            ));
+        }
         Ok(())
     }
 }
 
-/// Parse `cpu`, `cuda`, `cuda:1`, `cuda:0,1` into a list of CUDA ordinals (empty for CPU).
+/// Parse `cpu`, `cuda`, `cuda:1`, `cuda:0,1` into a list of CUDA ordinals (`None` for CPU). An ordinal listed
+/// twice is refused: two replicas on one GPU only split its batch and add copies.
 pub fn parse_device(spec: &str) -> Result<Option<Vec<usize>>> {
     let spec = spec.trim();
     if spec.eq_ignore_ascii_case("cpu") {
@@ -241,7 +305,12 @@ pub fn parse_device(spec: &str) -> Result<Option<Vec<usize>>> {
     if let Some(rest) = spec.strip_prefix("cuda:") {
         let ids: std::result::Result<Vec<usize>, _> = rest.split(',').map(|s| s.trim().parse::<usize>()).collect();
         return match ids {
-            Ok(v) if !v.is_empty() => Ok(Some(v)),
+            Ok(v) if !v.is_empty() => {
+                if let Some(dup) = v.iter().enumerate().find(|(i, d)| v[..*i].contains(d)).map(|(_, d)| d) {
+                    return Err(TrainError::Config(format!("bad device {spec:?}: cuda:{dup} is listed twice")));
+                }
+                Ok(Some(v))
+            }
             _ => Err(TrainError::Config(format!("bad device {spec:?}: expected cpu, cuda or cuda:N[,M…]"))),
         };
     }
@@ -272,6 +341,8 @@ mod tests {
         assert_eq!(parse_device("cuda:0,1").unwrap(), Some(vec![0, 1]));
         assert!(parse_device("gpu").is_err());
         assert!(parse_device("cuda:x").is_err());
+        assert!(parse_device("cuda:0,0").is_err());
+        assert!(parse_device("cuda:").is_err());
     }
 
     #[test]
@@ -282,5 +353,20 @@ mod tests {
         assert!(c.validate().is_err());
         assert!(TrainConfig::default().validate().is_ok());
         assert!("1.2".parse::<LabelSmoothing>().is_err());
+    }
+
+    #[test]
+    fn precision_parses_and_half_needs_cuda() {
+        assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
+        assert_eq!("F16".parse::<Precision>().unwrap(), Precision::F16);
+        assert!("f64".parse::<Precision>().is_err());
+        let c: TrainConfig = toml::from_str("precision = \"bf16\"\ndevice = \"cuda:0,1\"").unwrap();
+        assert_eq!(c.precision, Precision::Bf16);
+        assert!(c.validate().is_ok());
+        let cpu = TrainConfig { precision: Precision::Bf16, ..Default::default() };
+        let err = cpu.validate().unwrap_err().to_string();
+        assert!(err.contains("--precision bf16 needs --device cuda"), "{err}");
+        // Configurations saved before the field existed still load (f32).
+        assert_eq!(toml::from_str::<TrainConfig>("lr = 1e-5").unwrap().precision, Precision::F32);
     }
 }

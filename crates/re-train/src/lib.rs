@@ -4,6 +4,8 @@
 //! - [`trainer::train`]: the loop — AdamW without decay on biases/LayerNorm, warmup + schedule, global-norm
 //!   clipping, dynamic padding with length bucketing, dev micro-F1/AUPRC per epoch into `metrics.jsonl`,
 //!   best model and resumable last state saved atomically, early stopping.
+//! - [`trainer::train_on`]: the same on several devices, data parallel ([`parallel`]), and in bf16/f16 with f32
+//!   master weights ([`optim::MasterAdamW`]) when the backend's float type is half precision.
 //! - [`predict::predict_file`]: a run directory → `submission.csv`.
 //! - [`search::run_study`]: random search with successive halving, resumable.
 //! - [`tiny`]: `--model tiny`, a WordPiece tokenizer trained on the data and a small RoBERTa-style encoder.
@@ -22,6 +24,7 @@ pub mod error;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod parallel;
 pub mod predict;
 pub mod progress;
 pub mod schedule;

@@ -1,11 +1,18 @@
 //! AdamW as HF Trainer uses it: no weight decay on biases and LayerNorm parameters, and global-norm
 //! gradient clipping (`max_grad_norm`). burn's AdamW decays every parameter and clips per tensor, so we
 //! split the parameters into two groups (two AdamW instances sharing the step) and clip across all of them.
+//!
+//! For half-precision training ([`crate::config::Precision`]) the model's weights are f16/bf16, which is too
+//! coarse to accumulate small AdamW updates (a 3e-5 step on a weight of 0.05 is below half a bf16 ulp and rounds
+//! away) and, in f16, too narrow for AdamW's ε and second moments. [`MasterAdamW`] therefore keeps an f32 master
+//! copy of every weight plus f32 moments in its state, updates those, and hands the model the master rounded to
+//! the model's precision. Gradients reach it already in f32 ([`upcast_grads`]).
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::Tensor;
+use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer, SimpleOptimizer};
+use burn::record::{PrecisionSettings, Record};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{DType, FloatDType, Tensor, TensorData};
 
 /// Parameter ids split by whether weight decay applies.
 #[derive(Debug, Default, Clone)]
@@ -59,6 +66,8 @@ struct SquaredNorm<'a, B: AutodiffBackend> {
 impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+            // A half-precision gradient is squared and summed in f32 (a no-op cast for f32 gradients).
+            let g = if is_half(g.dtype()) { g.cast(FloatDType::F32) } else { g };
             let s = g.powi_scalar(2).sum();
             self.total = Some(match self.total.take() {
                 Some(t) => t + s,
@@ -114,30 +123,188 @@ impl<E: ElementConversion> ToF64 for E {
     }
 }
 
-/// Two AdamW instances (with and without weight decay) that step together.
-pub struct GroupedAdamW<B: AutodiffBackend, M: AutodiffModule<B>> {
+fn is_half(dtype: DType) -> bool {
+    matches!(dtype, DType::F16 | DType::BF16)
+}
+
+/// Cast every gradient of `module` to `dtype` and multiply it by `factor` (after the cast, so a loss-scale
+/// factor never underflows in f16). Used for half-precision training: clipping and [`MasterAdamW`] then work
+/// on f32 gradients.
+pub fn upcast_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: &M,
+    grads: GradientsParams,
+    dtype: FloatDType,
+    factor: f64,
+) -> GradientsParams {
+    struct Upcast<B: AutodiffBackend> {
+        from: GradientsParams,
+        to: GradientsParams,
+        dtype: FloatDType,
+        factor: f64,
+        _b: std::marker::PhantomData<B>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Upcast<B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.from.remove::<B::InnerBackend, D>(param.id) {
+                let g = g.cast(self.dtype);
+                let g = if self.factor == 1.0 { g } else { g.mul_scalar(self.factor) };
+                self.to.register(param.id, g);
+            }
+        }
+    }
+    let mut v = Upcast::<B> { from: grads, to: GradientsParams::new(), dtype, factor, _b: std::marker::PhantomData };
+    module.visit(&mut v);
+    v.to
+}
+
+/// AdamW with an f32 master copy of each weight (see the module docs). The arithmetic is burn's AdamW
+/// (decoupled decay `w ← w·(1 − lr·wd) − lr·m̂/(√v̂ + ε)`), done in `master_dtype` on the master weights and moments;
+/// the returned weight is the master cast to the weight's own dtype.
+#[derive(Clone, Debug)]
+pub struct MasterAdamW {
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+    pub weight_decay: f32,
+    /// Precision of the master weights and moments (f32; tests use f64 to check the plumbing on CPU).
+    pub master_dtype: FloatDType,
+}
+
+/// [`MasterAdamW`]'s per-parameter state.
+#[derive(Clone, Debug)]
+pub struct MasterAdamWState<B: Backend, const D: usize> {
+    pub master: Tensor<B, D>,
+    pub moment_1: Tensor<B, D>,
+    pub moment_2: Tensor<B, D>,
+    pub time: usize,
+}
+
+/// Saved form of [`MasterAdamWState`]. burn's tensor record converts to the backend's float type on load, which
+/// would round the master weights to half precision; `TensorData` keeps their own dtype.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct MasterAdamWStateItem {
+    pub master: TensorData,
+    pub moment_1: TensorData,
+    pub moment_2: TensorData,
+    pub time: usize,
+}
+
+impl<B: Backend, const D: usize> Record<B> for MasterAdamWState<B, D> {
+    type Item<S: PrecisionSettings> = MasterAdamWStateItem;
+
+    fn into_item<S: PrecisionSettings>(self) -> Self::Item<S> {
+        MasterAdamWStateItem {
+            master: self.master.into_data(),
+            moment_1: self.moment_1.into_data(),
+            moment_2: self.moment_2.into_data(),
+            time: self.time,
+        }
+    }
+
+    fn from_item<S: PrecisionSettings>(item: Self::Item<S>, device: &B::Device) -> Self {
+        let load = |data: TensorData| {
+            let dtype = data.dtype;
+            Tensor::<B, D>::from_data(data, (device, dtype))
+        };
+        MasterAdamWState {
+            master: load(item.master),
+            moment_1: load(item.moment_1),
+            moment_2: load(item.moment_2),
+            time: item.time,
+        }
+    }
+}
+
+impl<B: Backend> SimpleOptimizer<B> for MasterAdamW {
+    type State<const D: usize> = MasterAdamWState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let weight_dtype = tensor.dtype();
+        let grad = grad.cast(self.master_dtype);
+        let (b1, b2) = (self.beta_1 as f64, self.beta_2 as f64);
+        let (master, moment_1, moment_2, time) = match state {
+            Some(s) => (
+                s.master,
+                s.moment_1.mul_scalar(b1).add(grad.clone().mul_scalar(1.0 - b1)),
+                s.moment_2.mul_scalar(b2).add(grad.square().mul_scalar(1.0 - b2)),
+                s.time + 1,
+            ),
+            // First step: the master starts from the model's weight (already rounded if the model is half).
+            None => (
+                tensor.cast(self.master_dtype),
+                grad.clone().mul_scalar(1.0 - b1),
+                grad.square().mul_scalar(1.0 - b2),
+                1,
+            ),
+        };
+        let t = time as i32;
+        let m_hat = moment_1.clone().div_scalar(1.0 - b1.powi(t));
+        let v_hat = moment_2.clone().div_scalar(1.0 - b2.powi(t));
+        let delta = m_hat.div(v_hat.sqrt().add_scalar(self.epsilon as f64));
+        let decay = lr * self.weight_decay as f64;
+        let master = if decay == 0.0 { master } else { master.mul_scalar(1.0 - decay) };
+        let master = master - delta.mul_scalar(lr);
+        let weight = master.clone().cast(weight_dtype);
+        (weight, Some(MasterAdamWState { master, moment_1, moment_2, time }))
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {
+        MasterAdamWState {
+            master: state.master.to_device(device),
+            moment_1: state.moment_1.to_device(device),
+            moment_2: state.moment_2.to_device(device),
+            time: state.time,
+        }
+    }
+}
+
+/// Two AdamW instances (with and without weight decay) that step together. `O` is burn's [`AdamW`] for f32
+/// training and [`MasterAdamW`] for half precision.
+pub struct GroupedAdamW<B: AutodiffBackend, M: AutodiffModule<B>, O: SimpleOptimizer<B::InnerBackend> = AdamW> {
     pub groups: ParamGroups,
-    pub decay: OptimizerAdaptor<AdamW, M, B>,
-    pub no_decay: OptimizerAdaptor<AdamW, M, B>,
+    pub decay: OptimizerAdaptor<O, M, B>,
+    pub no_decay: OptimizerAdaptor<O, M, B>,
 }
 
 /// What gets checkpointed for `--resume`.
-pub type GroupedAdamWRecord<B, M> = (
-    <OptimizerAdaptor<AdamW, M, B> as Optimizer<M, B>>::Record,
-    <OptimizerAdaptor<AdamW, M, B> as Optimizer<M, B>>::Record,
-);
+pub type GroupedAdamWRecord<B, M, O = AdamW> =
+    (<OptimizerAdaptor<O, M, B> as Optimizer<M, B>>::Record, <OptimizerAdaptor<O, M, B> as Optimizer<M, B>>::Record);
 
-impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
+// torch.optim.AdamW defaults (betas 0.9/0.999, eps 1e-8), as HF Trainer uses them.
+const BETA_1: f32 = 0.9;
+const BETA_2: f32 = 0.999;
+const EPSILON: f32 = 1e-8;
+
+impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M, AdamW> {
     pub fn new(module: &M, weight_decay: f64) -> Self {
-        // torch.optim.AdamW defaults (betas 0.9/0.999, eps 1e-8), as HF Trainer uses them.
-        let base = AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8);
+        let base = AdamWConfig::new().with_beta_1(BETA_1).with_beta_2(BETA_2).with_epsilon(EPSILON);
         GroupedAdamW {
             groups: ParamGroups::of::<B, M>(module),
             decay: base.clone().with_weight_decay(weight_decay as f32).init(),
             no_decay: base.with_weight_decay(0.0).init(),
         }
     }
+}
 
+impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M, MasterAdamW> {
+    /// The half-precision variant: master weights and moments in `master_dtype` (f32 in training).
+    pub fn with_master(module: &M, weight_decay: f64, master_dtype: FloatDType) -> Self {
+        let base = MasterAdamW { beta_1: BETA_1, beta_2: BETA_2, epsilon: EPSILON, weight_decay: 0.0, master_dtype };
+        GroupedAdamW {
+            groups: ParamGroups::of::<B, M>(module),
+            decay: OptimizerAdaptor::from(MasterAdamW { weight_decay: weight_decay as f32, ..base.clone() }),
+            no_decay: OptimizerAdaptor::from(base),
+        }
+    }
+}
+
+impl<B: AutodiffBackend, M: AutodiffModule<B>, O: SimpleOptimizer<B::InnerBackend>> GroupedAdamW<B, M, O> {
     /// One update with learning rate `lr`.
     pub fn step(&mut self, lr: f64, module: M, mut grads: GradientsParams) -> M {
         // Move the no-decay gradients into their own container; the rest stay in `grads`.
@@ -149,11 +316,11 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> GroupedAdamW<B, M> {
         self.no_decay.step(lr, module, nd)
     }
 
-    pub fn to_record(&self) -> GroupedAdamWRecord<B, M> {
+    pub fn to_record(&self) -> GroupedAdamWRecord<B, M, O> {
         (self.decay.to_record(), self.no_decay.to_record())
     }
 
-    pub fn load_record(self, record: GroupedAdamWRecord<B, M>) -> Self {
+    pub fn load_record(self, record: GroupedAdamWRecord<B, M, O>) -> Self {
         GroupedAdamW {
             groups: self.groups,
             decay: self.decay.load_record(record.0),

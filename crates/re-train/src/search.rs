@@ -12,7 +12,7 @@ use burn::tensor::backend::AutodiffBackend;
 use crate::config::{Alpha, LabelSmoothing, LossKind, SchedulerKind, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::progress::{StepInfo, TrainObserver};
-use crate::trainer::{train, EpochMetrics};
+use crate::trainer::{train, EpochMetrics, TrainSummary};
 
 /// The search space; every field defaults to the seed report's range.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -72,7 +72,8 @@ impl Default for Pruner {
     }
 }
 
-/// `search.toml`: `[base]` is a training config (train/dev files, model, epochs …), `[space]` the ranges.
+/// `search.toml`: `[base]` is a training config (train/dev files, model, epochs, `device`, `precision` …),
+/// `[space]` the ranges. Every trial trains on `base.device` in `base.precision`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchConfig {
@@ -201,6 +202,12 @@ pub fn train_command(c: &TrainConfig) -> String {
     if c.max_train_records > 0 {
         s.push_str(&format!(" --max-train-records {}", c.max_train_records));
     }
+    if c.device != TrainConfig::default().device {
+        s.push_str(&format!(" --device {}", c.device));
+    }
+    if c.precision != TrainConfig::default().precision {
+        s.push_str(&format!(" --precision {}", c.precision));
+    }
     s
 }
 
@@ -262,7 +269,8 @@ impl TrainObserver for HalvingObserver<'_> {
     }
 }
 
-/// Run (or resume) a study of `trials` trials in `study_dir`. Returns every trial record, best first.
+/// Run (or resume) a study of `trials` trials in `study_dir` on one device of backend `B`. Returns every trial
+/// record, best first.
 pub fn run_study<B: AutodiffBackend>(
     cfg: &SearchConfig,
     trials: usize,
@@ -270,12 +278,31 @@ pub fn run_study<B: AutodiffBackend>(
     device: &B::Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<Vec<TrialRecord>> {
+    run_study_with(cfg, trials, study_dir, observer, &mut |tc, obs| train::<B>(tc, device, obs))
+}
+
+/// [`run_study`] with the training function given: `kre search` passes one that picks the backend (CPU, CUDA,
+/// several GPUs, precision) from each trial's configuration, exactly as `kre train` does.
+pub fn run_study_with(
+    cfg: &SearchConfig,
+    trials: usize,
+    study_dir: &Path,
+    observer: &mut dyn TrainObserver,
+    train_fn: &mut dyn FnMut(&TrainConfig, &mut dyn TrainObserver) -> Result<TrainSummary>,
+) -> Result<Vec<TrialRecord>> {
+    cfg.base.validate()?;
     std::fs::create_dir_all(study_dir).map_err(|e| TrainError::io(study_dir, e))?;
     let saved = study_dir.join("search.toml");
     let text = toml::to_string_pretty(cfg).map_err(|e| TrainError::Config(e.to_string()))?;
     if let Ok(prev) = std::fs::read_to_string(&saved) {
         let prev: SearchConfig = toml::from_str(&prev).map_err(|e| TrainError::checkpoint(&saved, e.to_string()))?;
-        if &prev != cfg {
+        // The devices may differ between sessions of one study (as for `kre train --resume`).
+        let comparable = |c: &SearchConfig| {
+            let mut c = c.clone();
+            c.base.device = String::new();
+            c
+        };
+        if comparable(&prev) != comparable(cfg) {
             return Err(TrainError::Config(format!(
                 "{} holds a study with a different search configuration; use another --study directory",
                 study_dir.display()
@@ -297,7 +324,7 @@ pub fn run_study<B: AutodiffBackend>(
             history: records.iter().map(|r| r.curve.clone()).collect(),
             pruned: false,
         };
-        let summary = train::<B>(&tc, device, &mut halving)?;
+        let summary = train_fn(&tc, &mut halving)?;
         let pruned = halving.pruned;
         let curve: Vec<f64> = summary.epochs.iter().map(|m| m.micro_f1.unwrap_or(f64::NAN)).collect();
         let rec = TrialRecord {

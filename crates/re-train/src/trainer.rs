@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
-use burn::optim::GradientsParams;
+use burn::optim::SimpleOptimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::ElementConversion;
-use re_data::encode::{EncodedBatch, EncodedExample, RelationEncoder};
+use burn::tensor::{Element, FloatDType};
+use re_data::encode::{EncodedExample, RelationEncoder};
 use re_data::labels::LabelMap;
 use re_data::markers::MarkerScheme;
 use re_data::RelationRecord;
@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::batches::{epoch_batches, eval_batches};
 use crate::checkpoint::*;
-use crate::config::TrainConfig;
+use crate::config::{Precision, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::loss::Objective;
 use crate::model::{BatchTensors, RelationClassifier};
-use crate::optim::{clip_global_norm, GroupedAdamW};
+use crate::optim::{clip_global_norm, GroupedAdamW, MasterAdamW};
+use crate::parallel::{batch_gradients, collate, is_half_backend, GradPrep};
 use crate::progress::{StepInfo, TrainObserver};
 use crate::schedule::LrSchedule;
 
@@ -95,11 +96,6 @@ fn encode_records(
 ) -> Result<Vec<EncodedExample>> {
     let label_opts: Option<Vec<Option<usize>>> = labels.map(|l| l.iter().map(|&x| Some(x)).collect());
     Ok(enc.encode_all(records, label_opts.as_deref())?)
-}
-
-fn collate(examples: &[EncodedExample], idx: &[usize], pad_id: u32) -> EncodedBatch {
-    let refs: Vec<&EncodedExample> = idx.iter().map(|&i| &examples[i]).collect();
-    EncodedBatch::collate(&refs, pad_id)
 }
 
 /// Build the classifier described by `spec` with fresh parameters.
@@ -182,6 +178,47 @@ struct DevSet {
     gold: Vec<usize>,
 }
 
+/// Dynamic loss scaling for f16 training, as `torch.cuda.amp.GradScaler` does it: the loss is multiplied by
+/// `scale` before the backward pass so small f16 gradients do not flush to zero; gradients are divided by it
+/// again in f32. A step whose gradients overflowed (non-finite norm) is skipped and the scale halved; after
+/// [`LossScaler::GROWTH_INTERVAL`] good steps in a row it doubles, up to [`LossScaler::MAX_SCALE`]. Unlike
+/// torch, whose loss is f32 under autocast, the scale multiplies an f16 loss here, so it must stay an f16 number
+/// (2^15 is the largest power of two below f16's 65504). bf16 has f32's range and needs none.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LossScaler {
+    pub scale: f64,
+    pub good_steps: usize,
+}
+
+impl Default for LossScaler {
+    fn default() -> Self {
+        LossScaler { scale: Self::MAX_SCALE, good_steps: 0 }
+    }
+}
+
+impl LossScaler {
+    pub const GROWTH_INTERVAL: usize = 2000;
+    pub const MAX_SCALE: f64 = 32768.0;
+
+    /// Record whether this step's gradients were finite; returns whether the optimiser may step.
+    pub fn update(&mut self, grads_finite: bool) -> bool {
+        if grads_finite {
+            self.good_steps += 1;
+            if self.good_steps >= Self::GROWTH_INTERVAL {
+                self.scale = (self.scale * 2.0).min(Self::MAX_SCALE);
+                self.good_steps = 0;
+            }
+        } else {
+            self.scale = (self.scale / 2.0).max(1.0);
+            self.good_steps = 0;
+        }
+        grads_finite
+    }
+}
+
+/// Saved in `last/` next to the optimizer state when training in f16.
+const LOSS_SCALE_FILE: &str = "loss_scale.json";
+
 /// Train according to `cfg` on `device`. With `cfg.resume` and a `last/` checkpoint in `cfg.out`, training
 /// continues after the last completed epoch and ends exactly as an uninterrupted run would.
 pub fn train<B: AutodiffBackend>(
@@ -189,7 +226,49 @@ pub fn train<B: AutodiffBackend>(
     device: &B::Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainSummary> {
+    train_on::<B>(cfg, std::slice::from_ref(device), observer)
+}
+
+/// Train on one or several devices (data parallel, see [`crate::parallel`]); the model, the optimiser and the
+/// evaluation live on `devices[0]`. One device is exactly [`train`].
+///
+/// The backend's float type must match `cfg.precision`: `f32` needs an f32 (or f64) backend, `bf16`/`f16` the
+/// backend of that type (e.g. `Autodiff<Cuda<bf16>>`). Half precision trains with [`MasterAdamW`] (f32 master
+/// weights) and, for f16, a [`LossScaler`].
+pub fn train_on<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    devices: &[B::Device],
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainSummary> {
     cfg.validate()?;
+    if devices.is_empty() {
+        return Err(TrainError::Config("no device to train on".into()));
+    }
+    let backend_dtype = <B::FloatElem as Element>::dtype();
+    let half = is_half_backend::<B>();
+    if half != cfg.precision.is_half() || (half && backend_dtype != cfg.precision.dtype()) {
+        return Err(TrainError::Config(format!(
+            "precision {} does not match the backend's float type {backend_dtype:?}",
+            cfg.precision
+        )));
+    }
+    if half {
+        run::<B, MasterAdamW>(cfg, devices, observer, |m| {
+            GroupedAdamW::with_master(m, cfg.weight_decay, FloatDType::F32)
+        })
+    } else {
+        run::<B, burn::optim::AdamW>(cfg, devices, observer, |m| GroupedAdamW::new(m, cfg.weight_decay))
+    }
+}
+
+/// The training loop, for one optimiser type (burn's AdamW for f32, [`MasterAdamW`] for half precision).
+fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
+    cfg: &TrainConfig,
+    devices: &[B::Device],
+    observer: &mut dyn TrainObserver,
+    make_optim: impl FnOnce(&RelationClassifier<B>) -> GroupedAdamW<B, RelationClassifier<B>, O>,
+) -> Result<TrainSummary> {
+    let device = &devices[0];
     let run_dir = cfg.out.clone();
     std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
     let last_dir = run_dir.join("last");
@@ -243,7 +322,9 @@ pub fn train<B: AutodiffBackend>(
     let steps_per_epoch = train_examples.len().div_ceil(cfg.batch_size);
     let schedule =
         LrSchedule::new(cfg.scheduler, cfg.lr, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.poly_power);
-    let mut optim = GroupedAdamW::<B, RelationClassifier<B>>::new(&model, cfg.weight_decay);
+    let mut optim = make_optim(&model);
+    let half = cfg.precision.is_half();
+    let mut scaler = (cfg.precision == Precision::F16).then(LossScaler::default);
 
     let mut state = RunState {
         epochs_done: 0,
@@ -259,6 +340,12 @@ pub fn train<B: AutodiffBackend>(
             .load(last_dir.join(OPTIMIZER_FILE), device)
             .map_err(|e| TrainError::checkpoint(last_dir.join("optimizer.mpk"), e))?;
         optim = optim.load_record(record);
+        if let Some(s) = scaler.as_mut() {
+            let path = last_dir.join(LOSS_SCALE_FILE);
+            if path.exists() {
+                *s = read_json(&path)?;
+            }
+        }
         history = read_metrics(&run_dir.join(METRICS_FILE))?;
         history.truncate(state.epochs_done);
         rewrite_metrics(&run_dir.join(METRICS_FILE), &history)?;
@@ -275,7 +362,9 @@ pub fn train<B: AutodiffBackend>(
             break;
         }
         // Reseeding per epoch makes dropout and the shuffle depend only on (seed, epoch): resume = no resume.
-        B::seed(device, cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
+        for d in devices {
+            B::seed(d, cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
+        }
         let batches =
             epoch_batches(&lengths, cfg.batch_size, cfg.seed.wrapping_add(epoch as u64), cfg.length_bucketing);
         observer.on_epoch_start(epoch, cfg.epochs, batches.len());
@@ -283,26 +372,45 @@ pub fn train<B: AutodiffBackend>(
         let (mut loss_sum, mut seen, mut fallbacks) = (0.0f64, 0usize, 0usize);
         let mut lr = schedule.lr_at(state.step);
         for (bi, idx) in batches.iter().enumerate() {
-            let batch = collate(&train_examples, idx, pad);
-            let x = BatchTensors::<B>::from_batch(&batch, device);
-            let out = model.forward(&x);
-            fallbacks += out.fallback_count;
-            let targets = x.labels.clone().ok_or_else(|| TrainError::Other("training batch without labels".into()))?;
-            let loss = objective.forward(out.logits, targets);
-            let loss_value: f64 = loss.clone().into_scalar().elem::<f64>();
+            let prep = GradPrep {
+                loss_scale: scaler.as_ref().map_or(1.0, |s| s.scale),
+                upcast: half.then_some(FloatDType::F32),
+            };
+            let step = batch_gradients(&model, &objective, &train_examples, idx, pad, devices, prep)?;
+            fallbacks += step.fallbacks;
+            let loss_value = step.loss;
             if !loss_value.is_finite() {
                 return Err(TrainError::Other(format!(
                     "loss became {loss_value} at epoch {epoch}, step {} (lower --lr or enable --grad-clip)",
                     state.step
                 )));
             }
-            let grads = loss.backward();
-            let mut grads = GradientsParams::from_grads(grads, &model);
-            if cfg.grad_clip > 0.0 {
-                clip_global_norm::<B, _>(&model, &mut grads, cfg.grad_clip);
-            }
+            let mut grads = step.grads;
+            let apply = match scaler.as_mut() {
+                Some(s) => {
+                    // The norm (computed anyway for clipping) tells whether the scaled f16 gradients overflowed.
+                    let norm = clip_global_norm::<B, _>(&model, &mut grads, cfg.grad_clip);
+                    let ok = s.update(norm.is_finite());
+                    if !ok {
+                        tracing::debug!(
+                            "f16 gradients overflowed at step {}; skipped, loss scale {}",
+                            state.step,
+                            s.scale
+                        );
+                    }
+                    ok
+                }
+                None => {
+                    if cfg.grad_clip > 0.0 {
+                        clip_global_norm::<B, _>(&model, &mut grads, cfg.grad_clip);
+                    }
+                    true
+                }
+            };
             lr = schedule.lr_at(state.step);
-            model = optim.step(lr, model, grads);
+            if apply {
+                model = optim.step(lr, model, grads);
+            }
             state.step += 1;
             loss_sum += loss_value * idx.len() as f64;
             seen += idx.len();
@@ -367,6 +475,9 @@ pub fn train<B: AutodiffBackend>(
         write_dir_atomic(&last_dir, |d| {
             save_model_dir(d, &model, &spec, &rel_encoder, &labels)?;
             recorder().record(optim_record, d.join(OPTIMIZER_FILE)).map_err(|e| TrainError::checkpoint(d, e))?;
+            if let Some(s) = &scaler {
+                write_json(&d.join(LOSS_SCALE_FILE), s)?;
+            }
             write_json(&d.join(STATE_FILE), &state)
         })?;
         observer.on_epoch_end(&m);
@@ -450,11 +561,20 @@ fn check_or_write_config(cfg: &TrainConfig, run_dir: &Path, resuming: bool) -> R
         if let Ok(saved) = std::fs::read_to_string(&path) {
             let saved: TrainConfig =
                 toml::from_str(&saved).map_err(|e| TrainError::checkpoint(&path, e.to_string()))?;
-            // Everything but the epoch budget and patience must match, or resuming would silently change the run.
-            let comparable = |c: &TrainConfig| TrainConfig { epochs: 0, patience: 0, resume: false, ..c.clone() };
+            // Everything but the epoch budget, patience and the devices must match, or resuming would silently
+            // change the run. The devices may change (an interrupted 2-GPU run can continue on one): the
+            // arithmetic is the same up to float rounding.
+            let comparable = |c: &TrainConfig| TrainConfig {
+                epochs: 0,
+                patience: 0,
+                resume: false,
+                device: String::new(),
+                ..c.clone()
+            };
             if comparable(&saved) != comparable(cfg) {
                 return Err(TrainError::Config(format!(
-                    "--resume: the configuration differs from the one saved in {} (only epochs and patience may change)",
+                    "--resume: the configuration differs from the one saved in {} (only epochs, patience and device \
+                     may change)",
                     path.display()
                 )));
             }

@@ -1,11 +1,19 @@
 //! `kre train`, `kre predict`, `kre search`: argument parsing and backend selection only; the work is in
 //! `re-train`.
-use std::path::PathBuf;
+//!
+//! Backend selection: `--device cpu` → the CPU backend below; `--device cuda[:N[,M…]]` → burn's CUDA backend
+//! with the float type `--precision` names (f32, bf16, f16), on every listed GPU (several = data parallel,
+//! `re_train::parallel`). [`on_backend`] makes that choice once for all three commands.
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
-use re_train::config::{parse_device, Alpha, LabelSmoothing, LossKind, SchedulerKind, TrainConfig};
-use re_train::progress::ProgressBars;
+use re_train::config::{parse_device, Alpha, LabelSmoothing, LossKind, Precision, SchedulerKind, TrainConfig};
+use re_train::predict::PredictSummary;
+use re_train::progress::{ProgressBars, TrainObserver};
+use re_train::trainer::TrainSummary;
+use re_train::TrainError;
 
 type Cpu = burn::backend::NdArray<f32>;
 type CpuAutodiff = burn::backend::Autodiff<Cpu>;
@@ -13,6 +21,55 @@ type CpuAutodiff = burn::backend::Autodiff<Cpu>;
 type Gpu = burn::backend::Cuda<f32, i32>;
 #[cfg(feature = "cuda")]
 type GpuAutodiff = burn::backend::Autodiff<Gpu>;
+/// Half-precision CUDA backends: weights, activations and gradients in bf16/f16 (burn 0.21 has no autocast).
+#[cfg(feature = "cuda")]
+type GpuBf16Autodiff = burn::backend::Autodiff<burn::backend::Cuda<burn::tensor::bf16, i32>>;
+#[cfg(feature = "cuda")]
+type GpuF16Autodiff = burn::backend::Autodiff<burn::backend::Cuda<burn::tensor::f16, i32>>;
+
+const DEVICE_HELP: &str =
+    "cpu | cuda | cuda:N | cuda:N,M,… — several GPUs train data-parallel: each step's batch is split \
+     across them and their gradients summed on the first";
+const PRECISION_HELP: &str = "f32 | bf16 | f16 (bf16/f16 need --device cuda). Half precision means bf16/f16 \
+     weights, activations and gradients, with f32 master weights and f32 AdamW state kept by the optimiser; it is \
+     not PyTorch-style autocast (burn 0.21 has none), so softmax, LayerNorm and the loss run in half precision too. \
+     f16 adds dynamic loss scaling; prefer bf16";
+
+/// Work that runs on whichever backend `--device`/`--precision` select; `devices` are that backend's devices
+/// (one for `cpu`, one per listed ordinal for CUDA).
+trait BackendJob {
+    type Output;
+    fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> re_train::Result<Self::Output>;
+}
+
+/// Pick the backend for `device` + `precision` and run `job` on it.
+fn on_backend<J: BackendJob>(device: &str, precision: Precision, job: J) -> re_train::Result<J::Output> {
+    match parse_device(device)? {
+        None if precision.is_half() => Err(TrainError::Config(format!(
+            "--precision {precision} needs --device cuda (the CPU backend computes in f32 only)"
+        ))),
+        None => job.run::<CpuAutodiff>(&[Default::default()]),
+        Some(ids) => on_cuda(&ids, precision, job),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn on_cuda<J: BackendJob>(ids: &[usize], precision: Precision, job: J) -> re_train::Result<J::Output> {
+    let devices: Vec<burn::backend::cuda::CudaDevice> =
+        ids.iter().map(|&i| burn::backend::cuda::CudaDevice::new(i)).collect();
+    match precision {
+        Precision::F32 => job.run::<GpuAutodiff>(&devices),
+        Precision::Bf16 => job.run::<GpuBf16Autodiff>(&devices),
+        Precision::F16 => job.run::<GpuF16Autodiff>(&devices),
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn on_cuda<J: BackendJob>(_ids: &[usize], _precision: Precision, _job: J) -> re_train::Result<J::Output> {
+    Err(TrainError::Config(
+        "this kre was built without CUDA; rebuild with `cargo build --release --features cuda`".into(),
+    ))
+}
 
 #[derive(Args, Debug, Default)]
 pub struct TrainArgs {
@@ -72,9 +129,10 @@ pub struct TrainArgs {
     pub grad_clip: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
-    /// cpu | cuda | cuda:N[,M…]
-    #[arg(long)]
+    #[arg(long, help = DEVICE_HELP)]
     pub device: Option<String>,
+    #[arg(long, help = PRECISION_HELP)]
+    pub precision: Option<String>,
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue from RUN_DIR/last if it exists.
@@ -150,6 +208,9 @@ impl TrainArgs {
         if let Some(v) = &self.scheduler {
             c.scheduler = parse_enum::<SchedulerKind>("scheduler", v)?;
         }
+        if let Some(v) = &self.precision {
+            c.precision = v.parse::<Precision>().map_err(|e| anyhow::anyhow!("--precision: {e}"))?;
+        }
         if let Some(v) = &self.label_smoothing {
             c.label_smoothing = v.parse::<LabelSmoothing>().map_err(|e| anyhow::anyhow!("--label-smoothing: {e}"))?;
         }
@@ -168,66 +229,75 @@ impl TrainArgs {
     }
 }
 
+/// Train on every device of the backend, then (with `--test`) predict on the first one with the same backend:
+/// burn fixes a CUDA device's default float type for the whole process, so a bf16 run predicts in bf16.
+struct TrainJob<'a> {
+    cfg: &'a TrainConfig,
+    observer: &'a mut dyn TrainObserver,
+    predict_test: bool,
+}
+
+impl BackendJob for TrainJob<'_> {
+    type Output = (TrainSummary, Option<(PathBuf, PredictSummary)>);
+    fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> re_train::Result<Self::Output> {
+        let summary = re_train::trainer::train_on::<B>(self.cfg, devices, self.observer)?;
+        let predicted = match (&self.cfg.test, self.predict_test) {
+            (Some(test), true) => {
+                let out = self.cfg.out.join("submission.csv");
+                let s = re_train::predict::predict_file::<B::InnerBackend>(
+                    &self.cfg.out,
+                    test,
+                    &out,
+                    self.cfg.eval_batch_size,
+                    &devices[0],
+                )?;
+                Some((out, s))
+            }
+            _ => None,
+        };
+        Ok((summary, predicted))
+    }
+}
+
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     let cfg = args.to_config()?;
-    let summary = match parse_device(&cfg.device)? {
-        None => re_train::trainer::train::<CpuAutodiff>(&cfg, &Default::default(), &mut ProgressBars::default())?,
-        Some(ids) => train_cuda(&cfg, &ids)?,
-    };
+    let mut bars = ProgressBars::default();
+    let job = TrainJob { cfg: &cfg, observer: &mut bars, predict_test: true };
+    let (summary, predicted) = on_backend(&cfg.device, cfg.precision, job)?;
     println!(
         "best dev micro-F1 {:.2} at epoch {} → {}",
         summary.best_micro_f1,
         summary.best_epoch,
         summary.run_dir.join("best").display()
     );
-    if let Some(test) = &cfg.test {
-        let out = cfg.out.join("submission.csv");
-        let s = match parse_device(&cfg.device)? {
-            None => {
-                re_train::predict::predict_file::<Cpu>(&cfg.out, test, &out, cfg.eval_batch_size, &Default::default())?
-            }
-            Some(ids) => predict_cuda(&cfg.out, test, &out, cfg.eval_batch_size, &ids)?,
-        };
+    if let Some((out, s)) = predicted {
         println!("wrote {} ({} rows)", out.display(), s.rows);
     }
     Ok(())
 }
 
-#[cfg(feature = "cuda")]
-fn train_cuda(cfg: &TrainConfig, ids: &[usize]) -> anyhow::Result<re_train::trainer::TrainSummary> {
-    if ids.len() > 1 {
-        tracing::warn!("several CUDA devices given: training runs on the first one ({})", ids[0]);
+/// Predict on the first device of the backend (one GPU is plenty for inference).
+struct PredictJob<'a> {
+    model_dir: &'a Path,
+    data: &'a Path,
+    out: &'a Path,
+    batch_size: usize,
+}
+
+impl BackendJob for PredictJob<'_> {
+    type Output = PredictSummary;
+    fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> re_train::Result<PredictSummary> {
+        if devices.len() > 1 {
+            tracing::info!("prediction runs on the first listed device");
+        }
+        re_train::predict::predict_file::<B::InnerBackend>(
+            self.model_dir,
+            self.data,
+            self.out,
+            self.batch_size,
+            &devices[0],
+        )
     }
-    let device = burn::backend::cuda::CudaDevice::new(ids[0]);
-    Ok(re_train::trainer::train::<GpuAutodiff>(cfg, &device, &mut ProgressBars::default())?)
-}
-
-#[cfg(not(feature = "cuda"))]
-fn train_cuda(_cfg: &TrainConfig, _ids: &[usize]) -> anyhow::Result<re_train::trainer::TrainSummary> {
-    anyhow::bail!("this kre was built without CUDA; rebuild with `cargo build --release --features cuda`")
-}
-
-#[cfg(feature = "cuda")]
-fn predict_cuda(
-    dir: &std::path::Path,
-    data: &std::path::Path,
-    out: &std::path::Path,
-    bs: usize,
-    ids: &[usize],
-) -> anyhow::Result<re_train::predict::PredictSummary> {
-    let device = burn::backend::cuda::CudaDevice::new(ids[0]);
-    Ok(re_train::predict::predict_file::<Gpu>(dir, data, out, bs, &device)?)
-}
-
-#[cfg(not(feature = "cuda"))]
-fn predict_cuda(
-    _dir: &std::path::Path,
-    _data: &std::path::Path,
-    _out: &std::path::Path,
-    _bs: usize,
-    _ids: &[usize],
-) -> anyhow::Result<re_train::predict::PredictSummary> {
-    anyhow::bail!("this kre was built without CUDA; rebuild with `cargo build --release --features cuda`")
 }
 
 #[derive(Args, Debug)]
@@ -241,17 +311,18 @@ pub struct PredictArgs {
     pub out: PathBuf,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// cpu | cuda | cuda:N (with several GPUs listed, the first one predicts).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// f32 | bf16 | f16: the float type of the forward pass (bf16/f16 need --device cuda).
+    #[arg(long, default_value = "f32")]
+    pub precision: String,
 }
 
 pub fn predict(a: PredictArgs) -> anyhow::Result<()> {
-    let s = match parse_device(&a.device)? {
-        None => {
-            re_train::predict::predict_file::<Cpu>(&a.model_dir, &a.data, &a.out, a.batch_size, &Default::default())?
-        }
-        Some(ids) => predict_cuda(&a.model_dir, &a.data, &a.out, a.batch_size, &ids)?,
-    };
+    let precision = a.precision.parse::<Precision>().map_err(|e| anyhow::anyhow!("--precision: {e}"))?;
+    let job = PredictJob { model_dir: &a.model_dir, data: &a.data, out: &a.out, batch_size: a.batch_size };
+    let s = on_backend(&a.device, precision, job)?;
     println!("wrote {} ({} rows)", a.out.display(), s.rows);
     if s.truncated_entities > 0 {
         eprintln!(
@@ -272,20 +343,31 @@ pub struct SearchArgs {
     /// Study directory (trials.jsonl, one run directory per trial); re-run the same command to resume.
     #[arg(long)]
     pub study: PathBuf,
+    /// Overrides `[base] device` of search.toml. Trials run one after another, each on all listed devices.
+    #[arg(long, help = DEVICE_HELP)]
+    pub device: Option<String>,
+    /// Overrides `[base] precision` of search.toml.
+    #[arg(long, help = PRECISION_HELP)]
+    pub precision: Option<String>,
 }
 
 pub fn search(a: SearchArgs) -> anyhow::Result<()> {
-    let cfg = re_train::search::SearchConfig::from_toml_file(&a.config)?;
-    if parse_device(&cfg.base.device)?.is_some() {
-        anyhow::bail!("kre search runs on the CPU backend in this version; set base.device = \"cpu\"");
+    let mut cfg = re_train::search::SearchConfig::from_toml_file(&a.config)?;
+    if let Some(d) = &a.device {
+        cfg.base.device = d.clone();
     }
-    let trials = re_train::search::run_study::<CpuAutodiff>(
-        &cfg,
-        a.trials,
-        &a.study,
-        &Default::default(),
-        &mut ProgressBars::default(),
-    )?;
+    if let Some(p) = &a.precision {
+        cfg.base.precision = p.parse::<Precision>().map_err(|e| anyhow::anyhow!("--precision: {e}"))?;
+    }
+    cfg.base.validate()?;
+    // Each trial goes through the same backend selection as `kre train` (its device and precision are the
+    // base's; the search space does not vary them).
+    let mut train_trial = |tc: &TrainConfig, observer: &mut dyn TrainObserver| {
+        let job = TrainJob { cfg: tc, observer, predict_test: false };
+        on_backend(&tc.device, tc.precision, job).map(|(summary, _)| summary)
+    };
+    let trials =
+        re_train::search::run_study_with(&cfg, a.trials, &a.study, &mut ProgressBars::default(), &mut train_trial)?;
     println!("{:>5}  {:>8}  {:>9}  {:>5}", "trial", "status", "micro-F1", "epoch");
     for t in &trials {
         println!(

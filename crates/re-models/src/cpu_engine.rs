@@ -1,0 +1,650 @@
+//! A fused f32 inference engine for the BERT-family encoders (BERT, RoBERTa, ELECTRA) on CPU.
+//!
+//! Why it exists: burn's CPU backends run every tensor op as its own pass over its own freshly allocated buffer
+//! (bias add, reshape/permute copies, a broadcast mask, five passes of softmax, scalar `erf`), which left encoder
+//! inference several times slower than PyTorch on the same two cores (docs/performance.md). This engine does the
+//! same arithmetic as [`crate::bert::Bert`] / [`crate::electra::Electra`] with the weights copied out of the burn
+//! module once:
+//!
+//! - every projection is one `gemm` call over all `batch × seq` rows (AVX-512/AVX2 kernels picked at run time),
+//!   with the bias (and the residual) pre-loaded into the output so the add is free;
+//!   Q, K and V come from a single fused `[hidden, 3·hidden]` matrix;
+//! - attention runs per (batch row, head) in parallel: two small gemms reading Q/K/V in place (strided, no
+//!   permute copies) and an in-place masked softmax with a vectorisable `exp`;
+//! - residual + LayerNorm and bias + GELU are single passes over each row.
+//!
+//! It is inference only (no dropout, no autodiff) and f32 only. Parity with the burn modules and with
+//! transformers is tested in `tests/cpu_engine_parity.rs`.
+//!
+//! ```no_run
+//! use re_models::cpu_engine::CpuEncoder;
+//! use re_models::hub::load_encoder;
+//! type B = burn::backend::NdArray<f32>;
+//! let (encoder, config, _) = load_encoder::<B>("models/minilm".as_ref(), &Default::default())?;
+//! let engine = CpuEncoder::from_encoder(&encoder, &config)?.expect("BERT-family encoder");
+//! let ids = [101i64, 7592, 102];
+//! let hidden = engine.forward(&ids, &[1, 1, 1], None, 1, 3)?; // [1 × 3 × hidden], row-major
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+use burn::module::Param;
+use burn::nn::{LayerNorm, Linear};
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use crate::activation::Activation;
+use crate::bert::BertEmbeddings;
+use crate::encoder::{Encoder, EncoderConfig};
+use crate::error::{ModelError, Result};
+use crate::layers::TransformerLayer;
+
+/// `y = x · W + b` with `W` stored `[d_in, d_out]` row-major (burn's `Linear` layout).
+#[derive(Debug, Clone)]
+struct Dense {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    d_in: usize,
+    d_out: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+}
+
+#[derive(Debug, Clone)]
+struct Layer {
+    /// Q, K and V projections side by side: `[hidden, 3·hidden]`.
+    qkv: Dense,
+    attention_output: Dense,
+    attention_norm: Norm,
+    intermediate: Dense,
+    output: Dense,
+    output_norm: Norm,
+}
+
+/// A BERT/RoBERTa/ELECTRA encoder ready for fast f32 CPU inference. Built from a loaded burn [`Encoder`] with
+/// [`CpuEncoder::from_encoder`]; `forward` gives the same last hidden state as the burn module.
+#[derive(Debug, Clone)]
+pub struct CpuEncoder {
+    hidden: usize,
+    heads: usize,
+    embed_dim: usize,
+    eps: f32,
+    activation: Activation,
+    position_padding_idx: Option<usize>,
+    word: Vec<f32>,
+    vocab: usize,
+    position: Vec<f32>,
+    max_positions: usize,
+    token_type: Vec<f32>,
+    type_vocab: usize,
+    embed_norm: Norm,
+    project: Option<Dense>,
+    layers: Vec<Layer>,
+}
+
+fn floats<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .map_err(|e| ModelError::Input(format!("cannot read a weight tensor as f32: {e:?}")))
+}
+
+fn dense<B: Backend>(linear: &Linear<B>) -> Result<Dense> {
+    let [d_in, d_out] = linear.weight.dims();
+    let bias = match &linear.bias {
+        Some(b) => floats(b.val())?,
+        None => vec![0.0; d_out],
+    };
+    Ok(Dense { weight: floats(linear.weight.val())?, bias, d_in, d_out })
+}
+
+fn norm<B: Backend>(ln: &LayerNorm<B>) -> Result<Norm> {
+    let gamma = floats(ln.gamma.val())?;
+    let beta = match &ln.beta {
+        Some(b) => floats(b.val())?,
+        None => vec![0.0; gamma.len()],
+    };
+    Ok(Norm { gamma, beta })
+}
+
+fn param_floats<B: Backend, const D: usize>(p: &Param<Tensor<B, D>>) -> Result<Vec<f32>> {
+    floats(p.val())
+}
+
+fn layer<B: Backend>(l: &TransformerLayer<B>) -> Result<Layer> {
+    let (q, k, v) = (dense(&l.attention.query)?, dense(&l.attention.key)?, dense(&l.attention.value)?);
+    let (d_in, h) = (q.d_in, q.d_out);
+    // Interleave row by row: row i of the fused matrix is [q_i | k_i | v_i].
+    let mut weight = Vec::with_capacity(d_in * 3 * h);
+    for i in 0..d_in {
+        for part in [&q, &k, &v] {
+            weight.extend_from_slice(&part.weight[i * h..(i + 1) * h]);
+        }
+    }
+    let bias = [q.bias, k.bias, v.bias].concat();
+    Ok(Layer {
+        qkv: Dense { weight, bias, d_in, d_out: 3 * h },
+        attention_output: dense(&l.attention_output)?,
+        attention_norm: norm(&l.attention_norm)?,
+        intermediate: dense(&l.intermediate)?,
+        output: dense(&l.output)?,
+        output_norm: norm(&l.output_norm)?,
+    })
+}
+
+impl CpuEncoder {
+    /// Copies the weights of a BERT, RoBERTa or ELECTRA encoder; `Ok(None)` for a family the engine does not
+    /// cover (DeBERTa-v2/v3), which then runs through burn as before.
+    pub fn from_encoder<B: Backend>(encoder: &Encoder<B>, config: &EncoderConfig) -> Result<Option<Self>> {
+        let (embeddings, project, layers, eps): (&BertEmbeddings<B>, Option<&Linear<B>>, &[TransformerLayer<B>], f64) =
+            match (encoder, config) {
+                (Encoder::Bert(m), EncoderConfig::Bert(c)) => (&m.embeddings, None, &m.layers, c.layer_norm_eps),
+                (Encoder::Electra(m), EncoderConfig::Electra(c)) => {
+                    (&m.embeddings, m.embeddings_project.as_ref(), &m.layers, c.layer_norm_eps)
+                }
+                _ => return Ok(None),
+            };
+        let Some(first) = layers.first() else {
+            return Err(ModelError::Input("encoder without layers".into()));
+        };
+        let [vocab, embed_dim] = embeddings.word_embeddings.weight.dims();
+        let [max_positions, _] = embeddings.position_embeddings.weight.dims();
+        let [type_vocab, _] = embeddings.token_type_embeddings.weight.dims();
+        let heads = first.attention.num_heads;
+        let hidden = first.attention.query.weight.dims()[1];
+        if heads == 0 || hidden % heads != 0 {
+            return Err(ModelError::Input(format!("hidden size {hidden} is not a multiple of {heads} heads")));
+        }
+        Ok(Some(CpuEncoder {
+            hidden,
+            heads,
+            embed_dim,
+            eps: eps as f32,
+            activation: first.activation,
+            position_padding_idx: embeddings.position_padding_idx,
+            word: param_floats(&embeddings.word_embeddings.weight)?,
+            vocab,
+            position: param_floats(&embeddings.position_embeddings.weight)?,
+            max_positions,
+            token_type: param_floats(&embeddings.token_type_embeddings.weight)?,
+            type_vocab,
+            embed_norm: norm(&embeddings.layer_norm)?,
+            project: project.map(dense).transpose()?,
+            layers: layers.iter().map(layer).collect::<Result<_>>()?,
+        }))
+    }
+
+    /// Hidden size of the output.
+    pub fn hidden_size(&self) -> usize {
+        self.hidden
+    }
+
+    /// Last hidden state, row-major `[batch, seq, hidden]`, for row-major `[batch, seq]` ids, a 0/1 attention mask
+    /// and optional token-type ids (default 0). Runs on the current rayon pool.
+    pub fn forward(
+        &self,
+        input_ids: &[i64],
+        attention_mask: &[i64],
+        token_type_ids: Option<&[i64]>,
+        batch: usize,
+        seq: usize,
+    ) -> Result<Vec<f32>> {
+        let rows = batch * seq;
+        if input_ids.len() != rows || attention_mask.len() != rows || token_type_ids.is_some_and(|t| t.len() != rows) {
+            return Err(ModelError::Input(format!(
+                "expected {batch}×{seq} = {rows} ids, mask values and token types; got {}, {} and {}",
+                input_ids.len(),
+                attention_mask.len(),
+                token_type_ids.map_or(rows, <[i64]>::len)
+            )));
+        }
+        let mut x = self.embed(input_ids, token_type_ids, batch, seq)?;
+        if let Some(project) = &self.project {
+            let mut projected = vec![0.0; rows * self.hidden];
+            linear_into(&mut projected, &x, rows, project, None);
+            x = projected;
+        }
+        let h = self.hidden;
+        let mut qkv = vec![0.0; rows * 3 * h];
+        let mut context = vec![0.0; rows * h];
+        let mut attended = vec![0.0; rows * h];
+        let inter_size = self.layers.first().map_or(0, |l| l.intermediate.d_out);
+        let mut inter = vec![0.0; rows * inter_size];
+        for layer in &self.layers {
+            linear_into(&mut qkv, &x, rows, &layer.qkv, None);
+            self.attention(&qkv, attention_mask, &mut context, batch, seq);
+            // a = LN(x + W_o·context + b_o): the residual and bias are loaded first, gemm accumulates onto them.
+            linear_into(&mut attended, &context, rows, &layer.attention_output, Some(&x));
+            layer_norm_rows(&mut attended, h, &layer.attention_norm, self.eps);
+            // y = LN(a + W_2·act(W_1·a + b_1) + b_2)
+            linear_into(&mut inter, &attended, rows, &layer.intermediate, None);
+            activate_rows(&mut inter, inter_size, self.activation);
+            linear_into(&mut x, &inter, rows, &layer.output, Some(&attended));
+            layer_norm_rows(&mut x, h, &layer.output_norm, self.eps);
+        }
+        Ok(x)
+    }
+
+    /// `LN(E_word[ids] + E_pos[positions] + E_type[types])`, positions as [`BertEmbeddings::position_ids`].
+    fn embed(&self, ids: &[i64], types: Option<&[i64]>, batch: usize, seq: usize) -> Result<Vec<f32>> {
+        let e = self.embed_dim;
+        let mut positions = vec![0usize; batch * seq];
+        for b in 0..batch {
+            let mut count = 0;
+            for j in 0..seq {
+                let i = b * seq + j;
+                positions[i] = match self.position_padding_idx {
+                    Some(pad) if ids[i] == pad as i64 => pad,
+                    Some(pad) => {
+                        count += 1;
+                        pad + count
+                    }
+                    None => j,
+                };
+            }
+        }
+        let bad = |what: &str, value: i64, limit: usize, i: usize| {
+            ModelError::Input(format!(
+                "{what} {value} at batch row {}, position {} is outside the embedding table (size {limit})",
+                i / seq.max(1),
+                i % seq.max(1)
+            ))
+        };
+        for (i, &id) in ids.iter().enumerate() {
+            if id < 0 || id as usize >= self.vocab {
+                return Err(bad("token id", id, self.vocab, i));
+            }
+            if positions[i] >= self.max_positions {
+                return Err(bad("position", positions[i] as i64, self.max_positions, i));
+            }
+            let t = types.map_or(0, |t| t[i]);
+            if t < 0 || t as usize >= self.type_vocab {
+                return Err(bad("token type", t, self.type_vocab, i));
+            }
+        }
+        let mut out = vec![0.0f32; batch * seq * e];
+        out.par_chunks_mut(e).enumerate().for_each(|(i, row)| {
+            let w = &self.word[ids[i] as usize * e..][..e];
+            let p = &self.position[positions[i] * e..][..e];
+            let t = types.map_or(0, |t| t[i] as usize);
+            let tt = &self.token_type[t * e..][..e];
+            for (((o, a), b), c) in row.iter_mut().zip(w).zip(p).zip(tt) {
+                *o = a + b + c;
+            }
+            layer_norm_row(row, &self.embed_norm, self.eps);
+        });
+        Ok(out)
+    }
+
+    /// Multi-head attention over the fused `qkv` rows `[batch·seq, 3·hidden]` into `context` `[batch·seq, hidden]`.
+    fn attention(&self, qkv: &[f32], mask: &[i64], context: &mut [f32], batch: usize, seq: usize) {
+        let (h, heads) = (self.hidden, self.heads);
+        let d = h / heads;
+        let scale = 1.0 / (d as f32).sqrt();
+        let out = SharedMut(context.as_mut_ptr());
+        // HF's additive mask: 0 for kept keys, the most negative f32 for padding (exp underflows to exactly 0).
+        let key_bias: Vec<f32> = mask.iter().map(|&m| if m != 0 { 0.0 } else { f32::MIN }).collect();
+        (0..batch * heads).into_par_iter().for_each_init(
+            || vec![0.0f32; seq * seq],
+            |scores, task| {
+                let (b, head) = (task / heads, task % heads);
+                let base = b * seq * 3 * h + head * d;
+                let (q, k, v) = (qkv[base..].as_ptr(), qkv[base + h..].as_ptr(), qkv[base + 2 * h..].as_ptr());
+                // scores = scale · Q Kᵀ  ([seq, d] × [d, seq]; K read transposed through its strides)
+                // SAFETY: all pointers address `seq` rows of stride 3h inside `qkv`, and `scores` holds seq².
+                unsafe {
+                    gemm::gemm(
+                        seq,
+                        seq,
+                        d,
+                        scores.as_mut_ptr(),
+                        1,
+                        seq as isize,
+                        false,
+                        q,
+                        1,
+                        (3 * h) as isize,
+                        k,
+                        (3 * h) as isize,
+                        1,
+                        0.0,
+                        scale,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                }
+                let key_bias = &key_bias[b * seq..(b + 1) * seq];
+                softmax_rows(scores, key_bias);
+                // context[b, :, head] = P V  ([seq, seq] × [seq, d])
+                // SAFETY: each (b, head) task writes its own [seq, d] block of `context` (row stride h), so the
+                // parallel writes never overlap; `v` rows have stride 3h.
+                unsafe {
+                    let dst = out.ptr().add(b * seq * h + head * d);
+                    gemm::gemm(
+                        seq,
+                        d,
+                        seq,
+                        dst,
+                        1,
+                        h as isize,
+                        false,
+                        scores.as_ptr(),
+                        1,
+                        seq as isize,
+                        v,
+                        1,
+                        (3 * h) as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                }
+            },
+        );
+    }
+}
+
+/// A raw output pointer shared by parallel tasks that write disjoint blocks.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: only used for disjoint writes, see `CpuEncoder::attention`.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    // A method (not field access) so closures capture the whole Sync wrapper, not the raw pointer.
+    fn ptr(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// `dst[rows, d_out] = (residual or 0) + bias + src[rows, d_in] · W` in one gemm over all rows.
+fn linear_into(dst: &mut [f32], src: &[f32], rows: usize, layer: &Dense, residual: Option<&[f32]>) {
+    let (k, n) = (layer.d_in, layer.d_out);
+    let dst = &mut dst[..rows * n];
+    match residual {
+        Some(res) => dst.par_chunks_mut(n).zip(res.par_chunks(n)).for_each(|(o, r)| {
+            for ((o, r), b) in o.iter_mut().zip(r).zip(&layer.bias) {
+                *o = r + b;
+            }
+        }),
+        None => dst.par_chunks_mut(n).for_each(|o| o.copy_from_slice(&layer.bias)),
+    }
+    let threads = rayon::current_num_threads();
+    let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    // SAFETY: dst is [rows, n], src [rows, k], weight [k, n], all row-major and in bounds.
+    unsafe {
+        gemm::gemm(
+            rows,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            src.as_ptr(),
+            1,
+            k as isize,
+            layer.weight.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+fn layer_norm_rows(x: &mut [f32], width: usize, norm: &Norm, eps: f32) {
+    x.par_chunks_mut(width).for_each(|row| layer_norm_row(row, norm, eps));
+}
+
+fn activate_rows(x: &mut [f32], width: usize, activation: Activation) {
+    x.par_chunks_mut(width.max(1) * 16).for_each(|chunk| match activation {
+        Activation::Gelu => gelu_slice(chunk),
+        Activation::GeluNew => gelu_tanh_slice(chunk),
+        Activation::Relu => chunk.iter_mut().for_each(|v| *v = v.max(0.0)),
+    });
+}
+
+/// Runs `$body` compiled for AVX-512 or AVX2+FMA when the CPU has them (checked once per call, cheap), else for
+/// the baseline target: the loops inside are written so that LLVM vectorises them for whichever it gets.
+macro_rules! dispatch_simd {
+    ($name:ident($($arg:ident: $ty:ty),*) $body:block) => {
+        fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) { body($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) { body($($arg),*) }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports the enabled features (checked just above).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: as above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
+const LANES: usize = 16;
+
+/// Max of a slice with 16 independent lanes (a plain `fold(f32::max)` is a serial chain LLVM will not vectorise).
+#[inline(always)]
+fn lane_max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    rest.iter().chain(&acc).fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+}
+
+/// Sum of a slice with 16 independent lanes.
+#[inline(always)]
+fn lane_sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] += c[i];
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
+dispatch_simd!(softmax_rows(scores: &mut [f32], key_bias: &[f32]) {
+    // Row-wise softmax of `scores + key_bias`. Masked keys carry f32::MIN: their exp is exactly 0 when the row
+    // keeps any key, and an all-masked row becomes uniform — what HF's additive mask gives in both cases.
+    let seq = key_bias.len();
+    for row in scores.chunks_mut(seq) {
+        for (s, b) in row.iter_mut().zip(key_bias) {
+            *s += b;
+        }
+        let max = lane_max(row);
+        for s in row.iter_mut() {
+            *s = fast_exp(*s - max);
+        }
+        let inv = 1.0 / lane_sum(row);
+        for s in row.iter_mut() {
+            *s *= inv;
+        }
+    }
+});
+
+dispatch_simd!(gelu_slice(x: &mut [f32]) {
+    for v in x.iter_mut() {
+        *v = gelu(*v);
+    }
+});
+
+dispatch_simd!(gelu_tanh_slice(x: &mut [f32]) {
+    for v in x.iter_mut() {
+        *v = gelu_tanh(*v);
+    }
+});
+
+dispatch_simd!(layer_norm_row(row: &mut [f32], norm: &Norm, eps: f32) {
+    // (x − mean) / √(var + eps) · γ + β, biased variance in two passes as torch computes it.
+    let n = row.len() as f32;
+    let mean = lane_sum(row) / n;
+    let mut acc = [0.0f32; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let rest: f32 = chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum();
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] += (c[i] - mean) * (c[i] - mean);
+        }
+    }
+    let var = (acc.iter().sum::<f32>() + rest) / n;
+    let inv = 1.0 / (var + eps).sqrt();
+    for ((v, g), b) in row.iter_mut().zip(&norm.gamma).zip(&norm.beta) {
+        *v = (*v - mean) * inv * g + b;
+    }
+});
+
+/// `exp(x)` for f32 without a libm call, so loops over it vectorise: `2ⁿ · e^r` with `n = round(x·log₂e)`,
+/// `|r| ≤ ln2/2` and a degree-6 Taylor polynomial (relative error below 2·10⁻⁷). Inputs below −87.3 give 0
+/// (true value < 1.2·10⁻³⁸), above 88.7 clamp to ≈ 3·10³⁸.
+#[inline(always)]
+pub(crate) fn fast_exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // Adding and subtracting 1.5·2²³ rounds to the nearest integer without a call to `round`.
+    const ROUND: f32 = 12_582_912.0;
+    let underflow = x < -87.3;
+    let x = x.max(-87.3).min(88.7);
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let y = p * f32::from_bits(((n as i32 + 127) << 23) as u32);
+    if underflow {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// `erf(x)` as a rational function (Eigen's/XLA's f32 approximation, error ≈ 1 ulp); vectorisable.
+#[inline(always)]
+#[allow(clippy::excessive_precision)]
+pub(crate) fn fast_erf(x: f32) -> f32 {
+    let x = x.max(-4.0).min(4.0);
+    let x2 = x * x;
+    let mut p = x2 * -2.726_142_258_013_06e-10 + 2.770_681_424_959_02e-8;
+    p = x2 * p + -2.101_024_020_825_08e-6;
+    p = x2 * p + -5.692_506_394_623_46e-5;
+    p = x2 * p + -7.349_906_303_268_55e-4;
+    p = x2 * p + -2.954_599_808_540_25e-3;
+    p = x2 * p + -1.609_603_332_624_15e-2;
+    p *= x;
+    let mut q = x2 * -1.456_607_184_649_96e-5 + -2.133_740_552_789_05e-4;
+    q = x2 * q + -1.682_826_974_382_03e-3;
+    q = x2 * q + -7.373_329_167_204_68e-3;
+    q = x2 * q + -1.426_473_905_141_89e-2;
+    p / q
+}
+
+/// Exact GELU `x · Φ(x) = x/2 · (1 + erf(x/√2))` (HF `gelu`).
+#[inline(always)]
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + fast_erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// The tanh approximation (HF `gelu_new`): `x/2 · (1 + tanh(√(2/π)(x + 0.044715x³)))`, with
+/// `tanh(u) = 1 − 2/(e^{2u} + 1)`.
+#[inline(always)]
+fn gelu_tanh(x: f32) -> f32 {
+    const C: f32 = 0.797_884_6; // √(2/π)
+    let u = C * (x + 0.044_715 * x * x * x);
+    let tanh = 1.0 - 2.0 / (fast_exp(2.0 * u) + 1.0);
+    0.5 * x * (1.0 + tanh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_matches_std_exp() {
+        let mut worst = 0.0f32;
+        let mut x = -80.0f32;
+        while x < 80.0 {
+            let rel = (fast_exp(x) - x.exp()).abs() / x.exp();
+            worst = worst.max(rel);
+            x += 0.0137;
+        }
+        assert!(worst < 5e-7, "worst relative error {worst}");
+        assert_eq!(fast_exp(-1e4), 0.0);
+        assert_eq!(fast_exp(f32::MIN), 0.0);
+    }
+
+    #[test]
+    fn fast_erf_matches_a_series_reference() {
+        // erf(x) = 2/√π Σ (−1)ⁿ x^{2n+1} / (n! (2n+1)), summed in f64 (converges for the range tested).
+        fn erf_series(x: f64) -> f64 {
+            let (mut term, mut sum) = (x, x);
+            for n in 1..200 {
+                term *= -x * x / n as f64;
+                sum += term / (2 * n + 1) as f64;
+            }
+            sum * 2.0 / std::f64::consts::PI.sqrt()
+        }
+        let mut worst = 0.0f64;
+        let mut x = -3.5f64;
+        while x < 3.5 {
+            worst = worst.max((fast_erf(x as f32) as f64 - erf_series(x)).abs());
+            x += 0.001;
+        }
+        assert!(worst < 1e-6, "worst absolute error {worst}");
+        assert_eq!(fast_erf(10.0), fast_erf(4.0));
+        assert!((fast_erf(10.0) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn softmax_ignores_masked_keys_and_sums_to_one() {
+        let bias = [0.0, 0.0, f32::MIN, 0.0];
+        let mut rows = [1.0f32, 2.0, 30.0, 0.5, 0.0, 0.0, 0.0, 0.0];
+        softmax_rows(&mut rows, &bias);
+        let z = 1f32.exp() + 2f32.exp() + 0.5f32.exp();
+        assert_eq!(rows[2], 0.0);
+        assert!((rows[1] - 2f32.exp() / z).abs() < 1e-6);
+        assert!((rows[4..].iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        // All keys masked: uniform, as HF's additive mask gives.
+        let mut row = [3.0f32, -1.0];
+        softmax_rows(&mut row, &[f32::MIN, f32::MIN]);
+        assert!((row[0] - 0.5).abs() < 1e-7 && (row[1] - 0.5).abs() < 1e-7);
+    }
+
+    #[test]
+    fn lane_reductions_match_serial_ones() {
+        let x: Vec<f32> = (0..37).map(|i| ((i * 7919) % 101) as f32 - 50.0).collect();
+        assert_eq!(lane_max(&x), x.iter().cloned().fold(f32::MIN, f32::max));
+        assert!((lane_sum(&x) - x.iter().sum::<f32>()).abs() < 1e-3);
+        assert_eq!(lane_max(&[]), f32::NEG_INFINITY);
+    }
+}

@@ -1,0 +1,104 @@
+//! The fused CPU engine (`re_models::cpu_engine`) against transformers' outputs (the parity fixtures of
+//! `tools/make_parity_fixtures.py`) and against the burn modules it is built from, including real MiniLM weights
+//! on a padded batch.
+mod common;
+
+use common::{expected, fixture_dir, B, TOLERANCE};
+use re_models::cpu_engine::CpuEncoder;
+use re_models::hub::load_encoder;
+
+fn engine_vs_transformers(family: &str, use_types: bool) -> f32 {
+    let dir = fixture_dir(family).join("safetensors");
+    let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
+    let engine = CpuEncoder::from_encoder(&encoder, &config).expect("copy weights").expect("BERT-family encoder");
+    let mut worst = 0.0f32;
+    for case in &expected(family).cases {
+        let (batch, seq) = (case.input_ids.len(), case.input_ids[0].len());
+        let flat = |rows: &[Vec<i64>]| rows.iter().flatten().copied().collect::<Vec<_>>();
+        let types = flat(&case.token_type_ids);
+        let out = engine
+            .forward(
+                &flat(&case.input_ids),
+                &flat(&case.attention_mask),
+                use_types.then_some(types.as_slice()),
+                batch,
+                seq,
+            )
+            .expect("forward");
+        assert_eq!(out.len(), case.last_hidden_state.len(), "{family} {}", case.name);
+        let diff = out.iter().zip(&case.last_hidden_state).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        println!("cpu engine {family} {}: max |Δ| = {diff:.3e}", case.name);
+        assert!(diff <= TOLERANCE, "{family} case {}: max |Δ| {diff} > {TOLERANCE}", case.name);
+        worst = worst.max(diff);
+    }
+    worst
+}
+
+#[test]
+fn bert_engine_matches_transformers() {
+    println!("bert worst {:.3e}", engine_vs_transformers("bert", true));
+}
+
+#[test]
+fn roberta_engine_matches_transformers() {
+    println!("roberta worst {:.3e}", engine_vs_transformers("roberta", false));
+}
+
+#[test]
+fn electra_engine_with_embedding_projection_matches_transformers() {
+    println!("electra worst {:.3e}", engine_vs_transformers("electra", true));
+}
+
+#[test]
+fn deberta_is_left_to_burn() {
+    let dir = fixture_dir("deberta_v3").join("safetensors");
+    let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
+    assert!(CpuEncoder::from_encoder(&encoder, &config).expect("no error").is_none());
+}
+
+#[test]
+fn bad_ids_are_errors_not_panics() {
+    let dir = fixture_dir("bert").join("safetensors");
+    let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
+    let engine = CpuEncoder::from_encoder(&encoder, &config).unwrap().unwrap();
+    let err = engine.forward(&[0, 1_000_000], &[1, 1], None, 1, 2).unwrap_err().to_string();
+    assert!(err.contains("token id 1000000") && err.contains("position 1"), "{err}");
+    let err = engine.forward(&[0, 1], &[1], None, 1, 2).unwrap_err().to_string();
+    assert!(err.contains("expected 1×2"), "{err}");
+    assert!(engine.forward(&[-3], &[1], None, 1, 1).is_err());
+}
+
+#[test]
+fn minilm_engine_matches_burn_on_a_padded_batch() {
+    use burn::tensor::{Int, Tensor, TensorData};
+    let cache = std::env::var_os("KRE_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/kre"));
+    let dir = cache.join("all-minilm-l6-v2");
+    assert!(dir.join("model.safetensors").is_file(), "run `bash scripts/install-test-deps.sh` first");
+    let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
+    let engine = CpuEncoder::from_encoder(&encoder, &config).unwrap().unwrap();
+    let (batch, seq) = (3usize, 40usize);
+    let mut ids = vec![0i64; batch * seq];
+    let mut mask = vec![0i64; batch * seq];
+    for b in 0..batch {
+        let len = seq - 13 * b; // 40, 27, 14 real tokens, the rest padding
+        for j in 0..len {
+            ids[b * seq + j] = if j == 0 {
+                101
+            } else if j + 1 == len {
+                102
+            } else {
+                1000 + ((b * 7919 + j * 104729) % 28000) as i64
+            };
+            mask[b * seq + j] = 1;
+        }
+    }
+    let fast = engine.forward(&ids, &mask, None, batch, seq).expect("forward");
+    let device = Default::default();
+    let t = |v: &[i64]| Tensor::<B, 2, Int>::from_data(TensorData::new(v.to_vec(), [batch, seq]), &device);
+    let reference: Vec<f32> = encoder.forward(t(&ids), t(&mask), None).into_data().to_vec().unwrap();
+    let diff = fast.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    println!("minilm engine vs burn, padded batch 3×40: max |Δ| = {diff:.3e}");
+    assert!(diff <= TOLERANCE, "max |Δ| {diff}");
+}

@@ -1,0 +1,389 @@
+//! The kre side of the side-by-side performance harness (`scripts/bench/run.sh` runs it next to
+//! `scripts/bench/torch_rows.py` and prints the ratio table; see `scripts/bench/README.md`).
+//!
+//! ```sh
+//! python scripts/bench/make_bench_inputs.py            # shared weights and inputs under $KRE_CACHE/bench
+//! cargo run --release --example perf_rows -- --out target/bench-results/kre-ndarray.json
+//! cargo run --release --example perf_rows --features flex -- --backend flex --out kre-flex.json
+//! ```
+//! Rows (ids shared with the PyTorch script):
+//! - `encoder_minilm_b32_s128`: all-MiniLM-L6-v2 (real weights) forward, batch 32 × 128, inference.
+//! - `encoder_roberta_base_b32_s128`: a random roberta-base-size checkpoint forward, batch 32 × 128.
+//! - `train_step_roberta_base_b16_s128`: relation classifier (encoder + entity-start head, 30 labels) forward,
+//!   cross-entropy, backward, global-norm clipping at 1.0 and AdamW (no decay on biases/LayerNorm), batch 16 × 128.
+//! - `tokenize_markers_32470`: typed-punct markers + tokenization of 32,470 KLUE-format records (rayon).
+//! - `evaluate_7765x30`: KLUE micro-F1 + AUPRC on 7,765 × 30 probabilities.
+//!
+//! Flags: `--backend ndarray|flex|candle|engine` (flex and candle need the cargo feature of the same name;
+//! `engine` is the fused CPU inference engine, encoder rows only), `--rows a,b`,
+//! `--reps N`, `--threads N` (rayon pool size; default 2), `--out FILE`.
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use burn::optim::GradientsParams;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor, TensorData};
+use re_data::encode::RelationEncoder;
+use re_data::markers::MarkerScheme;
+use re_models::head::{RelationHeadConfig, SpanPooling};
+use re_models::hub::load_encoder;
+use re_train::model::{BatchTensors, RelationClassifier};
+use re_train::optim::{clip_global_norm, GroupedAdamW};
+use serde_json::{json, Value};
+
+const ALL_ROWS: [&str; 5] = [
+    "encoder_minilm_b32_s128",
+    "encoder_roberta_base_b32_s128",
+    "train_step_roberta_base_b16_s128",
+    "tokenize_markers_32470",
+    "evaluate_7765x30",
+];
+
+struct Opts {
+    backend: String,
+    rows: Vec<String>,
+    reps: usize,
+    threads: usize,
+    out: Option<PathBuf>,
+    cache: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let opts = parse_args()?;
+    // Same thread count as the PyTorch side: rayon (ndarray/flex/tokenization) and any BLAS pool.
+    rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build_global().ok();
+    std::env::set_var("OPENBLAS_NUM_THREADS", opts.threads.to_string());
+    let rows = match opts.backend.as_str() {
+        "engine" => engine_rows(&opts)?,
+        "ndarray" => run_rows::<burn::backend::NdArray<f32>>(&opts, &Default::default())?,
+        #[cfg(feature = "flex")]
+        "flex" => run_rows::<burn::backend::Flex<f32>>(&opts, &Default::default())?,
+        #[cfg(feature = "candle")]
+        #[allow(deprecated)] // burn-candle is deprecated upstream; compared here because it builds offline.
+        "candle" => run_rows::<burn::backend::Candle<f32>>(&opts, &Default::default())?,
+        other => {
+            bail!("backend {other:?} is not built in (rebuild with `--features {other}`; ndarray is always there)")
+        }
+    };
+    let report = json!({
+        "side": "kre",
+        "backend": backend_label(&opts.backend),
+        "threads": opts.threads,
+        "machine": machine(),
+        "date": date(),
+        "versions": {"burn": "0.21.0", "kre": env!("CARGO_PKG_VERSION")},
+        "rows": rows,
+    });
+    let text = serde_json::to_string_pretty(&report)?;
+    match &opts.out {
+        Some(path) => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            re_data::fsutil::write_atomic(path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
+}
+
+fn backend_label(name: &str) -> String {
+    match name {
+        "ndarray" => {
+            if cfg!(feature = "openblas") {
+                "burn-ndarray (OpenBLAS, system)".into()
+            } else {
+                "burn-ndarray (matrixmultiply, simd, rayon)".into()
+            }
+        }
+        "flex" => "burn-flex (gemm, simd, rayon)".into(),
+        "engine" => "kre fused CPU engine (re_models::cpu_engine, gemm)".into(),
+        "candle" => "burn-candle (CPU)".into(),
+        other => other.into(),
+    }
+}
+
+fn parse_args() -> anyhow::Result<Opts> {
+    let cache = std::env::var_os("KRE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kre"));
+    let mut opts = Opts {
+        backend: "ndarray".into(),
+        rows: ALL_ROWS.iter().map(|s| s.to_string()).collect(),
+        reps: 5,
+        threads: 2,
+        out: None,
+        cache,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--backend" => opts.backend = value()?,
+            "--rows" => {
+                opts.rows = value()?.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                for r in &opts.rows {
+                    if !ALL_ROWS.contains(&r.as_str()) {
+                        bail!("unknown row {r:?}; rows: {}", ALL_ROWS.join(", "));
+                    }
+                }
+            }
+            "--reps" => opts.reps = value()?.parse().context("--reps")?,
+            "--threads" => opts.threads = value()?.parse().context("--threads")?,
+            "--out" => opts.out = Some(value()?.into()),
+            "--cache" => opts.cache = value()?.into(),
+            "-h" | "--help" => {
+                println!(
+                    "perf_rows [--backend ndarray|flex|candle] [--rows {}] [--reps N] [--threads N] [--out FILE]",
+                    ALL_ROWS.join(",")
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown flag {other} (see --help)"),
+        }
+    }
+    if opts.reps == 0 || opts.threads == 0 {
+        bail!("--reps and --threads must be at least 1");
+    }
+    Ok(opts)
+}
+
+/// Runs `f` once to warm up, then `reps` times; returns the row's JSON.
+fn time_row(row: &str, items: usize, reps: usize, note: &str, mut f: impl FnMut() -> anyhow::Result<()>) -> Value {
+    let t = Instant::now();
+    if let Err(e) = f() {
+        eprintln!("{row}: {e:#}; skipped");
+        return json!({"row": row, "error": format!("{e:#}")});
+    }
+    eprintln!("{row}: warm-up {:.3}s", t.elapsed().as_secs_f64());
+    let mut samples = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        if let Err(e) = f() {
+            return json!({"row": row, "error": format!("{e:#}")});
+        }
+        samples.push(t.elapsed().as_secs_f64());
+    }
+    let mut sorted = samples.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    eprintln!("{row}: median {median:.4}s over {reps}");
+    json!({
+        "row": row, "median_s": median, "min_s": sorted[0], "reps": reps, "items": items,
+        "items_per_s": items as f64 / median, "samples_s": samples, "note": note,
+    })
+}
+
+struct Inputs {
+    ids_b32: Vec<Vec<i64>>,
+    labels_b16: Vec<i64>,
+    subject_start_b16: Vec<i64>,
+    object_start_b16: Vec<i64>,
+}
+
+fn read_inputs(cache: &Path) -> anyhow::Result<Inputs> {
+    let path = cache.join("bench/inputs.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (run scripts/bench/make_bench_inputs.py)", path.display()))?;
+    let v: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let ints = |key: &str| -> anyhow::Result<Vec<i64>> {
+        v[key]
+            .as_array()
+            .with_context(|| format!("{}: missing {key}", path.display()))?
+            .iter()
+            .map(|x| x.as_i64().with_context(|| format!("{}: {key} holds a non-integer", path.display())))
+            .collect()
+    };
+    let ids_b32 = v["ids_b32_s128"]
+        .as_array()
+        .with_context(|| format!("{}: missing ids_b32_s128", path.display()))?
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .context("ids row is not a list")?
+                .iter()
+                .map(|x| x.as_i64().context("id is not an integer"))
+                .collect::<anyhow::Result<Vec<i64>>>()
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Inputs {
+        ids_b32,
+        labels_b16: ints("labels_b16")?,
+        subject_start_b16: ints("subject_start_b16")?,
+        object_start_b16: ints("object_start_b16")?,
+    })
+}
+
+fn ids_tensor<B: Backend>(rows: &[Vec<i64>], device: &B::Device) -> Tensor<B, 2, Int> {
+    let (b, s) = (rows.len(), rows.first().map_or(0, Vec::len));
+    let flat: Vec<i64> = rows.iter().flatten().copied().collect();
+    Tensor::from_data(TensorData::new(flat, [b, s]), device)
+}
+
+fn run_rows<B: Backend>(opts: &Opts, device: &B::Device) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let want = |r: &str| opts.rows.iter().any(|x| x == r);
+    let needs_inputs = ALL_ROWS[..3].iter().any(|r| want(r));
+    let inputs = if needs_inputs { Some(read_inputs(&opts.cache)?) } else { None };
+    if let Some(inputs) = &inputs {
+        for (row, dir) in [
+            ("encoder_minilm_b32_s128", opts.cache.join("all-minilm-l6-v2")),
+            ("encoder_roberta_base_b32_s128", opts.cache.join("bench/roberta-base-random")),
+        ] {
+            if !want(row) {
+                continue;
+            }
+            let (encoder, _, _) =
+                load_encoder::<B>(&dir, device).with_context(|| format!("loading {}", dir.display()))?;
+            let ids = ids_tensor::<B>(&inputs.ids_b32, device);
+            let mask = ids.ones_like();
+            out.push(time_row(row, ids.dims()[0], opts.reps, "inference, no autodiff", || {
+                let hidden = encoder.forward(ids.clone(), mask.clone(), None);
+                // Reading the result back forces lazy backends to finish the work.
+                let _ = hidden.into_data();
+                Ok(())
+            }));
+        }
+        if want("train_step_roberta_base_b16_s128") {
+            out.push(train_step_row::<burn::backend::Autodiff<B>>(opts, inputs, device)?);
+        }
+    }
+    if want("tokenize_markers_32470") {
+        out.push(tokenize_row(opts)?);
+    }
+    if want("evaluate_7765x30") {
+        let data = re_metrics::synthetic::klue_like_scores(42, 7765, 30);
+        let pred = re_metrics::argmax_rows(&data.probs, 30)?;
+        out.push(time_row("evaluate_7765x30", 7765, opts.reps.max(20), "micro-F1 + AUPRC, in memory", || {
+            let f1 = re_metrics::micro_f1_without_no_relation(&data.gold, &pred, 30, 0)?;
+            let area = re_metrics::auprc(&data.gold, &data.probs, 30)?;
+            std::hint::black_box((f1, area));
+            Ok(())
+        }));
+    }
+    Ok(out)
+}
+
+/// Encoder rows through the fused CPU inference engine (weights loaded with burn, then copied out once).
+fn engine_rows(opts: &Opts) -> anyhow::Result<Vec<Value>> {
+    type B = burn::backend::NdArray<f32>;
+    let mut out = Vec::new();
+    let inputs = read_inputs(&opts.cache)?;
+    for (row, dir) in [
+        ("encoder_minilm_b32_s128", opts.cache.join("all-minilm-l6-v2")),
+        ("encoder_roberta_base_b32_s128", opts.cache.join("bench/roberta-base-random")),
+    ] {
+        if !opts.rows.iter().any(|r| r == row) {
+            continue;
+        }
+        let (encoder, config, _) =
+            load_encoder::<B>(&dir, &Default::default()).with_context(|| format!("loading {}", dir.display()))?;
+        let engine = re_models::cpu_engine::CpuEncoder::from_encoder(&encoder, &config)?
+            .context("the CPU engine covers BERT, RoBERTa and ELECTRA only")?;
+        let (b, s) = (inputs.ids_b32.len(), inputs.ids_b32[0].len());
+        let ids: Vec<i64> = inputs.ids_b32.iter().flatten().copied().collect();
+        let mask = vec![1i64; ids.len()];
+        out.push(time_row(row, b, opts.reps, "inference, fused CPU engine", || {
+            std::hint::black_box(engine.forward(&ids, &mask, None, b, s)?);
+            Ok(())
+        }));
+    }
+    Ok(out)
+}
+
+fn train_step_row<B: AutodiffBackend>(opts: &Opts, inputs: &Inputs, device: &B::Device) -> anyhow::Result<Value> {
+    let dir = opts.cache.join("bench/roberta-base-random");
+    let (encoder, config, _) = load_encoder::<B>(&dir, device).with_context(|| format!("loading {}", dir.display()))?;
+    let head =
+        RelationHeadConfig::new(config.hidden_size(), 30, SpanPooling::EntityStart).with_dropout(0.1).init::<B>(device);
+    let mut model = Some(RelationClassifier { encoder, head });
+    let mut optim = GroupedAdamW::new(model.as_ref().context("model")?, 0.01);
+    let rows: Vec<Vec<i64>> = inputs.ids_b32.iter().take(16).cloned().collect();
+    let b = rows.len();
+    let span = |starts: &[i64]| {
+        let flat: Vec<i64> = starts.iter().flat_map(|&s| [s, s + 1]).collect();
+        Tensor::<B, 2, Int>::from_data(TensorData::new(flat, [b, 2]), device)
+    };
+    let vec1 = |v: &[i64]| Tensor::<B, 1, Int>::from_data(TensorData::new(v.to_vec(), [v.len()]), device);
+    let ids = ids_tensor::<B>(&rows, device);
+    let x = BatchTensors {
+        attention_mask: ids.ones_like(),
+        token_type_ids: ids.zeros_like(),
+        input_ids: ids,
+        subject_start: vec1(&inputs.subject_start_b16),
+        object_start: vec1(&inputs.object_start_b16),
+        subject_span: span(&inputs.subject_start_b16),
+        object_span: span(&inputs.object_start_b16),
+        labels: Some(vec1(&inputs.labels_b16)),
+    };
+    let labels = x.labels.clone().context("labels")?;
+    let note = "forward + CE + backward + clip 1.0 + AdamW (2 param groups), dropout 0.1";
+    Ok(time_row("train_step_roberta_base_b16_s128", b, opts.reps.min(3).max(1), note, || {
+        let m = model.take().context("model lost in a failed step")?;
+        let logits = m.forward(&x).logits;
+        let loss = burn::tensor::loss::cross_entropy_with_logits(logits, labels.clone().one_hot(30).float()).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        let mut grads = grads;
+        clip_global_norm::<B, _>(&m, &mut grads, 1.0);
+        let m = optim.step(5e-5, m, grads);
+        // Force the update to finish (lazy backends) by reading one parameter back.
+        let _ = m.head.classifier.weight.val().into_data();
+        model = Some(m);
+        Ok(())
+    }))
+}
+
+fn tokenize_row(opts: &Opts) -> anyhow::Result<Value> {
+    let path = opts.cache.join("bench/synth-32470.json");
+    if !path.exists() {
+        // The KLUE-sized synthetic set: 32,470 records of `kre synth` (seed 1), all in one file.
+        let cfg = re_data::synth::klue::SynthConfig { n: 32470, seed: 1, dev_ratio: 0.0, test_ratio: 0.0 };
+        let data = re_data::synth::klue::generate(&cfg)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        re_data::io::klue_json::write(&path, &data.train)?;
+    }
+    let records = re_data::io::klue_json::read(&path, &re_data::labels::LabelMap::klue())?;
+    let tokenizer = PathBuf::from("crates/re-data/tests/fixtures/encode/korean-wordpiece.json");
+    let (encoder, _) = RelationEncoder::from_file(&tokenizer, MarkerScheme::parse("typed-punct")?, 128)?;
+    let n = records.len();
+    Ok(time_row(
+        "tokenize_markers_32470",
+        n,
+        opts.reps,
+        "typed-punct markers + WordPiece, max_length 128, rayon",
+        || {
+            let examples = encoder.encode_all(&records, None)?;
+            std::hint::black_box(examples.len());
+            Ok(())
+        },
+    ))
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{} {cpu}, {cores} cores", std::env::consts::ARCH)
+}
+
+fn date() -> String {
+    std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%dT%H:%M:%SZ")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
