@@ -32,6 +32,9 @@ use re_train::model::{BatchTensors, RelationClassifier};
 use re_train::optim::{clip_global_norm, GroupedAdamW};
 use serde_json::{json, Value};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ALL_ROWS: [&str; 5] = [
     "encoder_minilm_b32_s128",
     "encoder_roberta_base_b32_s128",

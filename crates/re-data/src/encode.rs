@@ -86,6 +86,56 @@ struct EncoderInner {
     n_special: usize,
     pad_id: u32,
     vocab_size: usize,
+    /// What the post-processor puts around any single sequence, when that does not depend on the content.
+    layout: Option<SpecialLayout>,
+}
+
+/// The post-processor's output for one sequence as fixed pieces: `prefix ++ content ++ suffix`, with a constant
+/// token type for the content and an attention mask of ones. Found once per encoder so that each record skips
+/// building a token-string `Encoding` just to have `[CLS]`/`[SEP]` added (most of the per-record allocation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct SpecialLayout {
+    prefix_ids: Vec<u32>,
+    prefix_types: Vec<u32>,
+    content_type: u32,
+    suffix_ids: Vec<u32>,
+    suffix_types: Vec<u32>,
+}
+
+impl SpecialLayout {
+    /// Post-processes probe sequences of different lengths; `None` if the pieces around them differ (a
+    /// content-dependent post-processor), in which case every record is post-processed the general way.
+    fn probe(tokenizer: &Tokenizer) -> Option<SpecialLayout> {
+        let probe_ids: [&[u32]; 3] = [&[7], &[7, 8, 9], &[9, 8, 7, 7, 8]];
+        let mut found: Option<SpecialLayout> = None;
+        for ids in probe_ids {
+            let tokens: Vec<Token> =
+                ids.iter().enumerate().map(|(i, &id)| Token::new(id, "x".into(), (i, i + 1))).collect();
+            let processed = tokenizer.post_process(Encoding::from_tokens(tokens, 0), None, true).ok()?;
+            let (all_ids, types, mask) =
+                (processed.get_ids(), processed.get_type_ids(), processed.get_attention_mask());
+            if mask.iter().any(|&m| m != 1) {
+                return None;
+            }
+            let start = processed.get_sequence_ids().iter().position(|s| *s == Some(0))?;
+            let end = start + ids.len();
+            if all_ids.get(start..end) != Some(ids) || types[start..end].iter().any(|&t| t != types[start]) {
+                return None;
+            }
+            let layout = SpecialLayout {
+                prefix_ids: all_ids[..start].to_vec(),
+                prefix_types: types[..start].to_vec(),
+                content_type: types[start],
+                suffix_ids: all_ids[end..].to_vec(),
+                suffix_types: types[end..].to_vec(),
+            };
+            match &found {
+                Some(previous) if *previous != layout => return None,
+                _ => found = Some(layout),
+            }
+        }
+        found
+    }
 }
 
 /// Marks, tokenizes and truncates records. Cloning is cheap (the tokenizer is shared behind an `Arc`) and the
@@ -184,8 +234,17 @@ impl RelationEncoder {
                 "max_length {max_length} leaves no room for text: the tokenizer adds {n_special} special tokens"
             )));
         }
-        let inner =
-            EncoderInner { tokenizer, scheme, max_length, types: types.to_vec(), n_special, pad_id, vocab_size };
+        let layout = SpecialLayout::probe(&tokenizer).filter(|l| l.prefix_ids.len() + l.suffix_ids.len() == n_special);
+        let inner = EncoderInner {
+            tokenizer,
+            scheme,
+            max_length,
+            types: types.to_vec(),
+            n_special,
+            pad_id,
+            vocab_size,
+            layout,
+        };
         Ok((RelationEncoder { inner: Arc::new(inner) }, vocab_size.saturating_sub(rows_before)))
     }
 
@@ -289,17 +348,40 @@ impl RelationEncoder {
         };
         let entity_truncated = !(contains(&window, &subject.block) && contains(&window, &object.block));
 
-        let tokens: Vec<Token> = window
-            .clone()
-            .map(|i| Token::new(encoding.get_ids()[i], encoding.get_tokens()[i].clone(), offsets[i]))
-            .collect();
-        let window_ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
-        let processed = tokenizer
-            .post_process(Encoding::from_tokens(tokens, 0), None, true)
-            .map_err(|e| fail(format!("post-processing: {e}")))?;
-        let prefix = self.content_offset(&processed, &window_ids).ok_or_else(|| {
-            fail("the post-processor changed the token ids of the text; cannot locate the entities".into())
-        })?;
+        let (input_ids, attention_mask, token_type_ids, prefix) = match &self.inner.layout {
+            Some(layout) => {
+                let content = &encoding.get_ids()[window.clone()];
+                let ids: Vec<u32> =
+                    layout.prefix_ids.iter().chain(content).chain(&layout.suffix_ids).copied().collect();
+                let types: Vec<u32> = layout
+                    .prefix_types
+                    .iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(layout.content_type, content.len()))
+                    .chain(layout.suffix_types.iter().copied())
+                    .collect();
+                (ids, vec![1; types.len()], types, layout.prefix_ids.len())
+            }
+            None => {
+                let tokens: Vec<Token> = window
+                    .clone()
+                    .map(|i| Token::new(encoding.get_ids()[i], encoding.get_tokens()[i].clone(), offsets[i]))
+                    .collect();
+                let window_ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+                let processed = tokenizer
+                    .post_process(Encoding::from_tokens(tokens, 0), None, true)
+                    .map_err(|e| fail(format!("post-processing: {e}")))?;
+                let prefix = self.content_offset(&processed, &window_ids).ok_or_else(|| {
+                    fail("the post-processor changed the token ids of the text; cannot locate the entities".into())
+                })?;
+                (
+                    processed.get_ids().to_vec(),
+                    processed.get_attention_mask().to_vec(),
+                    processed.get_type_ids().to_vec(),
+                    prefix,
+                )
+            }
+        };
 
         let shift_index = |i: usize| if window.contains(&i) { i - window.start + prefix } else { 0 };
         let shift_span = |r: &Range<usize>| {
@@ -311,9 +393,9 @@ impl RelationEncoder {
         };
         Ok(EncodedExample {
             id: id.to_string(),
-            input_ids: processed.get_ids().to_vec(),
-            attention_mask: processed.get_attention_mask().to_vec(),
-            token_type_ids: processed.get_type_ids().to_vec(),
+            input_ids,
+            attention_mask,
+            token_type_ids,
             subject_start: shift_index(subject.marker),
             object_start: shift_index(object.marker),
             subject_span: shift_span(&subject.word),
