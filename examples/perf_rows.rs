@@ -103,7 +103,8 @@ fn backend_label(name: &str) -> String {
             }
         }
         "flex" => "burn-flex (gemm, simd, rayon)".into(),
-        "engine" => "kre fused CPU engine (re_models::cpu_engine, gemm)".into(),
+        "cuda" => "burn-cuda (f32)".into(),
+        "engine" => "fused-cpu-engine (re_models::cpu_engine, gemm)".into(),
         "candle" => "burn-candle (CPU)".into(),
         other => other.into(),
     }
@@ -145,6 +146,8 @@ fn parse_args() -> anyhow::Result<Opts> {
                 );
                 std::process::exit(0);
             }
+            #[cfg(feature = "cuda")]
+            "cuda" => run_rows::<burn::backend::Cuda<f32, i32>>(&opts, &Default::default())?,
             other => bail!("unknown flag {other} (see --help)"),
         }
     }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Everything the test suite needs besides Rust crates: the real MiniLM checkpoint, Korean morphology,
-# and a TrueType font for the PNG plots.
+# Everything the test suite needs besides Rust crates: OpenBLAS (the `kre` binary's default CPU backend), the real
+# MiniLM checkpoint, Korean morphology, and a TrueType font for the PNG plots.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+bash "$here/install-deps.sh"
 bash "$here/install-minilm.sh"
 bash "$here/install-mecab-ko.sh"
 if ! ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1; then

@@ -6,7 +6,7 @@
 #                             [--rows ROW,ROW] [--skip-setup] [--skip-torch] [--out DIR]
 #
 # A backend `NAME` runs `cargo run --release --example perf_rows --features NAME -- --backend NAME` (no feature for
-# ndarray); `NAME+FEAT` adds cargo feature FEAT (e.g. ndarray+openblas, which needs a system OpenBLAS).
+# ndarray and engine, the fused CPU inference engine); `NAME+FEAT` adds cargo feature FEAT (e.g. ndarray+openblas, which needs a system OpenBLAS).
 # Results: DIR (default target/bench-results/) holds pytorch.json, kre-<backend>.json, table.md and the logs.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -57,7 +57,7 @@ IFS=',' read -r -a list <<<"$backends"
 for spec in "${list[@]}"; do
   backend="${spec%%+*}"
   features=()
-  [ "$backend" != ndarray ] && features+=("$backend")
+  case "$backend" in ndarray | engine) ;; *) features+=("$backend") ;; esac
   if [ "$spec" != "$backend" ]; then
     IFS='+' read -r -a extra <<<"${spec#*+}"
     features+=("${extra[@]}")

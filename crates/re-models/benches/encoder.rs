@@ -1,6 +1,6 @@
 //! Encoder forward on the NdArray CPU backend: a randomly initialised encoder of roberta-base size (12 layers,
 //! hidden 768, 12 heads, FFN 3072) on batch 8 × seq 128, and the real all-MiniLM-L6-v2 (if installed under
-//! `$KRE_CACHE/all-minilm-l6-v2`) on batch 32 × seq 128.
+//! `$KRE_CACHE/all-minilm-l6-v2`) on batch 32 × seq 128, through burn and through the fused CPU engine.
 //!
 //! `cargo bench -p re-models --bench encoder`
 use burn::backend::NdArray;
@@ -39,7 +39,7 @@ fn minilm(c: &mut Criterion) {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kre"));
     let dir = cache.join("all-minilm-l6-v2");
-    let Ok((model, _, _)) = load_encoder::<B>(&dir, &Default::default()) else {
+    let Ok((model, config, _)) = load_encoder::<B>(&dir, &Default::default()) else {
         eprintln!("all-MiniLM-L6-v2 not found at {} (bash scripts/install-test-deps.sh); skipping", dir.display());
         return;
     };
@@ -50,6 +50,13 @@ fn minilm(c: &mut Criterion) {
     group.sample_size(10).measurement_time(Duration::from_secs(20)).warm_up_time(Duration::from_secs(2));
     group.bench_function("minilm_l6_real_b32_s128", |b| {
         b.iter(|| model.forward(ids.clone(), mask.clone(), None).into_data())
+    });
+    // The same forward through the fused CPU engine (re_models::cpu_engine).
+    let engine = re_models::cpu_engine::CpuEncoder::from_encoder(&model, &config).expect("weights").expect("BERT");
+    let flat_ids: Vec<i64> = ids.into_data().convert::<i64>().into_vec::<i64>().expect("ids");
+    let flat_mask = vec![1i64; flat_ids.len()];
+    group.bench_function("minilm_l6_real_b32_s128_fused_cpu_engine", |b| {
+        b.iter(|| engine.forward(&flat_ids, &flat_mask, None, batch, seq).expect("forward"))
     });
     group.finish();
 }
