@@ -49,6 +49,7 @@
 mod binary;
 mod classification;
 mod error;
+mod fast_curves;
 mod numeric;
 mod ranking;
 mod report;

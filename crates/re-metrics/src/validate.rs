@@ -40,14 +40,19 @@ pub(crate) fn gold_and_pred(gold: &[usize], pred: &[usize], num_labels: usize) -
 
 /// A row-major `[gold.len(), num_labels]` score matrix with finite entries.
 pub(crate) fn score_matrix(gold: &[usize], probs: &[f64], num_labels: usize) -> Result<()> {
+    score_matrix_shape(gold, probs, num_labels)?;
+    finite_scores("probs", probs, num_labels)
+}
+
+/// A row-major `[gold.len(), num_labels]` score matrix (entries not checked).
+pub(crate) fn score_matrix_shape(gold: &[usize], probs: &[f64], num_labels: usize) -> Result<()> {
     self::num_labels(num_labels)?;
     non_empty("gold", gold)?;
     let expected = gold.len().checked_mul(num_labels).ok_or_else(|| {
         MetricsError::InvalidArgument(format!("{} rows x {num_labels} columns overflows usize", gold.len()))
     })?;
     same_length("probs", probs, expected)?;
-    labels_in_range("gold", gold, num_labels)?;
-    finite_scores("probs", probs, num_labels)
+    labels_in_range("gold", gold, num_labels)
 }
 
 pub(crate) fn finite_scores(what: &'static str, scores: &[f64], columns: usize) -> Result<()> {
