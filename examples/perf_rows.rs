@@ -65,6 +65,8 @@ fn main() -> anyhow::Result<()> {
         #[cfg(feature = "candle")]
         #[allow(deprecated)] // burn-candle is deprecated upstream; compared here because it builds offline.
         "candle" => run_rows::<burn::backend::Candle<f32>>(&opts, &Default::default())?,
+        #[cfg(feature = "cuda")]
+        "cuda" => run_rows::<burn::backend::Cuda<f32, i32>>(&opts, &Default::default())?,
         other => {
             bail!("backend {other:?} is not built in (rebuild with `--features {other}`; ndarray is always there)")
         }
@@ -146,8 +148,6 @@ fn parse_args() -> anyhow::Result<Opts> {
                 );
                 std::process::exit(0);
             }
-            #[cfg(feature = "cuda")]
-            "cuda" => run_rows::<burn::backend::Cuda<f32, i32>>(&opts, &Default::default())?,
             other => bail!("unknown flag {other} (see --help)"),
         }
     }
