@@ -77,7 +77,9 @@ fn main() -> anyhow::Result<()> {
     );
     if let Some(test) = &cfg.test {
         let out = cfg.out.join("submission.csv");
-        let s = re_train::predict::predict_file::<Cpu>(&cfg.out, test, &out, 64, &device)?;
+        // Inference on CPU goes through the fused engine (docs/performance.md); training stays on burn.
+        let engine = re_train::InferenceEngine::FusedCpu;
+        let s = re_train::predict::predict_file_with::<Cpu>(&cfg.out, test, &out, 64, engine, &device)?;
         println!("wrote {} ({} rows)", out.display(), s.rows);
     }
     println!("total wall-clock {:.1}s", started.elapsed().as_secs_f64());

@@ -5,8 +5,10 @@
 //!   clipping, dynamic padding with length bucketing, dev micro-F1/AUPRC per epoch into `metrics.jsonl`,
 //!   best model and resumable last state saved atomically, early stopping.
 //! - [`trainer::train_on`]: the same on several devices, data parallel ([`parallel`]), and in bf16/f16 with f32
-//!   master weights ([`optim::MasterAdamW`]) when the backend's float type is half precision.
-//! - [`predict::predict_file`]: a run directory → `submission.csv`.
+//!   master weights ([`optim::MasterAdamW`]) when the backend's float type is half precision;
+//!   [`trainer::train_with`] picks the [`infer::InferenceEngine`] of the dev evaluation.
+//! - [`predict::predict_file`]: a run directory → `submission.csv`; [`predict::predict_file_with`] with an
+//!   [`infer::InferenceEngine`] (the fused CPU encoder of `re_models::cpu_engine` or burn).
 //! - [`search::run_study`]: random search with successive halving, resumable.
 //! - [`tiny`]: `--model tiny`, a WordPiece tokenizer trained on the data and a small RoBERTa-style encoder.
 //!
@@ -21,6 +23,7 @@ pub mod batches;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod infer;
 pub mod loss;
 pub mod model;
 pub mod optim;
@@ -34,3 +37,4 @@ pub mod trainer;
 
 pub use config::TrainConfig;
 pub use error::{Result, TrainError};
+pub use infer::InferenceEngine;

@@ -6,6 +6,7 @@ use re_data::io::submission::{Submission, SubmissionRow};
 
 use crate::checkpoint::SPEC_FILE;
 use crate::error::{Result, TrainError};
+use crate::infer::{InferenceEngine, Predictor};
 use crate::trainer::{load_encoder, load_model, predict_probs};
 
 /// Where the model lives: `RUN_DIR/best` when given a run directory, or the directory itself.
@@ -30,8 +31,8 @@ pub struct PredictSummary {
     pub truncated_entities: usize,
 }
 
-/// Predict every record of `data` and write `out` atomically. Labels in `data` are ignored (test files may
-/// carry `100` or no label).
+/// Predict every record of `data` and write `out` atomically, all on burn. Labels in `data` are ignored (test files
+/// may carry `100` or no label). [`predict_file_with`] picks the engine.
 pub fn predict_file<B: Backend>(
     model_dir: &Path,
     data: &Path,
@@ -39,18 +40,36 @@ pub fn predict_file<B: Backend>(
     batch_size: usize,
     device: &B::Device,
 ) -> Result<PredictSummary> {
+    predict_file_with::<B>(model_dir, data, out, batch_size, InferenceEngine::Burn, device)
+}
+
+/// [`predict_file`] with the encoder run by `engine`: [`InferenceEngine::FusedCpu`] on the CPU (falls back to burn
+/// for encoder families it does not cover), [`InferenceEngine::Burn`] elsewhere.
+pub fn predict_file_with<B: Backend>(
+    model_dir: &Path,
+    data: &Path,
+    out: &Path,
+    batch_size: usize,
+    engine: InferenceEngine,
+    device: &B::Device,
+) -> Result<PredictSummary> {
+    let started = std::time::Instant::now();
     let dir = resolve_model_dir(model_dir)?;
     let (model, spec) = load_model::<B>(&dir, device)?;
+    let predictor = Predictor::for_spec(model, &spec, engine)?;
+    tracing::debug!("model loaded for the {} engine in {:.2?}", predictor.engine(), started.elapsed());
     let enc = load_encoder(&dir, &spec)?;
     let labels = re_data::labels::LabelMap::new(spec.labels.clone())?;
     // Labels in the file (if any) are not needed; test files may carry `100` or none.
     let options = re_data::io::ReadOptions { labels: re_data::io::LabelSource::Infer, validation: Default::default() };
     let records = re_data::io::read_records(data, &options)?.records;
     let examples = enc.encode_all(&records, None)?;
+    tracing::debug!("{} records read and encoded at {:.2?}", examples.len(), started.elapsed());
     let truncated = examples.iter().filter(|e| e.entity_truncated).count();
     let pad = enc.pad_id();
     let k = labels.len();
-    let (probs, fallbacks) = predict_probs(&model, &examples, batch_size.max(1), pad, k, device);
+    let (probs, fallbacks) = predict_probs(&predictor, &examples, batch_size.max(1), pad, k, device)?;
+    tracing::debug!("predicted at {:.2?}", started.elapsed());
     let best = re_metrics::argmax_rows(&probs, k).map_err(|e| TrainError::Other(e.to_string()))?;
     let rows = records
         .iter()

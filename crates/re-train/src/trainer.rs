@@ -20,8 +20,9 @@ use crate::batches::{epoch_batches, eval_batches};
 use crate::checkpoint::*;
 use crate::config::{Precision, TrainConfig};
 use crate::error::{Result, TrainError};
+use crate::infer::{InferenceEngine, Predictor};
 use crate::loss::Objective;
-use crate::model::{BatchTensors, RelationClassifier};
+use crate::model::RelationClassifier;
 use crate::optim::{clip_global_norm, GroupedAdamW, MasterAdamW};
 use crate::parallel::{batch_gradients, collate, is_half_backend, GradPrep};
 use crate::progress::{StepInfo, TrainObserver};
@@ -147,22 +148,22 @@ fn save_model_dir<B: Backend>(
     Ok(())
 }
 
-/// Probabilities [n × k] (row-major, input order) and the number of CLS fallbacks.
+/// Probabilities [n × k] (row-major, input order) and the number of CLS fallbacks, with the engine the
+/// [`Predictor`] was built for (see [`crate::infer`]).
 pub fn predict_probs<B: Backend>(
-    model: &RelationClassifier<B>,
+    predictor: &Predictor<B>,
     examples: &[EncodedExample],
     batch_size: usize,
     pad: u32,
     num_labels: usize,
     device: &B::Device,
-) -> (Vec<f64>, usize) {
+) -> Result<(Vec<f64>, usize)> {
     let lengths: Vec<usize> = examples.iter().map(|e| e.input_ids.len()).collect();
     let mut probs = vec![0.0f64; examples.len() * num_labels];
     let mut fallbacks = 0;
-    for idx in eval_batches(&lengths, batch_size) {
+    for idx in eval_batches(&lengths, batch_size.max(1)) {
         let batch = collate(examples, &idx, pad);
-        let x = BatchTensors::<B>::from_batch(&batch, device);
-        let out = model.forward(&x);
+        let out = predictor.forward(&batch, device)?;
         fallbacks += out.fallback_count;
         let p = softmax(out.logits, 1).into_data().convert::<f64>();
         let p = p.as_slice::<f64>().map(|s| s.to_vec()).unwrap_or_default();
@@ -170,7 +171,7 @@ pub fn predict_probs<B: Backend>(
             probs[i * num_labels..(i + 1) * num_labels].copy_from_slice(&p[row * num_labels..(row + 1) * num_labels]);
         }
     }
-    (probs, fallbacks)
+    Ok((probs, fallbacks))
 }
 
 struct DevSet {
@@ -229,6 +230,18 @@ pub fn train<B: AutodiffBackend>(
     train_on::<B>(cfg, std::slice::from_ref(device), observer)
 }
 
+/// [`train`]/[`train_on`] with the dev evaluation at the end of each epoch run by `engine`
+/// ([`InferenceEngine::FusedCpu`] when training on the CPU: the engine is rebuilt from the current weights each
+/// epoch, which costs far less than the evaluation it speeds up). [`train_on`] evaluates with burn.
+pub fn train_with<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    devices: &[B::Device],
+    observer: &mut dyn TrainObserver,
+    engine: InferenceEngine,
+) -> Result<TrainSummary> {
+    train_impl::<B>(cfg, devices, observer, engine)
+}
+
 /// Train on one or several devices (data parallel, see [`crate::parallel`]); the model, the optimiser and the
 /// evaluation live on `devices[0]`. One device is exactly [`train`].
 ///
@@ -239,6 +252,15 @@ pub fn train_on<B: AutodiffBackend>(
     cfg: &TrainConfig,
     devices: &[B::Device],
     observer: &mut dyn TrainObserver,
+) -> Result<TrainSummary> {
+    train_impl::<B>(cfg, devices, observer, InferenceEngine::Burn)
+}
+
+fn train_impl<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    devices: &[B::Device],
+    observer: &mut dyn TrainObserver,
+    engine: InferenceEngine,
 ) -> Result<TrainSummary> {
     cfg.validate()?;
     if devices.is_empty() {
@@ -253,11 +275,11 @@ pub fn train_on<B: AutodiffBackend>(
         )));
     }
     if half {
-        run::<B, MasterAdamW>(cfg, devices, observer, |m| {
+        run::<B, MasterAdamW>(cfg, devices, observer, engine, |m| {
             GroupedAdamW::with_master(m, cfg.weight_decay, FloatDType::F32)
         })
     } else {
-        run::<B, burn::optim::AdamW>(cfg, devices, observer, |m| GroupedAdamW::new(m, cfg.weight_decay))
+        run::<B, burn::optim::AdamW>(cfg, devices, observer, engine, |m| GroupedAdamW::new(m, cfg.weight_decay))
     }
 }
 
@@ -266,6 +288,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
     cfg: &TrainConfig,
     devices: &[B::Device],
     observer: &mut dyn TrainObserver,
+    engine: InferenceEngine,
     make_optim: impl FnOnce(&RelationClassifier<B>) -> GroupedAdamW<B, RelationClassifier<B>, O>,
 ) -> Result<TrainSummary> {
     let device = &devices[0];
@@ -303,6 +326,13 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         build_fresh::<B>(cfg, &train_records, &labels, scheme, device)?
     };
     let pad = rel_encoder.pad_id();
+    // Parsed once; the dev evaluation builds its engine from the current weights each epoch.
+    let encoder_config = match engine {
+        InferenceEngine::Burn => None,
+        InferenceEngine::FusedCpu => {
+            Some(re_models::encoder::EncoderConfig::from_json_value(spec.encoder_config.clone())?)
+        }
+    };
 
     tracing::info!("encoding {} training records", train_records.len());
     let train_examples = encode_records(&rel_encoder, &train_records, Some(&train_gold))?;
@@ -440,8 +470,12 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
             epoch_seconds: 0.0,
         };
         if let Some(dev) = &dev {
-            let valid = model.valid();
-            let (probs, fb) = predict_probs(&valid, &dev.examples, cfg.eval_batch_size, pad, labels.len(), device);
+            let predictor = match &encoder_config {
+                Some(c) => Predictor::new(model.valid(), c, engine)?,
+                None => Predictor::Burn(model.valid()),
+            };
+            let (probs, fb) = predict_probs(&predictor, &dev.examples, cfg.eval_batch_size, pad, labels.len(), device)?;
+            drop(predictor);
             let k = labels.len();
             let pred = re_metrics::argmax_rows(&probs, k).map_err(|e| TrainError::Other(e.to_string()))?;
             m.fallback_spans += fb;

@@ -1,0 +1,154 @@
+//! `--engine burn|fused`: `kre predict` on a tiny model trained by `kre train` (whose CPU dev evaluation and `--test`
+//! prediction use the fused engine) gives the same labels and probabilities within 1e-5 with both engines, and
+//! `kre encode` the same embeddings.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use re_data::io::submission::Submission;
+use re_data::io::{read_records, ReadOptions};
+
+fn kre(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kre")).args(args).output().unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The first `n` records of a shipped synthetic file, written to `dir/name`.
+fn slice(name: &str, n: usize, dir: &Path) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re").join(name);
+    let recs: Vec<_> = read_records(&src, &ReadOptions::default()).unwrap().records.into_iter().take(n).collect();
+    let out = dir.join(name);
+    re_data::io::klue_json::write(&out, &recs).unwrap();
+    out
+}
+
+#[test]
+fn predict_engines_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (train, dev, test) = (slice("train.json", 240, d), slice("dev.json", 64, d), slice("test.json", 80, d));
+    let run = d.join("run");
+    let config = d.join("train.toml");
+    std::fs::write(
+        &config,
+        "epochs = 1\nbatch_size = 16\nmax_length = 64\nlr = 3e-3\nmarkers = \"typed\"\n\n[tiny]\nvocab_size = 500\n\
+         hidden_size = 64\nnum_layers = 2\nnum_heads = 4\nintermediate_size = 128\n",
+    )
+    .unwrap();
+    let out = kre(&[
+        "train",
+        "--config",
+        s(&config),
+        "--model",
+        "tiny",
+        "--train",
+        s(&train),
+        "--dev",
+        s(&dev),
+        "--test",
+        s(&test),
+        "--device",
+        "cpu",
+        "--out",
+        s(&run),
+    ]);
+    assert!(out.status.success(), "kre train: {}", String::from_utf8_lossy(&out.stderr));
+    let from_train = Submission::read(&run.join("submission.csv")).unwrap();
+
+    let mut subs = Vec::new();
+    for engine in ["burn", "fused"] {
+        let path = d.join(format!("{engine}.csv"));
+        let out = kre(&[
+            "predict",
+            "--model-dir",
+            s(&run),
+            "--data",
+            s(&test),
+            "--out",
+            s(&path),
+            "--engine",
+            engine,
+            "--batch-size",
+            "16",
+        ]);
+        assert!(out.status.success(), "kre predict --engine {engine}: {}", String::from_utf8_lossy(&out.stderr));
+        subs.push(Submission::read(&path).unwrap());
+    }
+    let mut diff = 0.0f64;
+    for other in [&subs[1], &from_train] {
+        assert_eq!(subs[0].rows.len(), 80);
+        assert_eq!(other.rows.len(), 80);
+        for (a, b) in subs[0].rows.iter().zip(&other.rows) {
+            assert_eq!(a.id, b.id);
+            assert_eq!(a.pred_label, b.pred_label, "id {}: {:?} vs {:?}", a.id, a.probs, b.probs);
+            for (x, y) in a.probs.iter().zip(&b.probs) {
+                diff = diff.max((x - y).abs());
+            }
+        }
+    }
+    println!("kre predict --engine burn vs fused (and kre train --test): max |Δ| = {diff:.3e}");
+    assert!(diff <= 1e-5, "max |Δ| {diff}");
+}
+
+#[test]
+fn predict_help_documents_the_engine_and_fused_needs_the_cpu() {
+    let out = kre(&["predict", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--engine") && help.contains("fused") && help.contains("burn"), "{help}");
+    let out = kre(&[
+        "predict",
+        "--model-dir",
+        "/nonexistent",
+        "--data",
+        "x.json",
+        "--out",
+        "p.csv",
+        "--device",
+        "cuda",
+        "--engine",
+        "fused",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--engine fused"), "{stderr}");
+}
+
+#[test]
+fn encode_engines_agree() {
+    let cache = std::env::var_os("KRE_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME or KRE_CACHE must be set")).join(".cache/kre")
+    });
+    let model = cache.join("all-minilm-l6-v2");
+    assert!(model.join("model.safetensors").is_file(), "run `bash scripts/install-test-deps.sh` first");
+    let texts = [
+        "삼성전자는 1969년 수원에서 설립되었다.",
+        "A short one.",
+        "이재용은 삼성전자의 회장이다. 그는 서울에서 태어났다.",
+    ];
+    let run = |engine: &str, pooling: &str| -> Vec<Vec<f64>> {
+        let mut args = vec!["encode", "--model", s(&model), "--pooling", pooling, "--engine", engine];
+        for t in &texts {
+            args.extend(["--text", t]);
+        }
+        let out = kre(&args);
+        assert!(out.status.success(), "kre encode --engine {engine}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+            })
+            .collect()
+    };
+    for pooling in ["mean", "cls"] {
+        let (burn, fused) = (run("burn", pooling), run("fused", pooling));
+        assert_eq!(burn.len(), texts.len());
+        assert_eq!(fused.len(), texts.len());
+        let diff = burn.iter().flatten().zip(fused.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        println!("kre encode --pooling {pooling}: burn vs fused max |Δ| = {diff:.3e}");
+        assert!(diff <= 1e-5, "{pooling}: max |Δ| {diff}");
+    }
+}
