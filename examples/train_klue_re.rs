@@ -17,7 +17,11 @@ use re_train::progress::ProgressBars;
 type Cpu = burn::backend::NdArray<f32>;
 type CpuAutodiff = burn::backend::Autodiff<Cpu>;
 
+#[global_allocator]
+static GLOBAL: re_train::alloc::MiMalloc = re_train::alloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
+    re_train::alloc::retain_freed_memory();
     let data = PathBuf::from("datasets/synthetic-klue-re");
     // Small enough to finish in a few minutes on 2 CPU cores; pass --model DIR for a real checkpoint.
     let mut cfg = TrainConfig {

@@ -42,7 +42,12 @@ enum Command {
     Classic(classic::ClassicArgs),
 }
 
+// Keeps freed pages: burn's CPU ops allocate a fresh buffer per op (see re_train::alloc).
+#[global_allocator]
+static GLOBAL: re_train::alloc::MiMalloc = re_train::alloc::MiMalloc;
+
 fn main() -> ExitCode {
+    re_train::alloc::retain_freed_memory();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {

@@ -51,7 +51,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::activation::Activation;
 use crate::error::{ModelError, Result};
-use crate::layers::{hf_embedding, hf_linear, resize_embedding};
+use crate::layers::{hf_embedding, hf_linear, linear_tokens, resize_embedding};
 
 /// HF checkpoint key → module path rewrites for [`DebertaV2`], applied in order by [`crate::hub::load_weights`].
 ///
@@ -489,7 +489,7 @@ impl<B: Backend> DebertaV2Embeddings<B> {
             embeddings = embeddings + token_type_embeddings.forward(types);
         }
         if let Some(embed_proj) = &self.embed_proj {
-            embeddings = embed_proj.forward(embeddings);
+            embeddings = linear_tokens(embed_proj, embeddings);
         }
         let embeddings = self.layer_norm.forward(embeddings) * mask.unsqueeze_dim::<3>(2);
         self.dropout.forward(embeddings)
@@ -592,7 +592,7 @@ pub struct DenseLayerNorm<B: Backend> {
 
 impl<B: Backend> DenseLayerNorm<B> {
     fn forward(&self, x: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.layer_norm.forward(self.dropout.forward(self.dense.forward(x)) + residual)
+        self.layer_norm.forward(self.dropout.forward(linear_tokens(&self.dense, x)) + residual)
     }
 }
 
@@ -606,7 +606,7 @@ pub struct Intermediate<B: Backend> {
 
 impl<B: Backend> Intermediate<B> {
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.activation.forward(self.dense.forward(x))
+        self.activation.forward(linear_tokens(&self.dense, x))
     }
 }
 
@@ -656,9 +656,9 @@ impl<B: Backend> DisentangledSelfAttention<B> {
         relative: Option<&(Tensor<B, 2>, Tensor<B, 2, Int>)>,
     ) -> Tensor<B, 3> {
         let [batch, seq, _] = hidden.dims();
-        let query = self.heads(self.query_proj.forward(hidden.clone()));
-        let key = self.heads(self.key_proj.forward(hidden.clone()));
-        let value = self.heads(self.value_proj.forward(hidden));
+        let query = self.heads(linear_tokens(&self.query_proj, hidden.clone()));
+        let key = self.heads(linear_tokens(&self.key_proj, hidden.clone()));
+        let value = self.heads(linear_tokens(&self.value_proj, hidden));
 
         let scale_factor = 1 + usize::from(self.c2p) + usize::from(self.p2c);
         // torch computes sqrt(float32(d) * factor) and divides the keys before the product.

@@ -4,7 +4,7 @@ use crate::activation::Activation;
 use crate::bert::{default_initializer_range, default_layer_norm_eps, BertEmbeddings, EmbeddingSizes};
 use crate::error::{ModelError, Result};
 use crate::layers::{
-    additive_attention_mask, hf_linear, resize_embedding, LayerSpec, TransformerLayer, BERT_LAYER_REMAP,
+    additive_attention_mask, hf_linear, linear_tokens, resize_embedding, LayerSpec, TransformerLayer, BERT_LAYER_REMAP,
 };
 use burn::module::Module;
 use burn::nn::Linear;
@@ -192,7 +192,7 @@ impl<B: Backend> Electra<B> {
         let mask_bias = additive_attention_mask(attention_mask);
         let embedded = self.embeddings.forward(input_ids, token_type_ids);
         let x = match &self.embeddings_project {
-            Some(project) => project.forward(embedded),
+            Some(project) => linear_tokens(project, embedded),
             None => embedded,
         };
         self.layers.iter().fold(x, |x, layer| layer.forward(x, mask_bias.clone()))

@@ -43,6 +43,18 @@ pub fn resize_embedding<B: Backend>(
     Embedding { weight: Param::from_tensor(weight) }
 }
 
+/// `linear` applied to every token of `x` `[batch, seq, d_in]` as one `[batch·seq, d_in]` matrix product.
+///
+/// burn 0.21's default `linear` broadcasts a 3-D input into a batched matmul, whose weight gradient is one
+/// `[d_in, d_out]` product per batch row, summed afterwards (a `batch`-times larger buffer and `batch` short gemms).
+/// Flattening the tokens first makes the forward pass and both gradients single large gemms.
+pub fn linear_tokens<B: Backend>(linear: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [batch, seq, d_in] = x.dims();
+    let y = linear.forward(x.reshape([batch * seq, d_in]));
+    let [_, d_out] = y.dims();
+    y.reshape([batch, seq, d_out])
+}
+
 /// Turns a `[batch, seq]` 0/1 attention mask into the additive bias `[batch, 1, 1, seq]` that HF adds to the
 /// attention scores: 0 where attended, the most negative finite value of the float type where padded.
 pub fn additive_attention_mask<B: Backend>(attention_mask: Tensor<B, 2, Int>) -> Tensor<B, 4> {
@@ -92,9 +104,9 @@ impl<B: Backend> SelfAttention<B> {
         let training = B::ad_enabled(&x.device()) && self.dropout.prob > 0.0;
         let head_dim = hidden / self.num_heads;
         let heads = |t: Tensor<B, 3>| t.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
-        let q = heads(self.query.forward(x.clone()));
-        let k = heads(self.key.forward(x.clone()));
-        let v = heads(self.value.forward(x));
+        let q = heads(linear_tokens(&self.query, x.clone()));
+        let k = heads(linear_tokens(&self.key, x.clone()));
+        let v = heads(linear_tokens(&self.value, x));
         let scale = 1.0 / (head_dim as f64).sqrt();
         let context = if training {
             // Training: the backend's fused op has no attention dropout, so spell it out.
@@ -170,9 +182,9 @@ impl<B: Backend> TransformerLayer<B> {
 
     /// The layer applied to `x` `[batch, seq, hidden]` with the additive mask `[batch, 1, 1, seq]`.
     pub fn forward(&self, x: Tensor<B, 3>, mask_bias: Tensor<B, 4>) -> Tensor<B, 3> {
-        let attended = self.attention_output.forward(self.attention.forward(x.clone(), mask_bias));
+        let attended = linear_tokens(&self.attention_output, self.attention.forward(x.clone(), mask_bias));
         let a = self.attention_norm.forward(self.dropout.forward(attended) + x);
-        let ff = self.output.forward(self.activation.forward(self.intermediate.forward(a.clone())));
+        let ff = linear_tokens(&self.output, self.activation.forward(linear_tokens(&self.intermediate, a.clone())));
         self.output_norm.forward(self.dropout.forward(ff) + a)
     }
 }

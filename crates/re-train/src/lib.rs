@@ -10,6 +10,7 @@
 //! - [`predict::predict_file`]: a run directory → `submission.csv`; [`predict::predict_file_with`] with an
 //!   [`infer::InferenceEngine`] (the fused CPU encoder of `re_models::cpu_engine` or burn).
 //! - [`search::run_study`]: random search with successive halving, resumable.
+//! - [`alloc`]: the binaries' global allocator (mimalloc keeping freed pages; 12–15 % of a CPU training step).
 //! - [`tiny`]: `--model tiny`, a WordPiece tokenizer trained on the data and a small RoBERTa-style encoder.
 //!
 //! ```no_run
@@ -19,6 +20,7 @@
 //! let summary = train::<B>(&cfg, &Default::default(), &mut ProgressBars::default()).unwrap();
 //! println!("best dev micro-F1 {:.2}", summary.best_micro_f1);
 //! ```
+pub mod alloc;
 pub mod batches;
 pub mod checkpoint;
 pub mod config;
