@@ -25,6 +25,13 @@ impl Activation {
     /// Applies the activation element-wise.
     pub fn forward<B: Backend, const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         match self {
+            // Under autodiff, spelled out: burn 0.21's fused `gelu` back-propagates the derivative of the *tanh*
+            // approximation (up to ~1e-3 off the exact one that PyTorch uses) through ~16 tensor ops; the
+            // composition's gradient is exact and takes fewer ops (about 8 % of a CPU training step).
+            Activation::Gelu if B::ad_enabled(&x.device()) => {
+                let cdf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5);
+                x * cdf
+            }
             Activation::Gelu => activation::gelu(x),
             Activation::GeluNew => activation::gelu_approximate(x),
             Activation::Relu => activation::relu(x),
@@ -60,5 +67,26 @@ mod tests {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
         assert_eq!(relu, vec![0.0, 0.5, 2.0]);
+    }
+
+    #[test]
+    fn exact_gelu_gradient_under_autodiff() {
+        type Ad = burn::backend::Autodiff<NdArray>;
+        let device = Default::default();
+        let xs = [-1.0f64, 0.5, 2.0];
+        let x = Tensor::<Ad, 1>::from_floats([-1.0f32, 0.5, 2.0], &device).require_grad();
+        let y = Activation::Gelu.forward(x.clone());
+        let values: Vec<f32> = y.clone().into_data().to_vec().unwrap();
+        let grads = y.sum().backward();
+        let grad: Vec<f32> = x.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        // d/dx x·Φ(x) = Φ(x) + x·φ(x), with Φ(-1) = 0.158655254, Φ(0.5) = 0.691462461, Φ(2) = 0.977249868.
+        let cdf = [0.158_655_254f64, 0.691_462_461, 0.977_249_868];
+        for ((&x, c), (&g, &v)) in xs.iter().zip(cdf).zip(grad.iter().zip(&values)) {
+            let pdf = (-x * x / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            let expected = c + x * pdf;
+            // burn's tanh-approximation derivative is off by 1.3e-4 (x = 0.5) to 8.7e-4 (x = 2) here.
+            assert!((g as f64 - expected).abs() < 2e-6, "x = {x}: gradient {g} vs {expected}");
+            assert!((v as f64 - x * c).abs() < 1e-6, "x = {x}: value {v} vs {}", x * c);
+        }
     }
 }
