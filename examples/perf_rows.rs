@@ -24,7 +24,7 @@ use anyhow::{bail, Context};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
-use re_data::encode::RelationEncoder;
+use re_data::encode::RecordTokenizer;
 use re_data::markers::MarkerScheme;
 use re_models::head::{RelationHeadConfig, SpanPooling};
 use re_models::hub::load_encoder;
@@ -107,7 +107,7 @@ fn backend_label(name: &str) -> String {
         }
         "flex" => "burn-flex (gemm, simd, rayon)".into(),
         "cuda" => "burn-cuda (f32)".into(),
-        "engine" => "fused-cpu-engine (re_models::cpu_engine, gemm)".into(),
+        "engine" => "fused-cpu-engine (re_models::fused, gemm)".into(),
         "candle" => "burn-candle (CPU)".into(),
         other => other.into(),
     }
@@ -288,7 +288,7 @@ fn engine_rows(opts: &Opts) -> anyhow::Result<Vec<Value>> {
         }
         let (encoder, config, _) =
             load_encoder::<B>(&dir, &Default::default()).with_context(|| format!("loading {}", dir.display()))?;
-        let engine = re_models::cpu_engine::CpuEncoder::from_encoder(&encoder, &config)?
+        let engine = re_models::fused::FusedEngine::from_encoder(&encoder, &config)?
             .context("the CPU engine covers BERT, RoBERTa and ELECTRA only")?;
         let (b, s) = (inputs.ids_b32.len(), inputs.ids_b32[0].len());
         let ids: Vec<i64> = inputs.ids_b32.iter().flatten().copied().collect();
@@ -356,7 +356,7 @@ fn tokenize_row(opts: &Opts) -> anyhow::Result<Value> {
     }
     let records = re_data::io::klue_json::read(&path, &re_data::labels::LabelMap::klue())?;
     let tokenizer = PathBuf::from("crates/re-data/tests/fixtures/encode/korean-wordpiece.json");
-    let (encoder, _) = RelationEncoder::from_file(&tokenizer, MarkerScheme::parse("typed-punct")?, 128)?;
+    let (encoder, _) = RecordTokenizer::from_file(&tokenizer, MarkerScheme::parse("typed-punct")?, 128)?;
     let n = records.len();
     Ok(time_row(
         "tokenize_markers_32470",

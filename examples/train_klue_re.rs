@@ -82,7 +82,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(test) = &cfg.test {
         let out = cfg.out.join("submission.csv");
         // Inference on CPU goes through the fused engine (docs/performance.md); training stays on burn.
-        let engine = re_train::InferenceEngine::FusedCpu;
+        let engine = re_train::InferenceEngine::Fused;
         let s = re_train::predict::predict_file_with::<Cpu>(&cfg.out, test, &out, 64, engine, &device)?;
         println!("wrote {} ({} rows)", out.display(), s.rows);
     }

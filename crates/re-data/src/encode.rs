@@ -3,12 +3,12 @@
 //! entities.
 //!
 //! ```no_run
-//! use re_data::encode::{EncodedBatch, RelationEncoder};
+//! use re_data::encode::{EncodedBatch, RecordTokenizer};
 //! use re_data::markers::MarkerScheme;
 //! # fn main() -> re_data::Result<()> {
 //! # let records: Vec<re_data::RelationRecord> = Vec::new();
 //! let (encoder, n_added) =
-//!     RelationEncoder::from_file("tokenizer.json".as_ref(), MarkerScheme::parse("typed")?, 256)?;
+//!     RecordTokenizer::from_file("tokenizer.json".as_ref(), MarkerScheme::parse("typed")?, 256)?;
 //! // A model resizes its embeddings to `encoder.vocab_size()` when `n_added > 0`.
 //! let examples = encoder.encode_all(&records, None)?;
 //! let batch = EncodedBatch::collate(&examples.iter().collect::<Vec<_>>(), encoder.pad_id());
@@ -34,7 +34,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tokenizers::{AddedToken, Encoding, PostProcessor, Token, Tokenizer};
 
-/// The entity types whose marker tokens [`RelationEncoder::new`] registers: KLUE's six and `UNK`.
+/// The entity types whose marker tokens [`RecordTokenizer::new`] registers: KLUE's six and `UNK`.
 pub fn default_entity_types() -> Vec<EntityType> {
     let mut types = EntityType::KLUE.to_vec();
     types.push(EntityType::Unk);
@@ -72,7 +72,7 @@ impl EncodedExample {
     }
 }
 
-/// Ids of the examples whose entities were cut by truncation (what [`RelationEncoder::encode_all`] warns about).
+/// Ids of the examples whose entities were cut by truncation (what [`RecordTokenizer::encode_all`] warns about).
 pub fn truncated_ids(examples: &[EncodedExample]) -> Vec<&str> {
     examples.iter().filter(|e| e.entity_truncated).map(|e| e.id.as_str()).collect()
 }
@@ -141,18 +141,18 @@ impl SpecialLayout {
 /// Marks, tokenizes and truncates records. Cloning is cheap (the tokenizer is shared behind an `Arc`) and the
 /// encoder is `Send + Sync`, so threads can share one.
 #[derive(Clone)]
-pub struct RelationEncoder {
+pub struct RecordTokenizer {
     inner: Arc<EncoderInner>,
 }
 
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<RelationEncoder>();
+    assert_send_sync::<RecordTokenizer>();
 };
 
-impl std::fmt::Debug for RelationEncoder {
+impl std::fmt::Debug for RecordTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RelationEncoder")
+        f.debug_struct("RecordTokenizer")
             .field("scheme", &self.inner.scheme)
             .field("max_length", &self.inner.max_length)
             .field("vocab_size", &self.inner.vocab_size)
@@ -184,15 +184,15 @@ struct EntityTokens {
     block: Range<usize>,
 }
 
-impl RelationEncoder {
+impl RecordTokenizer {
     /// Wrap `tokenizer` for `scheme`, registering the marker tokens of KLUE's entity types and `UNK`
     /// ([`default_entity_types`]). Returns the encoder and how many new token ids were added (the model's
-    /// embedding matrix grows by that many rows, to [`RelationEncoder::vocab_size`]).
+    /// embedding matrix grows by that many rows, to [`RecordTokenizer::vocab_size`]).
     pub fn new(tokenizer: Tokenizer, scheme: MarkerScheme, max_length: usize) -> Result<(Self, usize)> {
         Self::with_types(tokenizer, scheme, max_length, &default_entity_types())
     }
 
-    /// [`RelationEncoder::new`] for a tokenizer file (`tokenizer.json`).
+    /// [`RecordTokenizer::new`] for a tokenizer file (`tokenizer.json`).
     pub fn from_file(path: &Path, scheme: MarkerScheme, max_length: usize) -> Result<(Self, usize)> {
         let json = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
         let tokenizer: Tokenizer = json
@@ -201,7 +201,7 @@ impl RelationEncoder {
         Self::new(tokenizer, scheme, max_length)
     }
 
-    /// Like [`RelationEncoder::new`] with an explicit list of entity types that get marker tokens (`typed`, `mask`).
+    /// Like [`RecordTokenizer::new`] with an explicit list of entity types that get marker tokens (`typed`, `mask`).
     /// Encoding a record of another type is an error.
     pub fn with_types(
         mut tokenizer: Tokenizer,
@@ -245,7 +245,7 @@ impl RelationEncoder {
             vocab_size,
             layout,
         };
-        Ok((RelationEncoder { inner: Arc::new(inner) }, vocab_size.saturating_sub(rows_before)))
+        Ok((RecordTokenizer { inner: Arc::new(inner) }, vocab_size.saturating_sub(rows_before)))
     }
 
     /// The tokenizer with the marker tokens added (truncation and padding switched off).
@@ -289,7 +289,7 @@ impl RelationEncoder {
             if !self.inner.types.contains(t) {
                 return Err(DataError::Invalid(format!(
                     "record {}: {role} type {t} has no marker token (registered: {}); \
-                     build the encoder with RelationEncoder::with_types",
+                     build the encoder with RecordTokenizer::with_types",
                     record.id,
                     self.inner.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
                 )));
@@ -553,7 +553,7 @@ mod tests {
     fn indices_are_counted_by_hand() {
         // tokens: a b x c d y e  (x subject at char 4, y object at char 10)
         let r = record("a b x c d y e", Entity::new("x", 4, 4, "PER"), Entity::new("y", 10, 10, "ORG"));
-        let (enc, added) = RelationEncoder::new(word_tokenizer(), MarkerScheme::Entity, 64).unwrap();
+        let (enc, added) = RecordTokenizer::new(word_tokenizer(), MarkerScheme::Entity, 64).unwrap();
         assert_eq!(added, 4);
         assert_eq!(enc.vocab_size(), 18);
         let e = enc.encode(&r, Some(3)).unwrap();
@@ -570,7 +570,7 @@ mod tests {
     fn truncation_window_is_symmetric_and_shifts_at_the_edges() {
         // 10 words, subject "x" at word 6, object "y" at word 8 (scheme none: blocks are the words).
         let r = record("a b c d e f x g y h", Entity::new("x", 12, 12, "PER"), Entity::new("y", 16, 16, "ORG"));
-        let (enc, _) = RelationEncoder::new(word_tokenizer(), MarkerScheme::None, 2 + 5).unwrap();
+        let (enc, _) = RecordTokenizer::new(word_tokenizer(), MarkerScheme::None, 2 + 5).unwrap();
         let e = enc.encode(&r, None).unwrap();
         // needed tokens 6..9 (3), spare 2 → one each side: 5..10 = f x g y h
         assert_eq!(e.input_ids, [2, 9, 12, 10, 13, 11, 3]);
@@ -586,7 +586,7 @@ mod tests {
     #[test]
     fn entities_too_far_apart_are_reported() {
         let r = record("x a b c d e f g y", Entity::new("x", 0, 0, "PER"), Entity::new("y", 16, 16, "ORG"));
-        let (enc, _) = RelationEncoder::new(word_tokenizer(), MarkerScheme::Entity, 2 + 6).unwrap();
+        let (enc, _) = RecordTokenizer::new(word_tokenizer(), MarkerScheme::Entity, 2 + 6).unwrap();
         let e = enc.encode(&r, None).unwrap();
         assert!(e.entity_truncated);
         // Window starts at the first block: [E1] x [/E1] a b c
@@ -606,12 +606,12 @@ mod tests {
     #[test]
     fn typed_scheme_rejects_unregistered_types() {
         let r = record("x y", Entity::new("x", 0, 0, "XYZ"), Entity::new("y", 2, 2, "ORG"));
-        let (enc, added) = RelationEncoder::new(word_tokenizer(), MarkerScheme::Typed, 16).unwrap();
+        let (enc, added) = RecordTokenizer::new(word_tokenizer(), MarkerScheme::Typed, 16).unwrap();
         assert_eq!(added, 28);
         let err = enc.encode(&r, None).unwrap_err().to_string();
         assert!(err.contains("w1") && err.contains("XYZ"), "{err}");
         let types = [EntityType::from("XYZ"), EntityType::Org];
-        let (enc, added) = RelationEncoder::with_types(word_tokenizer(), MarkerScheme::Typed, 16, &types).unwrap();
+        let (enc, added) = RecordTokenizer::with_types(word_tokenizer(), MarkerScheme::Typed, 16, &types).unwrap();
         assert_eq!(added, 8);
         let e = enc.encode(&r, None).unwrap();
         assert_eq!(enc.tokenizer().id_to_token(e.input_ids[e.subject_start]).as_deref(), Some("[E1-XYZ]"));
@@ -619,12 +619,12 @@ mod tests {
 
     #[test]
     fn max_length_must_leave_room_for_text() {
-        assert!(RelationEncoder::new(word_tokenizer(), MarkerScheme::None, 2).is_err());
+        assert!(RecordTokenizer::new(word_tokenizer(), MarkerScheme::None, 2).is_err());
     }
 
     #[test]
     fn collate_pads_to_the_longest() {
-        let (enc, _) = RelationEncoder::new(word_tokenizer(), MarkerScheme::None, 64).unwrap();
+        let (enc, _) = RecordTokenizer::new(word_tokenizer(), MarkerScheme::None, 64).unwrap();
         let a =
             enc.encode(&record("x y", Entity::new("x", 0, 0, "PER"), Entity::new("y", 2, 2, "ORG")), Some(1)).unwrap();
         let b = enc

@@ -51,8 +51,8 @@ fn minilm(c: &mut Criterion) {
     group.bench_function("minilm_l6_real_b32_s128", |b| {
         b.iter(|| model.forward(ids.clone(), mask.clone(), None).into_data())
     });
-    // The same forward through the fused CPU engine (re_models::cpu_engine).
-    let engine = re_models::cpu_engine::CpuEncoder::from_encoder(&model, &config).expect("weights").expect("BERT");
+    // The same forward through the fused CPU engine (re_models::fused).
+    let engine = re_models::fused::FusedEngine::from_encoder(&model, &config).expect("weights").expect("BERT");
     let flat_ids: Vec<i64> = ids.into_data().convert::<i64>().into_vec::<i64>().expect("ids");
     let flat_mask = vec![1i64; flat_ids.len()];
     group.bench_function("minilm_l6_real_b32_s128_fused_cpu_engine", |b| {

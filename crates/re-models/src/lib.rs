@@ -22,7 +22,7 @@
 //! ```
 pub mod activation;
 pub mod bert;
-pub mod cpu_engine;
+pub mod fused;
 pub mod deberta_v2;
 pub mod electra;
 pub mod encoder;

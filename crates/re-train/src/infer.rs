@@ -2,7 +2,7 @@
 //!
 //! - [`InferenceEngine::Burn`]: the whole [`RelationClassifier`] runs on the burn backend it was loaded on (the
 //!   only choice on CUDA).
-//! - [`InferenceEngine::FusedCpu`]: the encoder runs through [`re_models::cpu_engine::CpuEncoder`] (fused f32 kernels,
+//! - [`InferenceEngine::Fused`]: the encoder runs through [`re_models::fused::FusedEngine`] (fused f32 kernels,
 //!   several times faster than burn's NdArray backend, equal to it within ~3e-6), and its last hidden state goes
 //!   through the same burn [`RelationHead`]. The engine copies the weights out of the model once per
 //!   [`Predictor`]; encoder families it does not cover (DeBERTa) fall back to burn.
@@ -15,7 +15,7 @@ use std::str::FromStr;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use re_data::encode::EncodedBatch;
-use re_models::cpu_engine::CpuEncoder;
+use re_models::fused::FusedEngine;
 use re_models::encoder::EncoderConfig;
 use re_models::head::{HeadOutput, RelationHead};
 
@@ -29,7 +29,7 @@ pub enum InferenceEngine {
     #[default]
     Burn,
     /// The fused f32 CPU engine for BERT/RoBERTa/ELECTRA encoders; the relation head stays on burn.
-    FusedCpu,
+    Fused,
 }
 
 impl InferenceEngine {
@@ -37,7 +37,7 @@ impl InferenceEngine {
     pub fn as_str(&self) -> &'static str {
         match self {
             InferenceEngine::Burn => "burn",
-            InferenceEngine::FusedCpu => "fused",
+            InferenceEngine::Fused => "fused",
         }
     }
 }
@@ -53,7 +53,7 @@ impl FromStr for InferenceEngine {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "burn" => Ok(InferenceEngine::Burn),
-            "fused" | "fused-cpu" => Ok(InferenceEngine::FusedCpu),
+            "fused" | "fused-cpu" => Ok(InferenceEngine::Fused),
             other => Err(TrainError::Config(format!("unknown inference engine {other:?} (burn | fused)"))),
         }
     }
@@ -68,17 +68,17 @@ pub enum Predictor<B: Backend> {
     /// Everything on burn.
     Burn(RelationClassifier<B>),
     /// The encoder on the fused CPU engine, the head on burn.
-    FusedCpu { encoder: CpuEncoder, head: RelationHead<B> },
+    Fused { encoder: FusedEngine, head: RelationHead<B> },
 }
 
 impl<B: Backend> Predictor<B> {
-    /// Prepare `model` (built from `encoder_config`) for `engine`. [`InferenceEngine::FusedCpu`] falls back to burn,
+    /// Prepare `model` (built from `encoder_config`) for `engine`. [`InferenceEngine::Fused`] falls back to burn,
     /// with a `debug` log line, when the engine does not cover the encoder family.
     pub fn new(model: RelationClassifier<B>, encoder_config: &EncoderConfig, engine: InferenceEngine) -> Result<Self> {
         match engine {
             InferenceEngine::Burn => Ok(Predictor::Burn(model)),
-            InferenceEngine::FusedCpu => match CpuEncoder::from_encoder(&model.encoder, encoder_config)? {
-                Some(encoder) => Ok(Predictor::FusedCpu { encoder, head: model.head }),
+            InferenceEngine::Fused => match FusedEngine::from_encoder(&model.encoder, encoder_config)? {
+                Some(encoder) => Ok(Predictor::Fused { encoder, head: model.head }),
                 None => {
                     tracing::debug!(
                         "the fused CPU engine does not cover {} encoders; running the encoder on burn",
@@ -108,7 +108,7 @@ impl<B: Backend> Predictor<B> {
     pub fn engine(&self) -> InferenceEngine {
         match self {
             Predictor::Burn(_) => InferenceEngine::Burn,
-            Predictor::FusedCpu { .. } => InferenceEngine::FusedCpu,
+            Predictor::Fused { .. } => InferenceEngine::Fused,
         }
     }
 
@@ -117,7 +117,7 @@ impl<B: Backend> Predictor<B> {
         let x = BatchTensors::<B>::from_batch(batch, device);
         match self {
             Predictor::Burn(model) => Ok(model.forward(&x)),
-            Predictor::FusedCpu { encoder, head } => {
+            Predictor::Fused { encoder, head } => {
                 let (b, s) = (batch.batch_size, batch.seq_len);
                 let hidden =
                     encoder.forward(&batch.input_ids, &batch.attention_mask, Some(&batch.token_type_ids), b, s)?;

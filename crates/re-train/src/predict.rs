@@ -7,7 +7,7 @@ use re_data::io::submission::{Submission, SubmissionRow};
 use crate::checkpoint::SPEC_FILE;
 use crate::error::{Result, TrainError};
 use crate::infer::{InferenceEngine, Predictor};
-use crate::trainer::{load_encoder, load_model, predict_probs};
+use crate::trainer::{load_record_tokenizer, load_model, predict_probs};
 
 /// Where the model lives: `RUN_DIR/best` when given a run directory, or the directory itself.
 pub fn resolve_model_dir(dir: &Path) -> Result<PathBuf> {
@@ -43,7 +43,7 @@ pub fn predict_file<B: Backend>(
     predict_file_with::<B>(model_dir, data, out, batch_size, InferenceEngine::Burn, device)
 }
 
-/// [`predict_file`] with the encoder run by `engine`: [`InferenceEngine::FusedCpu`] on the CPU (falls back to burn
+/// [`predict_file`] with the encoder run by `engine`: [`InferenceEngine::Fused`] on the CPU (falls back to burn
 /// for encoder families it does not cover), [`InferenceEngine::Burn`] elsewhere.
 pub fn predict_file_with<B: Backend>(
     model_dir: &Path,
@@ -58,7 +58,7 @@ pub fn predict_file_with<B: Backend>(
     let (model, spec) = load_model::<B>(&dir, device)?;
     let predictor = Predictor::for_spec(model, &spec, engine)?;
     tracing::debug!("model loaded for the {} engine in {:.2?}", predictor.engine(), started.elapsed());
-    let enc = load_encoder(&dir, &spec)?;
+    let enc = load_record_tokenizer(&dir, &spec)?;
     let labels = re_data::labels::LabelMap::new(spec.labels.clone())?;
     // Labels in the file (if any) are not needed; test files may carry `100` or none.
     let options = re_data::io::ReadOptions { labels: re_data::io::LabelSource::Infer, validation: Default::default() };

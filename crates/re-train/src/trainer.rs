@@ -9,7 +9,7 @@ use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Element, FloatDType};
-use re_data::encode::{EncodedExample, RelationEncoder};
+use re_data::encode::{EncodedExample, RecordTokenizer};
 use re_data::labels::LabelMap;
 use re_data::markers::MarkerScheme;
 use re_data::RelationRecord;
@@ -91,7 +91,7 @@ pub fn label_ids(records: &[RelationRecord], labels: &LabelMap, path: &Path) -> 
 }
 
 fn encode_records(
-    enc: &RelationEncoder,
+    enc: &RecordTokenizer,
     records: &[RelationRecord],
     labels: Option<&[usize]>,
 ) -> Result<Vec<EncodedExample>> {
@@ -126,10 +126,10 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(Relatio
 }
 
 /// The encoder (tokenizer + markers) saved with a model directory.
-pub fn load_encoder(dir: &Path, spec: &ModelSpec) -> Result<RelationEncoder> {
+pub fn load_record_tokenizer(dir: &Path, spec: &ModelSpec) -> Result<RecordTokenizer> {
     let scheme = MarkerScheme::parse(&spec.markers)?;
     // Marker tokens were added before saving, so this adds none.
-    let (enc, _) = RelationEncoder::from_file(&dir.join(TOKENIZER_FILE), scheme, spec.max_length)?;
+    let (enc, _) = RecordTokenizer::from_file(&dir.join(TOKENIZER_FILE), scheme, spec.max_length)?;
     Ok(enc)
 }
 
@@ -137,7 +137,7 @@ fn save_model_dir<B: Backend>(
     dir: &Path,
     model: &RelationClassifier<B>,
     spec: &ModelSpec,
-    enc: &RelationEncoder,
+    enc: &RecordTokenizer,
     labels: &LabelMap,
 ) -> Result<()> {
     model.clone().save_file(dir.join(MODEL_FILE), &recorder()).map_err(|e| TrainError::checkpoint(dir, e))?;
@@ -231,7 +231,7 @@ pub fn train<B: AutodiffBackend>(
 }
 
 /// [`train`]/[`train_on`] with the dev evaluation at the end of each epoch run by `engine`
-/// ([`InferenceEngine::FusedCpu`] when training on the CPU: the engine is rebuilt from the current weights each
+/// ([`InferenceEngine::Fused`] when training on the CPU: the engine is rebuilt from the current weights each
 /// epoch, which costs far less than the evaluation it speeds up). [`train_on`] evaluates with burn.
 pub fn train_with<B: AutodiffBackend>(
     cfg: &TrainConfig,
@@ -317,25 +317,25 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
     let scheme = MarkerScheme::parse(&cfg.markers)?;
 
     // Tokenizer + model: from the checkpoint when resuming, else from `tiny` or an HF directory.
-    let (rel_encoder, mut model, spec) = if resuming {
+    let (record_tokenizer, mut model, spec) = if resuming {
         let (model, spec) = load_model::<B>(&last_dir, device)?;
-        let enc = load_encoder(&last_dir, &spec)?;
+        let enc = load_record_tokenizer(&last_dir, &spec)?;
         (enc, model, spec)
     } else {
         B::seed(device, cfg.seed);
         build_fresh::<B>(cfg, &train_records, &labels, scheme, device)?
     };
-    let pad = rel_encoder.pad_id();
+    let pad = record_tokenizer.pad_id();
     // Parsed once; the dev evaluation builds its engine from the current weights each epoch.
     let encoder_config = match engine {
         InferenceEngine::Burn => None,
-        InferenceEngine::FusedCpu => {
+        InferenceEngine::Fused => {
             Some(re_models::encoder::EncoderConfig::from_json_value(spec.encoder_config.clone())?)
         }
     };
 
     tracing::info!("encoding {} training records", train_records.len());
-    let train_examples = encode_records(&rel_encoder, &train_records, Some(&train_gold))?;
+    let train_examples = encode_records(&record_tokenizer, &train_records, Some(&train_gold))?;
     let truncated = train_examples.iter().filter(|e| e.entity_truncated).count();
     if truncated > 0 {
         tracing::warn!("{truncated} training records have an entity cut by max_length {}", cfg.max_length);
@@ -344,7 +344,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         Some(p) => {
             let recs = load_records(p, &labels)?;
             let gold = label_ids(&recs, &labels, p)?;
-            Some(DevSet { examples: encode_records(&rel_encoder, &recs, Some(&gold))?, gold })
+            Some(DevSet { examples: encode_records(&record_tokenizer, &recs, Some(&gold))?, gold })
         }
         None => None,
     };
@@ -499,7 +499,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
             state.best_micro_f1 = score;
             state.best_epoch = epoch;
             state.epochs_without_improvement = 0;
-            write_dir_atomic(&run_dir.join("best"), |d| save_model_dir(d, &model, &spec, &rel_encoder, &labels))?;
+            write_dir_atomic(&run_dir.join("best"), |d| save_model_dir(d, &model, &spec, &record_tokenizer, &labels))?;
         } else {
             state.epochs_without_improvement += 1;
         }
@@ -507,7 +507,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         append_metrics(&run_dir.join(METRICS_FILE), &m)?;
         let optim_record = optim.to_record();
         write_dir_atomic(&last_dir, |d| {
-            save_model_dir(d, &model, &spec, &rel_encoder, &labels)?;
+            save_model_dir(d, &model, &spec, &record_tokenizer, &labels)?;
             recorder().record(optim_record, d.join(OPTIMIZER_FILE)).map_err(|e| TrainError::checkpoint(d, e))?;
             if let Some(s) = &scaler {
                 write_json(&d.join(LOSS_SCALE_FILE), s)?;
@@ -539,18 +539,18 @@ fn build_fresh<B: Backend>(
     labels: &LabelMap,
     scheme: MarkerScheme,
     device: &B::Device,
-) -> Result<(RelationEncoder, RelationClassifier<B>, ModelSpec)> {
-    let (rel_encoder, added, encoder, mut encoder_config) = if cfg.model == "tiny" {
+) -> Result<(RecordTokenizer, RelationClassifier<B>, ModelSpec)> {
+    let (record_tokenizer, added, encoder, mut encoder_config) = if cfg.model == "tiny" {
         let sentences: Vec<&str> = train_records.iter().map(|r| r.sentence.as_str()).collect();
         let tokenizer = crate::tiny::train_wordpiece(&sentences, cfg.tiny.vocab_size)?;
-        let (enc, added) = RelationEncoder::new(tokenizer, scheme, cfg.max_length)?;
+        let (enc, added) = RecordTokenizer::new(tokenizer, scheme, cfg.max_length)?;
         let json = crate::tiny::tiny_config_json(&cfg.tiny, enc.vocab_size(), enc.pad_id(), cfg.max_length);
         let enc_cfg = re_models::encoder::EncoderConfig::from_json_value(json.clone())?;
         (enc, added, enc_cfg.init::<B>(device), json)
     } else {
         let dir = Path::new(&cfg.model);
         let tokenizer = re_models::hub::load_tokenizer(dir)?;
-        let (enc, added) = RelationEncoder::new(tokenizer, scheme, cfg.max_length)?;
+        let (enc, added) = RecordTokenizer::new(tokenizer, scheme, cfg.max_length)?;
         let (encoder, _cfg, report) = re_models::hub::load_encoder::<B>(dir, device)?;
         if !report.missing.is_empty() {
             tracing::warn!(
@@ -565,10 +565,10 @@ fn build_fresh<B: Backend>(
         (enc, added, encoder, json)
     };
     if added > 0 {
-        tracing::info!("added {added} marker tokens to the tokenizer (vocabulary {})", rel_encoder.vocab_size());
+        tracing::info!("added {added} marker tokens to the tokenizer (vocabulary {})", record_tokenizer.vocab_size());
     }
     encoder_config["vocab_size"] =
-        serde_json::json!(rel_encoder.vocab_size().max(encoder_config["vocab_size"].as_u64().unwrap_or(0) as usize));
+        serde_json::json!(record_tokenizer.vocab_size().max(encoder_config["vocab_size"].as_u64().unwrap_or(0) as usize));
     let spec = ModelSpec {
         encoder_config,
         pooling: cfg.pooling.clone(),
@@ -584,7 +584,7 @@ fn build_fresh<B: Backend>(
         .with_concat_cls(cfg.concat_cls)
         .with_dropout(cfg.dropout)
         .init(device);
-    Ok((rel_encoder, RelationClassifier { encoder, head }, spec))
+    Ok((record_tokenizer, RelationClassifier { encoder, head }, spec))
 }
 
 fn check_or_write_config(cfg: &TrainConfig, run_dir: &Path, resuming: bool) -> Result<()> {

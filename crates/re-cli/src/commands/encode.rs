@@ -1,11 +1,11 @@
 //! `kre encode`: embed texts with a Hugging Face checkpoint directory (pooled last hidden state, one JSON line each).
 //!
-//! Runs on the CPU: the encoder through the fused f32 engine (`re_models::cpu_engine`, default) or the burn module
+//! Runs on the CPU: the encoder through the fused f32 engine (`re_models::fused`, default) or the burn module
 //! on NdArray (`--engine burn`); pooling is burn's either way.
 use anyhow::Context;
 use burn::backend::NdArray;
 use burn::tensor::{Int, Tensor, TensorData};
-use re_models::cpu_engine::CpuEncoder;
+use re_models::fused::FusedEngine;
 use re_models::hub::{load_encoder, load_tokenizer};
 use re_models::pooling::SentencePooling;
 use re_models::tokenizer::encode_batch;
@@ -68,7 +68,7 @@ pub fn encode(args: EncodeArgs) -> anyhow::Result<()> {
     let fused = match args.engine {
         EngineArg::Burn => None,
         EngineArg::Fused => {
-            let engine = CpuEncoder::from_encoder(&encoder, &config)?;
+            let engine = FusedEngine::from_encoder(&encoder, &config)?;
             if engine.is_none() {
                 tracing::debug!(
                     "the fused CPU engine does not cover {} encoders; running the encoder on burn",

@@ -6,7 +6,7 @@
 //! `re_train::parallel`). [`on_backend`] makes that choice once for all three commands.
 //!
 //! Inference engine: on the CPU, `kre predict` and the dev evaluation / `--test` prediction of `kre train` run the
-//! encoder through the fused f32 engine (`re_models::cpu_engine`) and the relation head on burn; on CUDA everything
+//! encoder through the fused f32 engine (`re_models::fused`) and the relation head on burn; on CUDA everything
 //! runs on burn. `kre predict --engine burn|fused` overrides the choice ([`EngineArg`]).
 use std::path::{Path, PathBuf};
 
@@ -58,7 +58,7 @@ pub fn resolve_engine(device: &str, requested: Option<EngineArg>) -> re_train::R
     let on_cpu = parse_device(device)?.is_none();
     match (requested, on_cpu) {
         (Some(EngineArg::Burn), _) | (None, false) => Ok(InferenceEngine::Burn),
-        (Some(EngineArg::Fused), true) | (None, true) => Ok(InferenceEngine::FusedCpu),
+        (Some(EngineArg::Fused), true) | (None, true) => Ok(InferenceEngine::Fused),
         (Some(EngineArg::Fused), false) => Err(TrainError::Config(format!(
             "--engine fused runs on the CPU; use --device cpu or --engine burn with --device {device}"
         ))),

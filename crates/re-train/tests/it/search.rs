@@ -2,6 +2,7 @@
 use std::path::Path;
 
 use re_data::io::{read_records, ReadOptions};
+use crate::serial;
 use re_train::config::{TinyConfig, TrainConfig};
 use re_train::progress::Silent;
 use re_train::search::{read_trials, run_study, Pruner, SearchConfig, SearchSpace};
@@ -10,6 +11,7 @@ type B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
 
 #[test]
 fn study_appends_trials_and_resumes() {
+    let _guard = serial();
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re");
     let write = |name: &str, n: usize| {

@@ -8,18 +8,14 @@ use re_train::config::{TinyConfig, TrainConfig};
 use re_train::infer::{InferenceEngine, Predictor};
 use re_train::predict::predict_file_with;
 use re_train::progress::Silent;
-use re_train::trainer::{load_encoder, load_model, predict_probs, read_metrics, train_with};
+use re_train::trainer::{load_record_tokenizer, load_model, predict_probs, read_metrics, train_with};
 
 type Cpu = burn::backend::NdArray<f32>;
 type B = burn::backend::Autodiff<Cpu>;
 
 const TOLERANCE: f64 = 1e-5;
 
-/// burn's NdArray RNG (init, dropout) is process-global: training tests must not interleave.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::serial;
 
 fn dataset(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re").join(name)
@@ -81,14 +77,14 @@ fn fused_engine_predicts_like_burn_after_training() {
         ..TrainConfig::default()
     };
     // The dev evaluation of this run goes through the fused engine.
-    let summary = train_with::<B>(&cfg, &[Default::default()], &mut Silent, InferenceEngine::FusedCpu).unwrap();
+    let summary = train_with::<B>(&cfg, &[Default::default()], &mut Silent, InferenceEngine::Fused).unwrap();
     assert_eq!(summary.epochs.len(), 1);
 
     // predict_probs on the dev slice with both engines.
     let device = Default::default();
     let best = cfg.out.join("best");
     let (model, spec) = load_model::<Cpu>(&best, &device).unwrap();
-    let enc = load_encoder(&best, &spec).unwrap();
+    let enc = load_record_tokenizer(&best, &spec).unwrap();
     let labels = re_data::labels::LabelMap::new(spec.labels.clone()).unwrap();
     let k = labels.len();
     let dev_records = re_train::trainer::load_records(cfg.dev.as_ref().unwrap(), &labels).unwrap();
@@ -96,9 +92,9 @@ fn fused_engine_predicts_like_burn_after_training() {
     let examples = enc.encode_all(&dev_records, None).unwrap();
     let pad = enc.pad_id();
     let burn = Predictor::for_spec(model.clone(), &spec, InferenceEngine::Burn).unwrap();
-    let fused = Predictor::for_spec(model, &spec, InferenceEngine::FusedCpu).unwrap();
+    let fused = Predictor::for_spec(model, &spec, InferenceEngine::Fused).unwrap();
     assert_eq!(burn.engine(), InferenceEngine::Burn);
-    assert_eq!(fused.engine(), InferenceEngine::FusedCpu, "the tiny RoBERTa-style encoder is covered");
+    assert_eq!(fused.engine(), InferenceEngine::Fused, "the tiny RoBERTa-style encoder is covered");
     let (p_burn, fb_burn) = predict_probs(&burn, &examples, 32, pad, k, &device).unwrap();
     let (p_fused, fb_fused) = predict_probs(&fused, &examples, 32, pad, k, &device).unwrap();
     assert_eq!(fb_burn, fb_fused);
@@ -126,7 +122,7 @@ fn fused_engine_predicts_like_burn_after_training() {
     let test = d.join("test.jsonl");
     re_data::io::jsonl::write(&test, &unlabeled).unwrap();
     let mut subs = Vec::new();
-    for engine in [InferenceEngine::Burn, InferenceEngine::FusedCpu] {
+    for engine in [InferenceEngine::Burn, InferenceEngine::Fused] {
         let out = d.join(format!("submission-{engine}.csv"));
         let s = predict_file_with::<Cpu>(&cfg.out, &test, &out, 16, engine, &device).unwrap();
         assert_eq!(s.rows, unlabeled.len());
@@ -151,14 +147,14 @@ fn fused_engine_falls_back_to_burn_for_deberta() {
     let head = re_models::head::RelationHeadConfig::new(config.hidden_size(), 3, re_models::head::SpanPooling::Cls)
         .init::<Cpu>(&device);
     let model = re_train::model::RelationClassifier { encoder, head };
-    let predictor = Predictor::new(model, &config, InferenceEngine::FusedCpu).unwrap();
+    let predictor = Predictor::new(model, &config, InferenceEngine::Fused).unwrap();
     assert_eq!(predictor.engine(), InferenceEngine::Burn);
 }
 
 #[test]
 fn engine_names_parse() {
     assert_eq!("burn".parse::<InferenceEngine>().unwrap(), InferenceEngine::Burn);
-    assert_eq!("fused".parse::<InferenceEngine>().unwrap(), InferenceEngine::FusedCpu);
-    assert_eq!(InferenceEngine::FusedCpu.to_string(), "fused");
+    assert_eq!("fused".parse::<InferenceEngine>().unwrap(), InferenceEngine::Fused);
+    assert_eq!(InferenceEngine::Fused.to_string(), "fused");
     assert!("gpu".parse::<InferenceEngine>().is_err());
 }

@@ -8,7 +8,7 @@ use burn::optim::GradientsParams;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{FloatDType, Tensor};
-use re_data::encode::{EncodedExample, RelationEncoder};
+use re_data::encode::{EncodedExample, RecordTokenizer};
 use re_data::io::{read_records, ReadOptions};
 use re_data::labels::LabelMap;
 use re_data::markers::MarkerScheme;
@@ -25,11 +25,7 @@ type Cpu = burn::backend::NdArray<f32>;
 type B = burn::backend::Autodiff<Cpu>;
 type Dev = burn::tensor::Device<B>;
 
-/// burn's NdArray RNG (init, dropout) is process-global: training tests must not interleave.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::serial;
 
 fn dataset(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re").join(name)
@@ -60,7 +56,7 @@ fn fixture(n: usize) -> Fixture {
     let sentences: Vec<&str> = records.iter().map(|r| r.sentence.as_str()).collect();
     let tokenizer = re_train::tiny::train_wordpiece(&sentences, 600).unwrap();
     let max_length = 64;
-    let (enc, _) = RelationEncoder::new(tokenizer, MarkerScheme::parse("typed").unwrap(), max_length).unwrap();
+    let (enc, _) = RecordTokenizer::new(tokenizer, MarkerScheme::parse("typed").unwrap(), max_length).unwrap();
     let tiny = TinyConfig { vocab_size: 600, hidden_size: 32, num_layers: 2, num_heads: 2, intermediate_size: 64 };
     let mut encoder_config = re_train::tiny::tiny_config_json(&tiny, enc.vocab_size(), enc.pad_id(), max_length);
     encoder_config["hidden_dropout_prob"] = serde_json::json!(0.0);

@@ -1,8 +1,7 @@
 //! ELECTRA discriminator parity with transformers (embedding_size 24 ≠ hidden 32 → `embeddings_project`), from
 //! safetensors and pytorch_model.bin; `do_lower_case` tokenizer from tokenizer.json and from vocab.txt.
-mod common;
 
-use common::{check_token_ids, expected, fixture_dir, inputs, max_abs_diff, B, TOLERANCE};
+use crate::common::{check_token_ids, expected, fixture_dir, inputs, max_abs_diff, B, TOLERANCE};
 use re_models::encoder::{Encoder, EncoderConfig};
 use re_models::hub::{load_encoder, load_tokenizer};
 

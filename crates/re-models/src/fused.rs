@@ -14,14 +14,14 @@
 //! - residual + LayerNorm and bias + GELU are single passes over each row.
 //!
 //! It is inference only (no dropout, no autodiff) and f32 only. Parity with the burn modules and with
-//! transformers is tested in `tests/cpu_engine_parity.rs`.
+//! transformers is tested in `tests/fused_parity.rs`.
 //!
 //! ```no_run
-//! use re_models::cpu_engine::CpuEncoder;
+//! use re_models::fused::FusedEngine;
 //! use re_models::hub::load_encoder;
 //! type B = burn::backend::NdArray<f32>;
 //! let (encoder, config, _) = load_encoder::<B>("models/minilm".as_ref(), &Default::default())?;
-//! let engine = CpuEncoder::from_encoder(&encoder, &config)?.expect("BERT-family encoder");
+//! let engine = FusedEngine::from_encoder(&encoder, &config)?.expect("BERT-family encoder");
 //! let ids = [101i64, 7592, 102];
 //! let hidden = engine.forward(&ids, &[1, 1, 1], None, 1, 3)?; // [1 × 3 × hidden], row-major
 //! # Ok::<(), anyhow::Error>(())
@@ -66,9 +66,9 @@ struct Layer {
 }
 
 /// A BERT/RoBERTa/ELECTRA encoder ready for fast f32 CPU inference. Built from a loaded burn [`Encoder`] with
-/// [`CpuEncoder::from_encoder`]; `forward` gives the same last hidden state as the burn module.
+/// [`FusedEngine::from_encoder`]; `forward` gives the same last hidden state as the burn module.
 #[derive(Debug, Clone)]
-pub struct CpuEncoder {
+pub struct FusedEngine {
     hidden: usize,
     heads: usize,
     embed_dim: usize,
@@ -136,7 +136,7 @@ fn layer<B: Backend>(l: &TransformerLayer<B>) -> Result<Layer> {
     })
 }
 
-impl CpuEncoder {
+impl FusedEngine {
     /// Copies the weights of a BERT, RoBERTa or ELECTRA encoder; `Ok(None)` for a family the engine does not
     /// cover (DeBERTa-v2/v3), which then runs through burn as before.
     pub fn from_encoder<B: Backend>(encoder: &Encoder<B>, config: &EncoderConfig) -> Result<Option<Self>> {
@@ -159,7 +159,7 @@ impl CpuEncoder {
         if heads == 0 || hidden % heads != 0 {
             return Err(ModelError::Input(format!("hidden size {hidden} is not a multiple of {heads} heads")));
         }
-        Ok(Some(CpuEncoder {
+        Ok(Some(FusedEngine {
             hidden,
             heads,
             embed_dim,
@@ -356,7 +356,7 @@ impl CpuEncoder {
 /// A raw output pointer shared by parallel tasks that write disjoint blocks.
 #[derive(Clone, Copy)]
 struct SharedMut(*mut f32);
-// SAFETY: only used for disjoint writes, see `CpuEncoder::attention`.
+// SAFETY: only used for disjoint writes, see `FusedEngine::attention`.
 unsafe impl Send for SharedMut {}
 unsafe impl Sync for SharedMut {}
 

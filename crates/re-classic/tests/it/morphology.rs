@@ -1,6 +1,5 @@
 //! MeCab morphology on real sentences: tags, offsets, long input, Latin/Hanja, empty input, threads.
-mod common;
-use common::{mecab, read_kaist};
+use crate::common::{mecab, read_kaist};
 use re_classic::mecab::Mecab;
 use re_classic::morph::{Morpheme, Morphology};
 

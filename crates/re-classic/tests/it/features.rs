@@ -3,8 +3,7 @@
 //! "올해 삼성전자와 LG전자는 스마트폰 시장에서 경쟁한다." — MeCab: 올해/NNG 삼성전자/NNP 와/JC LG/SL 전자/NNG 는/JX
 //! 스마트폰/NNP 시장/NNG 에서/JKB 경쟁/NNG 한다/XSV+EF ./SF. Bytes: 삼성전자 7..19, LG전자 23..31, 경쟁 61..67.
 //! Eojeols: 0 올해 | 1 삼성전자와 | 2 LG전자는 | 3 스마트폰 | 4 시장에서 | 5 경쟁한다.
-mod common;
-use common::mecab;
+use crate::common::mecab;
 use re_classic::clues::ClueLexicon;
 use re_classic::features::*;
 use re_classic::morph::AnalyzedSentence;

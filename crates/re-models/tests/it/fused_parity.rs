@@ -1,16 +1,15 @@
-//! The fused CPU engine (`re_models::cpu_engine`) against transformers' outputs (the parity fixtures of
+//! The fused CPU engine (`re_models::fused`) against transformers' outputs (the parity fixtures of
 //! `tools/make_parity_fixtures.py`) and against the burn modules it is built from, including real MiniLM weights
 //! on a padded batch.
-mod common;
 
-use common::{expected, fixture_dir, B, TOLERANCE};
-use re_models::cpu_engine::CpuEncoder;
+use crate::common::{expected, fixture_dir, B, TOLERANCE};
+use re_models::fused::FusedEngine;
 use re_models::hub::load_encoder;
 
 fn engine_vs_transformers(family: &str, use_types: bool) -> f32 {
     let dir = fixture_dir(family).join("safetensors");
     let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
-    let engine = CpuEncoder::from_encoder(&encoder, &config).expect("copy weights").expect("BERT-family encoder");
+    let engine = FusedEngine::from_encoder(&encoder, &config).expect("copy weights").expect("BERT-family encoder");
     let mut worst = 0.0f32;
     for case in &expected(family).cases {
         let (batch, seq) = (case.input_ids.len(), case.input_ids[0].len());
@@ -53,14 +52,14 @@ fn electra_engine_with_embedding_projection_matches_transformers() {
 fn deberta_is_left_to_burn() {
     let dir = fixture_dir("deberta_v3").join("safetensors");
     let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
-    assert!(CpuEncoder::from_encoder(&encoder, &config).expect("no error").is_none());
+    assert!(FusedEngine::from_encoder(&encoder, &config).expect("no error").is_none());
 }
 
 #[test]
 fn bad_ids_are_errors_not_panics() {
     let dir = fixture_dir("bert").join("safetensors");
     let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
-    let engine = CpuEncoder::from_encoder(&encoder, &config).unwrap().unwrap();
+    let engine = FusedEngine::from_encoder(&encoder, &config).unwrap().unwrap();
     let err = engine.forward(&[0, 1_000_000], &[1, 1], None, 1, 2).unwrap_err().to_string();
     assert!(err.contains("token id 1000000") && err.contains("position 1"), "{err}");
     let err = engine.forward(&[0, 1], &[1], None, 1, 2).unwrap_err().to_string();
@@ -77,7 +76,7 @@ fn minilm_engine_matches_burn_on_a_padded_batch() {
     let dir = cache.join("all-minilm-l6-v2");
     assert!(dir.join("model.safetensors").is_file(), "run `bash scripts/install-test-deps.sh` first");
     let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
-    let engine = CpuEncoder::from_encoder(&encoder, &config).unwrap().unwrap();
+    let engine = FusedEngine::from_encoder(&encoder, &config).unwrap().unwrap();
     let (batch, seq) = (3usize, 40usize);
     let mut ids = vec![0i64; batch * seq];
     let mut mask = vec![0i64; batch * seq];

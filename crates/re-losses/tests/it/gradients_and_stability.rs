@@ -1,7 +1,6 @@
 //! f32 gradients against finite differences, numerical stability at logits of ±1e4, error paths.
-mod common;
 use burn::backend::{Autodiff, NdArray};
-use common::*;
+use crate::common::*;
 use re_losses::{FocalLossConfig, LabelSmoothingCrossEntropyConfig, LossError, Reduction};
 
 type B32 = NdArray<f32>;

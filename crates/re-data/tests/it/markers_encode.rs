@@ -5,7 +5,7 @@
 //! character offsets that Python `tokenizers` produced. The second tokenizer is all-MiniLM-L6-v2's
 //! (`$KRE_CACHE/all-minilm-l6-v2/tokenizer.json`, bert-base-uncased vocabulary: it lower-cases and NFD-decomposes
 //! Hangul into jamo, so Korean words become jamo pieces or `[UNK]`).
-use re_data::encode::{length_bucketed_batches, truncated_ids, EncodedBatch, EncodedExample, RelationEncoder};
+use re_data::encode::{length_bucketed_batches, truncated_ids, EncodedBatch, EncodedExample, RecordTokenizer};
 use re_data::markers::{mark, MarkerScheme};
 use re_data::{Entity, EntityType, RelationRecord};
 use serde::Deserialize;
@@ -107,11 +107,11 @@ fn reference() -> Reference {
     serde_json::from_str(&std::fs::read_to_string(fixtures().join("reference.json")).unwrap()).unwrap()
 }
 
-fn encoder(tokenizer: &Path, scheme: &str, max_length: usize) -> (RelationEncoder, usize) {
-    RelationEncoder::from_file(tokenizer, MarkerScheme::parse(scheme).unwrap(), max_length).unwrap()
+fn encoder(tokenizer: &Path, scheme: &str, max_length: usize) -> (RecordTokenizer, usize) {
+    RecordTokenizer::from_file(tokenizer, MarkerScheme::parse(scheme).unwrap(), max_length).unwrap()
 }
 
-fn decode(enc: &RelationEncoder, ids: &[u32]) -> String {
+fn decode(enc: &RecordTokenizer, ids: &[u32]) -> String {
     enc.tokenizer().decode(ids, false).unwrap()
 }
 
@@ -177,7 +177,7 @@ fn added_special_token_counts() {
             assert_eq!(added, expected, "{} / {scheme}", path.display());
             // Adding the same markers to a tokenizer that has them adds nothing.
             let (again, added_again) =
-                RelationEncoder::new(enc.tokenizer().clone(), MarkerScheme::parse(scheme).unwrap(), 128).unwrap();
+                RecordTokenizer::new(enc.tokenizer().clone(), MarkerScheme::parse(scheme).unwrap(), 128).unwrap();
             assert_eq!((added_again, again.vocab_size()), (0, enc.vocab_size()));
         }
     }

@@ -1,9 +1,8 @@
 //! Autodiff gradients against central finite differences in f64, hand-computed values.
 //! (Kept in their own test binary: NdArray<f32> and NdArray<f64> share one device, whose default float dtype is
 //! process-global, so f32 and f64 tests must not run in the same process.)
-mod common;
 use burn::backend::{Autodiff, NdArray};
-use common::*;
+use crate::common::*;
 use re_losses::FocalLossConfig;
 
 /// f64 so that finite differences are accurate (h = 1e-6 gives ~1e-9 truncation + rounding error).

@@ -1,8 +1,7 @@
 //! BERT and RoBERTa parity with transformers: tiny random checkpoints from `tools/make_parity_fixtures.py`, loaded
 //! from safetensors, pytorch_model.bin, a legacy `.bin` (prefix + gamma/beta + head keys) and fp16/bf16 safetensors.
-mod common;
 
-use common::{check_token_ids, expected, fixture_dir, inputs, max_abs_diff, Case, B, TOLERANCE};
+use crate::common::{check_token_ids, expected, fixture_dir, inputs, max_abs_diff, Case, B, TOLERANCE};
 use re_models::encoder::{Encoder, EncoderConfig};
 use re_models::hub::{load_encoder, load_tokenizer};
 

@@ -1,7 +1,6 @@
 //! The pipeline end to end with the real MeCab: SVM vs the rule baseline on the synthetic competition set, each
 //! filter, max-ent, one-vs-rest, save/load and determinism.
-mod common;
-use common::mecab;
+use crate::common::mecab;
 use re_classic::clues::ClueLexicon;
 use re_classic::eval::score_binary;
 use re_classic::features::FeatureSet;

@@ -8,11 +8,7 @@ use re_train::trainer::{read_metrics, train, EpochMetrics};
 
 type B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
 
-/// burn's NdArray RNG (init, dropout) is process-global: training tests must not interleave.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::serial;
 
 fn dataset(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re").join(name)

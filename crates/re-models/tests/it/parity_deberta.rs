@@ -3,9 +3,8 @@
 //! absolute positions and token types; `deberta_v3`: shared keys, p2c+c2p, 256 buckets, layer-normed relative
 //! embeddings, no absolute positions, `deberta.` prefix and MLM head keys) loaded from `model.safetensors` and
 //! `pytorch_model.bin`; max |Δ| of the last hidden state ≤ 1e-4 on single inputs, a padded batch and a sentence pair.
-mod common;
 
-use common::{expected, fixture_dir, inputs, max_abs_diff, Case, B, TOLERANCE};
+use crate::common::{expected, fixture_dir, inputs, max_abs_diff, Case, B, TOLERANCE};
 use re_models::deberta_v2::{self, DebertaV2Config};
 use re_models::encoder::{Encoder, EncoderConfig};
 use re_models::hub::{load_deberta_v2, load_encoder, load_weights};

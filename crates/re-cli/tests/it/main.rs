@@ -1,0 +1,7 @@
+//! Integration tests of `re-cli`, one test binary (each module was its own binary before: one compile and link instead of one per file).
+mod classic_cli;
+mod data_cli;
+mod encode_cli;
+mod eval_cli;
+mod inference_engine_cli;
+mod synth_eda_cli;
