@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use re_train::config::{TinyConfig, TrainConfig};
+use re_train::config::{ModelSource, TinyConfig, TrainConfig};
 use re_train::progress::ProgressBars;
 
 type Cpu = burn::backend::NdArray<f32>;
@@ -24,20 +24,18 @@ fn main() -> anyhow::Result<()> {
     re_train::alloc::retain_freed_memory();
     let data = PathBuf::from("datasets/synthetic-klue-re");
     // Small enough to finish in a few minutes on 2 CPU cores; pass --model DIR for a real checkpoint.
+    let tiny = TinyConfig { vocab_size: 4000, hidden_size: 128, num_layers: 2, num_heads: 4, intermediate_size: 512 };
     let mut cfg = TrainConfig {
-        model: "tiny".into(),
+        model: ModelSource::Tiny(tiny),
         train: data.join("train.json"),
         dev: Some(data.join("dev.json")),
         test: Some(data.join("test.json")),
         out: PathBuf::from("runs/train_klue_re"),
         epochs: 3,
         batch_size: 32,
-        lr: 1e-3,
+        // No `lr`: the model's default (1e-3 for tiny, 5e-5 for a checkpoint), see ModelSource::default_lr.
         warmup_ratio: 0.1,
         max_length: 128,
-        markers: "typed-punct".into(),
-        pooling: "entity-start".into(),
-        tiny: TinyConfig { vocab_size: 4000, hidden_size: 128, num_layers: 2, num_heads: 4, intermediate_size: 512 },
         ..TrainConfig::default()
     };
     let mut args = std::env::args().skip(1);
@@ -45,10 +43,10 @@ fn main() -> anyhow::Result<()> {
         let mut value = || args.next().ok_or_else(|| anyhow::anyhow!("{flag} needs a value"));
         match flag.as_str() {
             "--model" => {
-                cfg.model = value()?;
-                if cfg.model != "tiny" {
-                    // Pretrained encoders want the usual fine-tuning learning rate.
-                    cfg.lr = 5e-5;
+                // `tiny` keeps the small sizes above; a directory is a checkpoint.
+                let model: ModelSource = value()?.parse().map_err(anyhow::Error::msg)?;
+                if !matches!((&model, &cfg.model), (ModelSource::Tiny(_), ModelSource::Tiny(_))) {
+                    cfg.model = model;
                 }
             }
             "--train" => cfg.train = value()?.into(),
@@ -56,7 +54,7 @@ fn main() -> anyhow::Result<()> {
             "--test" => cfg.test = Some(value()?.into()),
             "--epochs" => cfg.epochs = value()?.parse()?,
             "--out" => cfg.out = value()?.into(),
-            "--lr" => cfg.lr = value()?.parse()?,
+            "--lr" => cfg.lr = Some(value()?.parse()?),
             "--max-train-records" => cfg.max_train_records = value()?.parse()?,
             "-h" | "--help" => {
                 println!("train_klue_re [--model tiny|DIR] [--train F] [--dev F] [--test F] [--epochs N] [--lr X] [--out DIR] [--max-train-records N]");
@@ -69,6 +67,8 @@ fn main() -> anyhow::Result<()> {
         eprintln!("note: training on the shipped SYNTHETIC data set (made by `kre synth`); its scores say nothing about KLUE.");
     }
 
+    let cfg = cfg.resolved();
+    eprintln!("{}", cfg.describe());
     let started = Instant::now();
     let device = Default::default();
     let summary = re_train::trainer::train::<CpuAutodiff>(&cfg, &device, &mut ProgressBars::default())?;

@@ -4,6 +4,7 @@
 //! `pad_token_id + 1` and skip padding (HF `create_position_ids_from_input_ids`), and `type_vocab_size` is usually 1.
 //! klue/roberta pairs this model with a WordPiece (BERT) tokenizer; that is a tokenizer matter only.
 use crate::activation::Activation;
+use crate::encoder::{read_family_config, FamilyConfig};
 use crate::error::{ModelError, Result};
 use crate::layers::{
     additive_attention_mask, hf_embedding, resize_embedding, LayerSpec, TransformerLayer, BERT_LAYER_REMAP,
@@ -106,24 +107,30 @@ impl Default for BertConfig {
 }
 
 impl BertConfig {
-    /// Reads and validates `config.json`.
+    /// Reads and validates `config.json` (see [`crate::encoder::read_family_config`]).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
-        let config: Self = serde_json::from_str(&text)
-            .map_err(|e| ModelError::Config { path: path.into(), message: e.to_string() })?;
-        config.validate(path)?;
-        Ok(config)
+        read_family_config(path)
     }
 
     /// Checks the options this port implements; `path` names the file in the error.
     pub fn validate(&self, path: &Path) -> Result<()> {
-        let unsupported = |what: String| Err(ModelError::Unsupported { path: path.into(), what });
         if !matches!(self.model_type.as_str(), "bert" | "roberta" | "xlm-roberta" | "camembert") {
-            return unsupported(format!("model_type {:?} for the BERT encoder", self.model_type));
+            return Err(ModelError::Unsupported {
+                path: path.into(),
+                what: format!("model_type {:?} for the BERT encoder", self.model_type),
+            });
         }
+        self.validate_shape(path)
+    }
+
+    /// The checks BERT and ELECTRA share: absolute positions only, heads dividing the hidden size.
+    pub(crate) fn validate_shape(&self, path: &Path) -> Result<()> {
         if let Some(kind) = &self.position_embedding_type {
             if kind != "absolute" {
-                return unsupported(format!("position_embedding_type {kind:?} (only \"absolute\")"));
+                return Err(ModelError::Unsupported {
+                    path: path.into(),
+                    what: format!("position_embedding_type {kind:?} (only \"absolute\")"),
+                });
             }
         }
         if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
@@ -140,7 +147,7 @@ impl BertConfig {
 
     /// Whether positions follow the RoBERTa scheme (start after the padding id).
     pub fn is_roberta(&self) -> bool {
-        self.model_type != "bert"
+        matches!(self.model_type.as_str(), "roberta" | "xlm-roberta" | "camembert")
     }
 
     /// The padding id: `pad_token_id`, else 1 for RoBERTa and 0 for BERT.
@@ -182,6 +189,12 @@ impl BertConfig {
             hidden_size: self.hidden_size,
             initializer_range: self.initializer_range,
         }
+    }
+}
+
+impl FamilyConfig for BertConfig {
+    fn validate(&self, path: &Path) -> Result<()> {
+        BertConfig::validate(self, path)
     }
 }
 

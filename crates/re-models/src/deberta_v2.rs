@@ -46,12 +46,13 @@ use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Dropout, DropoutConfig, Embedding, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, DType, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Int, Tensor, TensorData};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::activation::Activation;
 use crate::error::{ModelError, Result};
-use crate::layers::{hf_embedding, hf_linear, linear_tokens, resize_embedding};
+use crate::encoder::{read_family_config, FamilyConfig};
+use crate::layers::{hf_embedding, hf_linear, linear_tokens, most_negative, resize_embedding};
 
 /// HF checkpoint key → module path rewrites for [`DebertaV2`], applied in order by [`crate::hub::load_weights`].
 ///
@@ -210,6 +211,12 @@ impl Default for DebertaV2Config {
     }
 }
 
+impl FamilyConfig for DebertaV2Config {
+    fn validate(&self, path: &Path) -> Result<()> {
+        DebertaV2Config::validate(self, path)
+    }
+}
+
 /// The conv layer's activation (`ACT2FN[conv_act]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ConvActivation {
@@ -236,13 +243,9 @@ impl ConvActivation {
 }
 
 impl DebertaV2Config {
-    /// Reads and validates `config.json`.
+    /// Reads and validates `config.json` (see [`crate::encoder::read_family_config`]).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
-        let config: Self = serde_json::from_str(&text)
-            .map_err(|e| ModelError::Config { path: path.into(), message: e.to_string() })?;
-        config.validate(path)?;
-        Ok(config)
+        read_family_config(path)
     }
 
     /// Checks the combinations the modeling code cannot run (`path` names the config file in the error).
@@ -777,16 +780,6 @@ impl<B: Backend> DebertaV2<B> {
             resize_embedding(self.embeddings.word_embeddings, new_vocab, self.config.initializer_range, device);
         self.config.vocab_size = new_vocab;
         self
-    }
-}
-
-/// The most negative finite value of a float dtype (`torch.finfo(dtype).min`).
-fn most_negative(dtype: DType) -> f64 {
-    match dtype {
-        DType::F16 => -65504.0,
-        DType::BF16 => -3.389_531_4e38,
-        DType::F64 => f64::MIN,
-        _ => f32::MIN as f64,
     }
 }
 

@@ -1,10 +1,10 @@
 //! ELECTRA discriminator encoder (HF `ElectraModel`): BERT embeddings of width `embedding_size`, projected to
 //! `hidden_size` by `embeddings_project` when the two differ, then the BERT layer stack.
-use crate::activation::Activation;
-use crate::bert::{default_initializer_range, default_layer_norm_eps, BertEmbeddings, EmbeddingSizes};
-use crate::error::{ModelError, Result};
+use crate::bert::{BertConfig, BertEmbeddings, EmbeddingSizes};
+use crate::encoder::{read_family_config, FamilyConfig};
+use crate::error::Result;
 use crate::layers::{
-    additive_attention_mask, hf_linear, linear_tokens, resize_embedding, LayerSpec, TransformerLayer, BERT_LAYER_REMAP,
+    additive_attention_mask, hf_linear, linear_tokens, resize_embedding, TransformerLayer, BERT_LAYER_REMAP,
 };
 use burn::module::Module;
 use burn::nn::Linear;
@@ -12,82 +12,55 @@ use burn::tensor::{backend::Backend, Int, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// `config.json` of an ELECTRA checkpoint; missing keys take `transformers.ElectraConfig` defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `config.json` of an ELECTRA checkpoint: the BERT fields plus `embedding_size` (the width of the embeddings before
+/// `embeddings_project`). Missing keys take `transformers.ElectraConfig` defaults, which differ from BERT's in
+/// `hidden_size` (256), `num_attention_heads` (4) and `intermediate_size` (1024); `model_type` is always `electra`.
+///
+/// The BERT fields are reachable directly (`config.hidden_size`) through `Deref`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ElectraConfig {
-    /// Vocabulary size.
-    #[serde(default = "default_vocab_size")]
-    pub vocab_size: usize,
+    /// Everything ELECTRA shares with BERT (`model_type` = `electra`).
+    #[serde(flatten)]
+    pub bert: BertConfig,
     /// Width of the embeddings (before `embeddings_project`).
-    #[serde(default = "default_embedding_size")]
     pub embedding_size: usize,
-    /// Hidden size of the transformer layers.
-    #[serde(default = "default_hidden_size")]
-    pub hidden_size: usize,
-    /// Number of layers.
-    #[serde(default = "default_layers")]
-    pub num_hidden_layers: usize,
-    /// Number of attention heads.
-    #[serde(default = "default_heads")]
-    pub num_attention_heads: usize,
-    /// Feed-forward size.
-    #[serde(default = "default_intermediate")]
-    pub intermediate_size: usize,
-    /// Feed-forward activation.
-    #[serde(default)]
-    pub hidden_act: Activation,
-    /// Dropout on hidden states.
-    #[serde(default = "default_dropout")]
-    pub hidden_dropout_prob: f64,
-    /// Dropout on attention probabilities.
-    #[serde(default = "default_dropout")]
-    pub attention_probs_dropout_prob: f64,
-    /// Rows of the absolute position embedding.
-    #[serde(default = "default_max_positions")]
-    pub max_position_embeddings: usize,
-    /// Rows of the token-type embedding.
-    #[serde(default = "default_type_vocab")]
-    pub type_vocab_size: usize,
-    /// Std of the normal initialiser.
-    #[serde(default = "default_initializer_range")]
-    pub initializer_range: f64,
-    /// LayerNorm epsilon.
-    #[serde(default = "default_layer_norm_eps")]
-    pub layer_norm_eps: f64,
-    /// Padding token id.
-    #[serde(default)]
-    pub pad_token_id: usize,
-    /// Only `"absolute"` is supported.
-    #[serde(default)]
-    pub position_embedding_type: Option<String>,
 }
 
-fn default_vocab_size() -> usize {
-    30522
+/// `transformers.ElectraConfig` defaults where they differ from `BertConfig`'s (and `embedding_size`).
+const ELECTRA_DEFAULTS: [(&str, u64); 4] =
+    [("hidden_size", 256), ("num_attention_heads", 4), ("intermediate_size", 1024), ("embedding_size", 128)];
+
+impl<'de> Deserialize<'de> for ElectraConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(flatten)]
+            bert: BertConfig,
+            embedding_size: usize,
+        }
+        // ELECTRA's own defaults go in before the shared BERT fields are read, so BERT's never apply to them.
+        let mut fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        for (key, value) in ELECTRA_DEFAULTS {
+            fields.entry(key).or_insert(value.into());
+        }
+        fields.insert("model_type".into(), "electra".into());
+        let Fields { bert, embedding_size } =
+            Fields::deserialize(serde_json::Value::Object(fields)).map_err(serde::de::Error::custom)?;
+        Ok(ElectraConfig { bert, embedding_size })
+    }
 }
-fn default_embedding_size() -> usize {
-    128
+
+impl std::ops::Deref for ElectraConfig {
+    type Target = BertConfig;
+    fn deref(&self) -> &BertConfig {
+        &self.bert
+    }
 }
-fn default_hidden_size() -> usize {
-    256
-}
-fn default_layers() -> usize {
-    12
-}
-fn default_heads() -> usize {
-    4
-}
-fn default_intermediate() -> usize {
-    1024
-}
-fn default_dropout() -> f64 {
-    0.1
-}
-fn default_max_positions() -> usize {
-    512
-}
-fn default_type_vocab() -> usize {
-    2
+
+impl std::ops::DerefMut for ElectraConfig {
+    fn deref_mut(&mut self) -> &mut BertConfig {
+        &mut self.bert
+    }
 }
 
 impl Default for ElectraConfig {
@@ -97,49 +70,19 @@ impl Default for ElectraConfig {
 }
 
 impl ElectraConfig {
-    /// Reads and validates `config.json`.
+    /// Reads and validates `config.json` (see [`crate::encoder::read_family_config`]).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
-        let config: Self = serde_json::from_str(&text)
-            .map_err(|e| ModelError::Config { path: path.into(), message: e.to_string() })?;
-        config.validate(path)?;
-        Ok(config)
+        read_family_config(path)
     }
 
     /// Checks the options this port implements.
     pub fn validate(&self, path: &Path) -> Result<()> {
-        if let Some(kind) = &self.position_embedding_type {
-            if kind != "absolute" {
-                return Err(ModelError::Unsupported {
-                    path: path.into(),
-                    what: format!("position_embedding_type {kind:?} (only \"absolute\")"),
-                });
-            }
-        }
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
-            return Err(ModelError::Config {
-                path: path.into(),
-                message: format!(
-                    "hidden_size {} is not a multiple of num_attention_heads {}",
-                    self.hidden_size, self.num_attention_heads
-                ),
-            });
-        }
-        Ok(())
+        self.bert.validate_shape(path)
     }
 
     /// A randomly initialised encoder.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Electra<B> {
-        let spec = LayerSpec {
-            hidden: self.hidden_size,
-            heads: self.num_attention_heads,
-            intermediate: self.intermediate_size,
-            activation: self.hidden_act,
-            layer_norm_eps: self.layer_norm_eps,
-            hidden_dropout: self.hidden_dropout_prob,
-            attention_dropout: self.attention_probs_dropout_prob,
-            initializer_range: self.initializer_range,
-        };
+        let spec = self.bert.layer_spec();
         Electra {
             embeddings: BertEmbeddings::new(
                 EmbeddingSizes {
@@ -160,6 +103,12 @@ impl ElectraConfig {
             hidden_size: self.hidden_size,
             initializer_range: self.initializer_range,
         }
+    }
+}
+
+impl FamilyConfig for ElectraConfig {
+    fn validate(&self, path: &Path) -> Result<()> {
+        ElectraConfig::validate(self, path)
     }
 }
 

@@ -15,6 +15,10 @@ pub enum TrainError {
     Data(#[from] re_data::DataError),
     #[error(transparent)]
     Model(#[from] re_models::error::ModelError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] re_metrics::MetricsError),
+    #[error("loss: {0}")]
+    Loss(#[from] re_losses::LossError),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("{path}: {message}")]

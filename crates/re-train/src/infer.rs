@@ -90,18 +90,13 @@ impl<B: Backend> Predictor<B> {
         }
     }
 
-    /// Like [`Predictor::new`] with the encoder configuration of a saved [`crate::checkpoint::ModelSpec`]
-    /// (`encoder_config` is the model's `config.json`).
+    /// Like [`Predictor::new`] with the encoder configuration of a saved [`crate::checkpoint::ModelSpec`].
     pub fn for_spec(
         model: RelationClassifier<B>,
         spec: &crate::checkpoint::ModelSpec,
         engine: InferenceEngine,
     ) -> Result<Self> {
-        if engine == InferenceEngine::Burn {
-            return Ok(Predictor::Burn(model));
-        }
-        let config = EncoderConfig::from_json_value(spec.encoder_config.clone())?;
-        Self::new(model, &config, engine)
+        Self::new(model, &spec.encoder_config, engine)
     }
 
     /// The engine actually in use (burn after a fallback).

@@ -17,12 +17,10 @@ impl Objective {
     pub fn from_config(cfg: &TrainConfig, class_counts: &[usize]) -> Result<(Self, f64)> {
         let eps = match cfg.label_smoothing {
             LabelSmoothing::Fixed(v) => v,
-            LabelSmoothing::Auto => re_losses::label_smoothing_from_counts(class_counts, 0.05, 0.2)
-                .map_err(|e| TrainError::Config(format!("label smoothing auto: {e}")))?,
+            LabelSmoothing::Auto => re_losses::label_smoothing_from_counts(class_counts, 0.05, 0.2)?,
         };
-        let err = |e: re_losses::LossError| TrainError::Config(format!("loss: {e}"));
         let objective = match cfg.loss {
-            LossKind::Ce => Objective::CrossEntropy(LabelSmoothingCrossEntropyConfig::new(eps).init().map_err(err)?),
+            LossKind::Ce => Objective::CrossEntropy(LabelSmoothingCrossEntropyConfig::new(eps).init()?),
             LossKind::Focal => {
                 let mut c = FocalLossConfig::new(cfg.gamma).with_label_smoothing(eps);
                 c = match &cfg.alpha {
@@ -38,7 +36,7 @@ impl Objective {
                         c.with_class_alpha(v.clone())
                     }
                 };
-                Objective::Focal(c.init().map_err(err)?)
+                Objective::Focal(c.init()?)
             }
         };
         Ok((objective, eps))

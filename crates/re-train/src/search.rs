@@ -9,7 +9,11 @@ use std::path::Path;
 
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::config::{Alpha, LabelSmoothing, LossKind, SchedulerKind, TrainConfig};
+use re_data::markers::{MarkerScheme, TypedPunctOptions};
+use re_models::head::SpanPooling;
+
+use crate::checkpoint::{write_train_config, CONFIG_FILE};
+use crate::config::{Alpha, DeviceSpec, LabelSmoothing, LossKind, SchedulerKind, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::progress::{StepInfo, TrainObserver};
 use crate::trainer::{train, EpochMetrics, TrainSummary};
@@ -28,8 +32,8 @@ pub struct SearchSpace {
     pub alpha: Vec<f64>,
     /// Uniform range.
     pub label_smoothing: [f64; 2],
-    pub markers: Vec<String>,
-    pub pooling: Vec<String>,
+    pub markers: Vec<MarkerScheme>,
+    pub pooling: Vec<SpanPooling>,
 }
 
 impl Default for SearchSpace {
@@ -48,8 +52,8 @@ impl Default for SearchSpace {
             gamma: vec![0.5, 1.0, 1.5, 2.0],
             alpha: vec![0.25, 0.5, 0.75, 1.0],
             label_smoothing: [0.05, 0.2],
-            markers: vec!["typed-punct".into(), "typed".into(), "entity".into()],
-            pooling: vec!["entity-start".into(), "mean".into(), "attention".into(), "cls".into()],
+            markers: vec![MarkerScheme::TypedPunct(TypedPunctOptions::english()), MarkerScheme::Typed, MarkerScheme::Entity],
+            pooling: vec![SpanPooling::EntityStart, SpanPooling::Mean, SpanPooling::Attention, SpanPooling::Cls],
         }
     }
 }
@@ -102,7 +106,7 @@ impl SearchConfig {
         c.max_length = *pick(&mut rng, &s.max_length).ok_or_else(|| empty("max_length"))?;
         c.batch_size = *pick(&mut rng, &s.batch_size).ok_or_else(|| empty("batch_size"))?;
         let (lo, hi) = (s.lr[0].ln(), s.lr[1].ln());
-        c.lr = (lo + (hi - lo) * rng.random::<f64>()).exp();
+        c.lr = Some((lo + (hi - lo) * rng.random::<f64>()).exp());
         c.scheduler = *pick(&mut rng, &s.scheduler).ok_or_else(|| empty("scheduler"))?;
         c.loss = *pick(&mut rng, &s.loss).ok_or_else(|| empty("loss"))?;
         c.gamma = *pick(&mut rng, &s.gamma).ok_or_else(|| empty("gamma"))?;
@@ -110,7 +114,7 @@ impl SearchConfig {
         let (a, b) = (s.label_smoothing[0], s.label_smoothing[1]);
         c.label_smoothing = LabelSmoothing::Fixed(a + (b - a) * rng.random::<f64>());
         c.markers = pick(&mut rng, &s.markers).ok_or_else(|| empty("markers"))?.clone();
-        c.pooling = pick(&mut rng, &s.pooling).ok_or_else(|| empty("pooling"))?.clone();
+        c.pooling = *pick(&mut rng, &s.pooling).ok_or_else(|| empty("pooling"))?;
         c.out = study_dir.join(format!("trial-{index:03}"));
         c.resume = true;
         c.seed = self.base.seed;
@@ -166,61 +170,10 @@ fn append_trial(path: &Path, rec: &TrialRecord) -> Result<()> {
     writeln!(f, "{line}").and_then(|_| f.sync_all()).map_err(|e| TrainError::io(path, e))
 }
 
-/// The `kre train` command line for a configuration.
+/// The `kre train` command that reproduces a trial: its full configuration is `OUT/train_config.toml`
+/// ([`write_train_config`]), so nothing is lost in a flag string.
 pub fn train_command(c: &TrainConfig) -> String {
-    let ls = match c.label_smoothing {
-        LabelSmoothing::Fixed(v) => format!("{v:.4}"),
-        LabelSmoothing::Auto => "auto".into(),
-    };
-    let alpha = match &c.alpha {
-        Alpha::Scalar(a) => format!(" --alpha {a}"),
-        Alpha::PerClass(_) => String::new(),
-    };
-    let kebab = |v: &dyn erased::Kebab| v.kebab();
-    let mut s = format!(
-        "kre train --model {} --train {} {}--markers {} --pooling {} --loss {} --gamma {}{alpha} --label-smoothing {ls} \
-         --lr {:.3e} --weight-decay {} --batch-size {} --epochs {} --max-length {} --warmup-ratio {} --scheduler {} \
-         --grad-clip {} --seed {} --out {}",
-        c.model,
-        c.train.display(),
-        c.dev.as_ref().map(|d| format!("--dev {} ", d.display())).unwrap_or_default(),
-        c.markers,
-        c.pooling,
-        kebab(&c.loss),
-        c.gamma,
-        c.lr,
-        c.weight_decay,
-        c.batch_size,
-        c.epochs,
-        c.max_length,
-        c.warmup_ratio,
-        kebab(&c.scheduler),
-        c.grad_clip,
-        c.seed,
-        c.out.display()
-    );
-    if c.max_train_records > 0 {
-        s.push_str(&format!(" --max-train-records {}", c.max_train_records));
-    }
-    if c.device != TrainConfig::default().device {
-        s.push_str(&format!(" --device {}", c.device));
-    }
-    if c.precision != TrainConfig::default().precision {
-        s.push_str(&format!(" --precision {}", c.precision));
-    }
-    s
-}
-
-mod erased {
-    /// serde's kebab-case name of a unit enum value.
-    pub trait Kebab {
-        fn kebab(&self) -> String;
-    }
-    impl<T: serde::Serialize> Kebab for T {
-        fn kebab(&self) -> String {
-            serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-        }
-    }
+    format!("kre train --config {}", c.out.join(CONFIG_FILE).display())
 }
 
 /// Stops a trial at a rung when it is not in the top 1/η of earlier trials at that rung.
@@ -299,7 +252,7 @@ pub fn run_study_with(
         // The devices may differ between sessions of one study (as for `kre train --resume`).
         let comparable = |c: &SearchConfig| {
             let mut c = c.clone();
-            c.base.device = String::new();
+            c.base.device = DeviceSpec::Cpu;
             c
         };
         if comparable(&prev) != comparable(cfg) {
@@ -317,7 +270,9 @@ pub fn run_study_with(
             continue;
         }
         let tc = cfg.trial_config(index, study_dir)?;
-        tracing::info!("trial {index}: {}", train_command(&tc));
+        // Written before training starts, so even a trial that fails can be re-run with `train_command`.
+        write_train_config(&tc.out, &tc)?;
+        tracing::info!("trial {index}: {}", tc.describe());
         let mut halving = HalvingObserver {
             inner: &mut *observer,
             pruner: cfg.pruner.clone(),
@@ -356,7 +311,7 @@ mod tests {
         assert_ne!(a, cfg.trial_config(4, dir).unwrap());
         for i in 0..50 {
             let c = cfg.trial_config(i, dir).unwrap();
-            assert!((1e-5..=5e-5).contains(&c.lr));
+            assert!((1e-5..=5e-5).contains(&c.lr.unwrap()));
             assert!([128, 160, 200].contains(&c.max_length));
             match c.label_smoothing {
                 LabelSmoothing::Fixed(v) => assert!((0.05..=0.2).contains(&v)),

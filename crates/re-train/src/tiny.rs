@@ -1,5 +1,6 @@
 //! `--model tiny`: everything needed to train without pretrained weights. A WordPiece tokenizer is trained
 //! on the training sentences (tokenizers crate) and a small RoBERTa-style encoder is initialised at random.
+//! Its default learning rate is [`crate::config::ModelSource::TINY_LR`].
 use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
 use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
 use tokenizers::models::TrainerWrapper;
@@ -7,6 +8,10 @@ use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, Tokenizer};
+
+use re_models::activation::Activation;
+use re_models::bert::BertConfig;
+use re_models::encoder::EncoderConfig;
 
 use crate::config::TinyConfig;
 use crate::error::{Result, TrainError};
@@ -65,33 +70,31 @@ pub fn train_wordpiece<S: AsRef<str> + Send + Sync>(sentences: &[S], vocab_size:
     Ok(tokenizer)
 }
 
-/// An HF-style `config.json` for the tiny RoBERTa-style encoder, so a tiny run directory loads like any
-/// checkpoint directory. `vocab_size` includes added marker tokens.
-pub fn tiny_config_json(
+/// The tiny RoBERTa-style encoder's configuration (saved as an HF-style `config.json`, so a tiny run directory
+/// loads like any checkpoint directory). `vocab_size` includes added marker tokens.
+pub fn tiny_encoder_config(
     tiny: &TinyConfig,
     vocab_size: usize,
     pad_token_id: u32,
     max_length: usize,
-) -> serde_json::Value {
-    serde_json::json!({
-        "model_type": "roberta",
-        "architectures": ["RobertaModel"],
-        "vocab_size": vocab_size,
-        "hidden_size": tiny.hidden_size,
-        "num_hidden_layers": tiny.num_layers,
-        "num_attention_heads": tiny.num_heads,
-        "intermediate_size": tiny.intermediate_size,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
+) -> EncoderConfig {
+    EncoderConfig::Bert(BertConfig {
+        model_type: "roberta".into(),
+        vocab_size,
+        hidden_size: tiny.hidden_size,
+        num_hidden_layers: tiny.num_layers,
+        num_attention_heads: tiny.num_heads,
+        intermediate_size: tiny.intermediate_size,
+        hidden_act: Activation::Gelu,
+        hidden_dropout_prob: 0.1,
+        attention_probs_dropout_prob: 0.1,
         // RoBERTa positions start at pad + 1.
-        "max_position_embeddings": max_length + pad_token_id as usize + 2,
-        "type_vocab_size": 1,
-        "initializer_range": 0.02,
-        "layer_norm_eps": 1e-5,
-        "pad_token_id": pad_token_id,
-        "bos_token_id": 2,
-        "eos_token_id": 3
+        max_position_embeddings: max_length + pad_token_id as usize + 2,
+        type_vocab_size: 1,
+        initializer_range: 0.02,
+        layer_norm_eps: 1e-5,
+        pad_token_id: Some(pad_token_id as usize),
+        position_embedding_type: None,
     })
 }
 

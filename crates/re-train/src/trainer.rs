@@ -11,14 +11,13 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Element, FloatDType};
 use re_data::encode::{EncodedExample, RecordTokenizer};
 use re_data::labels::LabelMap;
-use re_data::markers::MarkerScheme;
 use re_data::RelationRecord;
-use re_models::head::{RelationHeadConfig, SpanPooling};
+use re_models::head::RelationHeadConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::batches::{epoch_batches, eval_batches};
 use crate::checkpoint::*;
-use crate::config::{Precision, TrainConfig};
+use crate::config::{DeviceSpec, ModelSource, Precision, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::infer::{InferenceEngine, Predictor};
 use crate::loss::Objective;
@@ -101,10 +100,8 @@ fn encode_records(
 
 /// Build the classifier described by `spec` with fresh parameters.
 pub fn init_model<B: Backend>(spec: &ModelSpec, device: &B::Device) -> Result<RelationClassifier<B>> {
-    let enc_cfg = re_models::encoder::EncoderConfig::from_json_value(spec.encoder_config.clone())?;
-    let encoder = enc_cfg.init::<B>(device);
-    let pooling = SpanPooling::parse(&spec.pooling).map_err(|e| TrainError::Config(e.to_string()))?;
-    let head = RelationHeadConfig::new(enc_cfg.hidden_size(), spec.num_labels, pooling)
+    let encoder = spec.encoder_config.init::<B>(device);
+    let head = RelationHeadConfig::new(spec.encoder_config.hidden_size(), spec.num_labels, spec.pooling)
         .with_concat_cls(spec.concat_cls)
         .with_dropout(spec.dropout)
         .init(device);
@@ -127,9 +124,8 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(Relatio
 
 /// The encoder (tokenizer + markers) saved with a model directory.
 pub fn load_record_tokenizer(dir: &Path, spec: &ModelSpec) -> Result<RecordTokenizer> {
-    let scheme = MarkerScheme::parse(&spec.markers)?;
     // Marker tokens were added before saving, so this adds none.
-    let (enc, _) = RecordTokenizer::from_file(&dir.join(TOKENIZER_FILE), scheme, spec.max_length)?;
+    let (enc, _) = RecordTokenizer::from_file(&dir.join(TOKENIZER_FILE), spec.markers.clone(), spec.max_length)?;
     Ok(enc)
 }
 
@@ -165,8 +161,18 @@ pub fn predict_probs<B: Backend>(
         let batch = collate(examples, &idx, pad);
         let out = predictor.forward(&batch, device)?;
         fallbacks += out.fallback_count;
-        let p = softmax(out.logits, 1).into_data().convert::<f64>();
-        let p = p.as_slice::<f64>().map(|s| s.to_vec()).unwrap_or_default();
+        let p = softmax(out.logits, 1)
+            .into_data()
+            .convert::<f64>()
+            .into_vec::<f64>()
+            .map_err(|e| TrainError::Other(format!("reading probabilities: {e:?}")))?;
+        if p.len() != idx.len() * num_labels {
+            return Err(TrainError::Other(format!(
+                "the model returned {} probabilities for {} examples × {num_labels} labels",
+                p.len(),
+                idx.len()
+            )));
+        }
         for (row, &i) in idx.iter().enumerate() {
             probs[i * num_labels..(i + 1) * num_labels].copy_from_slice(&p[row * num_labels..(row + 1) * num_labels]);
         }
@@ -262,7 +268,11 @@ fn train_impl<B: AutodiffBackend>(
     observer: &mut dyn TrainObserver,
     engine: InferenceEngine,
 ) -> Result<TrainSummary> {
+    // Model-dependent defaults (the learning rate) are fixed here: the run uses, prints and saves the same values.
+    let resolved = cfg.resolved();
+    let cfg = &resolved;
     cfg.validate()?;
+    tracing::info!("training with {}", cfg.describe());
     if devices.is_empty() {
         return Err(TrainError::Config("no device to train on".into()));
     }
@@ -314,7 +324,6 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         class_counts[g] += 1;
     }
     let (objective, smoothing) = Objective::from_config(cfg, &class_counts)?;
-    let scheme = MarkerScheme::parse(&cfg.markers)?;
 
     // Tokenizer + model: from the checkpoint when resuming, else from `tiny` or an HF directory.
     let (record_tokenizer, mut model, spec) = if resuming {
@@ -323,16 +332,9 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         (enc, model, spec)
     } else {
         B::seed(device, cfg.seed);
-        build_fresh::<B>(cfg, &train_records, &labels, scheme, device)?
+        build_fresh::<B>(cfg, &train_records, &labels, device)?
     };
     let pad = record_tokenizer.pad_id();
-    // Parsed once; the dev evaluation builds its engine from the current weights each epoch.
-    let encoder_config = match engine {
-        InferenceEngine::Burn => None,
-        InferenceEngine::Fused => {
-            Some(re_models::encoder::EncoderConfig::from_json_value(spec.encoder_config.clone())?)
-        }
-    };
 
     tracing::info!("encoding {} training records", train_records.len());
     let train_examples = encode_records(&record_tokenizer, &train_records, Some(&train_gold))?;
@@ -351,7 +353,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
 
     let steps_per_epoch = train_examples.len().div_ceil(cfg.batch_size);
     let schedule =
-        LrSchedule::new(cfg.scheduler, cfg.lr, steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.poly_power);
+        LrSchedule::new(cfg.scheduler, cfg.effective_lr(), steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.poly_power);
     let mut optim = make_optim(&model);
     let half = cfg.precision.is_half();
     let mut scaler = (cfg.precision == Precision::F16).then(LossScaler::default);
@@ -470,24 +472,19 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
             epoch_seconds: 0.0,
         };
         if let Some(dev) = &dev {
-            let predictor = match &encoder_config {
-                Some(c) => Predictor::new(model.valid(), c, engine)?,
-                None => Predictor::Burn(model.valid()),
-            };
+            // Built from the current weights each epoch (cheap next to the evaluation it speeds up).
+            let predictor = Predictor::new(model.valid(), &spec.encoder_config, engine)?;
             let (probs, fb) = predict_probs(&predictor, &dev.examples, cfg.eval_batch_size, pad, labels.len(), device)?;
             drop(predictor);
             let k = labels.len();
-            let pred = re_metrics::argmax_rows(&probs, k).map_err(|e| TrainError::Other(e.to_string()))?;
+            let pred = re_metrics::argmax_rows(&probs, k)?;
             m.fallback_spans += fb;
             m.dev_loss = Some(
                 dev.gold.iter().enumerate().map(|(i, &g)| -(probs[i * k + g].max(1e-12)).ln()).sum::<f64>()
                     / dev.gold.len().max(1) as f64,
             );
-            m.micro_f1 = Some(
-                re_metrics::micro_f1_without_no_relation(&dev.gold, &pred, k, no_rel)
-                    .map_err(|e| TrainError::Other(e.to_string()))?,
-            );
-            m.auprc = Some(re_metrics::auprc(&dev.gold, &probs, k).map_err(|e| TrainError::Other(e.to_string()))?);
+            m.micro_f1 = Some(re_metrics::micro_f1_without_no_relation(&dev.gold, &pred, k, no_rel)?);
+            m.auprc = Some(re_metrics::auprc(&dev.gold, &probs, k)?);
             m.accuracy =
                 Some(dev.gold.iter().zip(&pred).filter(|(a, b)| a == b).count() as f64 / dev.gold.len().max(1) as f64);
         }
@@ -537,41 +534,42 @@ fn build_fresh<B: Backend>(
     cfg: &TrainConfig,
     train_records: &[RelationRecord],
     labels: &LabelMap,
-    scheme: MarkerScheme,
     device: &B::Device,
 ) -> Result<(RecordTokenizer, RelationClassifier<B>, ModelSpec)> {
-    let (record_tokenizer, added, encoder, mut encoder_config) = if cfg.model == "tiny" {
-        let sentences: Vec<&str> = train_records.iter().map(|r| r.sentence.as_str()).collect();
-        let tokenizer = crate::tiny::train_wordpiece(&sentences, cfg.tiny.vocab_size)?;
-        let (enc, added) = RecordTokenizer::new(tokenizer, scheme, cfg.max_length)?;
-        let json = crate::tiny::tiny_config_json(&cfg.tiny, enc.vocab_size(), enc.pad_id(), cfg.max_length);
-        let enc_cfg = re_models::encoder::EncoderConfig::from_json_value(json.clone())?;
-        (enc, added, enc_cfg.init::<B>(device), json)
-    } else {
-        let dir = Path::new(&cfg.model);
-        let tokenizer = re_models::hub::load_tokenizer(dir)?;
-        let (enc, added) = RecordTokenizer::new(tokenizer, scheme, cfg.max_length)?;
-        let (encoder, _cfg, report) = re_models::hub::load_encoder::<B>(dir, device)?;
-        if !report.missing.is_empty() {
-            tracing::warn!(
-                "{}: {} encoder weights left at init: {:?}",
-                dir.display(),
-                report.missing.len(),
-                report.missing
-            );
+    let scheme = cfg.markers.clone();
+    let (record_tokenizer, added, encoder, encoder_config) = match &cfg.model {
+        ModelSource::Tiny(tiny) => {
+            let sentences: Vec<&str> = train_records.iter().map(|r| r.sentence.as_str()).collect();
+            let tokenizer = crate::tiny::train_wordpiece(&sentences, tiny.vocab_size)?;
+            let (enc, added) = RecordTokenizer::new(tokenizer, scheme, cfg.max_length)?;
+            let config = crate::tiny::tiny_encoder_config(tiny, enc.vocab_size(), enc.pad_id(), cfg.max_length);
+            let encoder = config.init::<B>(device);
+            (enc, added, encoder, config)
         }
-        let json: serde_json::Value = read_json(&dir.join("config.json"))?;
-        let encoder = if added > 0 { encoder.resize_token_embeddings(enc.vocab_size(), device) } else { encoder };
-        (enc, added, encoder, json)
+        ModelSource::Hub(dir) => {
+            let tokenizer = re_models::hub::load_tokenizer(dir)?;
+            let (enc, added) = RecordTokenizer::new(tokenizer, scheme, cfg.max_length)?;
+            let (encoder, config, report) = re_models::hub::load_encoder::<B>(dir, device)?;
+            if !report.missing.is_empty() {
+                tracing::warn!(
+                    "{}: {} encoder weights left at init: {:?}",
+                    dir.display(),
+                    report.missing.len(),
+                    report.missing
+                );
+            }
+            let encoder = if added > 0 { encoder.resize_token_embeddings(enc.vocab_size(), device) } else { encoder };
+            (enc, added, encoder, config)
+        }
     };
     if added > 0 {
         tracing::info!("added {added} marker tokens to the tokenizer (vocabulary {})", record_tokenizer.vocab_size());
     }
-    encoder_config["vocab_size"] =
-        serde_json::json!(record_tokenizer.vocab_size().max(encoder_config["vocab_size"].as_u64().unwrap_or(0) as usize));
+    // The saved configuration must rebuild the module: its vocabulary includes the added marker tokens.
+    let vocab_size = record_tokenizer.vocab_size().max(encoder_config.vocab_size());
     let spec = ModelSpec {
-        encoder_config,
-        pooling: cfg.pooling.clone(),
+        encoder_config: encoder_config.with_vocab_size(vocab_size),
+        pooling: cfg.pooling,
         concat_cls: cfg.concat_cls,
         dropout: cfg.dropout,
         num_labels: labels.len(),
@@ -579,43 +577,65 @@ fn build_fresh<B: Backend>(
         max_length: cfg.max_length,
         labels: labels.names().to_vec(),
     };
-    let pooling = SpanPooling::parse(&cfg.pooling).map_err(|e| TrainError::Config(e.to_string()))?;
-    let head = RelationHeadConfig::new(encoder.hidden_size(), labels.len(), pooling)
+    let head = RelationHeadConfig::new(encoder.hidden_size(), labels.len(), cfg.pooling)
         .with_concat_cls(cfg.concat_cls)
         .with_dropout(cfg.dropout)
         .init(device);
     Ok((record_tokenizer, RelationClassifier { encoder, head }, spec))
 }
 
+/// With `resuming`, refuse a configuration that differs from the saved one; then (re)write it.
 fn check_or_write_config(cfg: &TrainConfig, run_dir: &Path, resuming: bool) -> Result<()> {
     let path = run_dir.join(CONFIG_FILE);
-    let normalized = TrainConfig { resume: false, ..cfg.clone() };
-    let text = toml::to_string_pretty(&normalized).map_err(|e| TrainError::Config(e.to_string()))?;
     if resuming {
         if let Ok(saved) = std::fs::read_to_string(&path) {
             let saved: TrainConfig =
                 toml::from_str(&saved).map_err(|e| TrainError::checkpoint(&path, e.to_string()))?;
             // Everything but the epoch budget, patience and the devices must match, or resuming would silently
             // change the run. The devices may change (an interrupted 2-GPU run can continue on one): the
-            // arithmetic is the same up to float rounding.
+            // arithmetic is the same up to float rounding. Both sides are resolved, so a default learning rate
+            // compares by its value.
             let comparable = |c: &TrainConfig| TrainConfig {
                 epochs: 0,
                 patience: 0,
                 resume: false,
-                device: String::new(),
-                ..c.clone()
+                device: DeviceSpec::Cpu,
+                ..c.resolved()
             };
-            if comparable(&saved) != comparable(cfg) {
+            let differing = differing_keys(&comparable(&saved), &comparable(cfg));
+            if !differing.is_empty() {
                 return Err(TrainError::Config(format!(
-                    "--resume: the configuration differs from the one saved in {} (only epochs, patience and device \
-                     may change)",
+                    "--resume: the configuration differs from the one saved in {} in {} (only epochs, patience and \
+                     device may change; `--config {}` continues it as saved)",
+                    path.display(),
+                    differing.join(", "),
                     path.display()
                 )));
             }
         }
     }
-    re_data::fsutil::write_atomic(&path, text.as_bytes())?;
+    write_train_config(run_dir, cfg)?;
     Ok(())
+}
+
+/// The top-level keys whose values differ between two configurations (for error messages).
+fn differing_keys(a: &TrainConfig, b: &TrainConfig) -> Vec<String> {
+    if a == b {
+        return Vec::new();
+    }
+    let fields = |c: &TrainConfig| match serde_json::to_value(c) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (fa, fb) = (fields(a), fields(b));
+    let mut keys: Vec<String> =
+        fa.keys().chain(fb.keys()).filter(|k| fa.get(*k) != fb.get(*k)).cloned().collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        keys.push("(a value that serialises the same)".into());
+    }
+    keys
 }
 
 fn append_metrics(path: &Path, m: &EpochMetrics) -> Result<()> {

@@ -12,8 +12,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
-use re_train::config::{parse_device, Alpha, LabelSmoothing, LossKind, Precision, SchedulerKind, TrainConfig};
+use re_data::markers::MarkerScheme;
+use re_models::head::SpanPooling;
+use re_train::config::{
+    Alpha, DeviceSpec, LabelSmoothing, LossKind, ModelSource, Precision, SchedulerKind, TinyConfig, TrainConfig,
+};
 use re_train::predict::PredictSummary;
 use re_train::progress::{ProgressBars, TrainObserver};
 use re_train::trainer::TrainSummary;
@@ -54,9 +59,8 @@ pub enum EngineArg {
 }
 
 /// The engine for `device`: `requested`, or fused on the CPU and burn on CUDA when none was asked for.
-pub fn resolve_engine(device: &str, requested: Option<EngineArg>) -> re_train::Result<InferenceEngine> {
-    let on_cpu = parse_device(device)?.is_none();
-    match (requested, on_cpu) {
+pub fn resolve_engine(device: &DeviceSpec, requested: Option<EngineArg>) -> re_train::Result<InferenceEngine> {
+    match (requested, device.is_cpu()) {
         (Some(EngineArg::Burn), _) | (None, false) => Ok(InferenceEngine::Burn),
         (Some(EngineArg::Fused), true) | (None, true) => Ok(InferenceEngine::Fused),
         (Some(EngineArg::Fused), false) => Err(TrainError::Config(format!(
@@ -72,14 +76,14 @@ trait BackendJob {
     fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> re_train::Result<Self::Output>;
 }
 
-/// Pick the backend for `device` + `precision` and run `job` on it.
-fn on_backend<J: BackendJob>(device: &str, precision: Precision, job: J) -> re_train::Result<J::Output> {
-    match parse_device(device)? {
-        None if precision.is_half() => Err(TrainError::Config(format!(
+/// Pick the backend for `device` + `precision` and run `job` on it: the one place a device becomes a backend.
+fn on_backend<J: BackendJob>(device: &DeviceSpec, precision: Precision, job: J) -> re_train::Result<J::Output> {
+    match device {
+        DeviceSpec::Cpu if precision.is_half() => Err(TrainError::Config(format!(
             "--precision {precision} needs --device cuda (the CPU backend computes in f32 only)"
         ))),
-        None => job.run::<CpuAutodiff>(&[Default::default()]),
-        Some(ids) => on_cuda(&ids, precision, job),
+        DeviceSpec::Cpu => job.run::<CpuAutodiff>(&[Default::default()]),
+        DeviceSpec::Cuda(ids) => on_cuda(ids, precision, job),
     }
 }
 
@@ -101,119 +105,196 @@ fn on_cuda<J: BackendJob>(_ids: &[usize], _precision: Precision, _job: J) -> re_
     ))
 }
 
+const LR_HELP: &str = "Peak learning rate [default: 1e-3 with --model tiny (a randomly initialised encoder barely \
+     moves at fine-tuning rates), 5e-5 with a checkpoint directory (fine-tuning)]";
+const MARKERS_HELP: &str = "How entities are marked: none | entity | typed | typed-punct[:en|:ko][:object=DELIM] | mask \
+     [default: typed-punct]";
+
+/// A flag whose values are a fixed list of names, parsed into the library type: the list shows in `--help` and a
+/// wrong value fails while the arguments are parsed.
+fn choice<T>(names: &'static [&'static str]) -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
+    PossibleValuesParser::new(names.iter().copied()).try_map(|name| name.parse::<T>())
+}
+
+fn precision_parser() -> impl TypedValueParser<Value = Precision> {
+    PossibleValuesParser::new([
+        PossibleValue::new("f32").alias("fp32"),
+        PossibleValue::new("bf16"),
+        PossibleValue::new("f16").alias("fp16"),
+    ])
+    .try_map(|name| name.parse::<Precision>())
+}
+
+fn parse_markers(s: &str) -> Result<MarkerScheme, String> {
+    MarkerScheme::parse(s).map_err(|e| e.to_string())
+}
+
+/// `kre train` flags: every key of the TOML configuration has one (`--tiny-*` for its `[tiny]` table).
 #[derive(Args, Debug, Default)]
 pub struct TrainArgs {
-    /// TOML file with any of the options below (flags override it).
+    /// TOML file with any of the options below (flags override it); a run's `train_config.toml` reproduces it.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// `tiny` (no pretrained weights) or a Hugging Face checkpoint directory.
-    #[arg(long)]
-    pub model: Option<String>,
+    /// `tiny` (a small encoder trained from scratch, no pretrained weights) or a Hugging Face checkpoint
+    /// directory [default: tiny].
+    #[arg(long, value_name = "tiny|DIR")]
+    pub model: Option<ModelSource>,
+    /// `--model tiny`: WordPiece vocabulary size to train [default: 8000].
+    #[arg(long, value_name = "N")]
+    pub tiny_vocab_size: Option<usize>,
+    /// `--model tiny`: hidden size [default: 256].
+    #[arg(long, value_name = "N")]
+    pub tiny_hidden_size: Option<usize>,
+    /// `--model tiny`: number of layers [default: 4].
+    #[arg(long, value_name = "N")]
+    pub tiny_layers: Option<usize>,
+    /// `--model tiny`: attention heads [default: 4].
+    #[arg(long, value_name = "N")]
+    pub tiny_heads: Option<usize>,
+    /// `--model tiny`: feed-forward size [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub tiny_intermediate_size: Option<usize>,
+    /// Training data (KLUE JSON, competition CSV, parquet or JSONL) [default: the shipped synthetic train.json].
     #[arg(long)]
     pub train: Option<PathBuf>,
+    /// Dev data, evaluated after every epoch [default: the shipped synthetic dev.json].
     #[arg(long)]
     pub dev: Option<PathBuf>,
     /// Also predict this file into RUN_DIR/submission.csv after training.
     #[arg(long)]
     pub test: Option<PathBuf>,
+    /// Label map JSON or pickle [default: the KLUE-RE map].
     #[arg(long)]
     pub label_map: Option<PathBuf>,
-    /// none | entity | typed | typed-punct | mask
-    #[arg(long)]
-    pub markers: Option<String>,
-    /// cls | entity-start | mean | max | attention
-    #[arg(long)]
-    pub pooling: Option<String>,
-    #[arg(long)]
-    pub concat_cls: bool,
-    /// ce | focal
-    #[arg(long)]
-    pub loss: Option<String>,
+    #[arg(long, value_parser = parse_markers, value_name = "SCHEME", help = MARKERS_HELP)]
+    pub markers: Option<MarkerScheme>,
+    /// How the entity states become the relation feature [default: entity-start].
+    #[arg(long, value_parser = choice::<SpanPooling>(&SpanPooling::NAMES))]
+    pub pooling: Option<SpanPooling>,
+    /// Concatenate the CLS state to the pooled entity states (`--concat-cls false` turns a file's `true` off).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub concat_cls: Option<bool>,
+    /// [default: ce]
+    #[arg(long, value_parser = choice::<LossKind>(&LossKind::NAMES))]
+    pub loss: Option<LossKind>,
+    /// Focal-loss γ [default: 1].
     #[arg(long)]
     pub gamma: Option<f64>,
-    /// A number, or a file with one α per class (label-map order).
+    /// Focal-loss α: a number, or a file with one α per class (label-map order) [default: 1].
     #[arg(long)]
     pub alpha: Option<String>,
-    /// A number in [0, 1) or `auto` (entropy rule).
-    #[arg(long)]
-    pub label_smoothing: Option<String>,
-    #[arg(long)]
+    /// A number in [0, 1) or `auto` (entropy rule) [default: 0].
+    #[arg(long, value_name = "EPS|auto")]
+    pub label_smoothing: Option<LabelSmoothing>,
+    #[arg(long, help = LR_HELP)]
     pub lr: Option<f64>,
+    /// AdamW weight decay (not on biases and LayerNorm) [default: 0.01].
     #[arg(long)]
     pub weight_decay: Option<f64>,
+    /// [default: 32]
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Batch size of the dev evaluation and the --test prediction [default: 64].
+    #[arg(long)]
+    pub eval_batch_size: Option<usize>,
+    /// [default: 3]
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Tokens per example, markers included [default: 128].
     #[arg(long)]
     pub max_length: Option<usize>,
+    /// Fraction of the steps with linear warmup [default: 0.1].
     #[arg(long)]
     pub warmup_ratio: Option<f64>,
-    /// linear | cosine | polynomial | constant
-    #[arg(long)]
-    pub scheduler: Option<String>,
+    /// Learning-rate schedule after the warmup [default: linear].
+    #[arg(long, value_parser = choice::<SchedulerKind>(&SchedulerKind::NAMES))]
+    pub scheduler: Option<SchedulerKind>,
+    /// Power of the polynomial schedule [default: 1].
     #[arg(long)]
     pub poly_power: Option<f64>,
-    /// Global gradient-norm clipping (0 disables).
+    /// Global gradient-norm clipping, 0 disables [default: 1].
     #[arg(long)]
     pub grad_clip: Option<f64>,
+    /// Dropout before the relation classifier (the encoder keeps its own) [default: 0.1].
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// [default: 42]
     #[arg(long)]
     pub seed: Option<u64>,
     #[arg(long, help = DEVICE_HELP)]
-    pub device: Option<String>,
-    #[arg(long, help = PRECISION_HELP)]
-    pub precision: Option<String>,
+    pub device: Option<DeviceSpec>,
+    #[arg(long, value_parser = precision_parser(), help = PRECISION_HELP)]
+    pub precision: Option<Precision>,
+    /// Run directory [default: runs/klue-re].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue from RUN_DIR/last if it exists.
     #[arg(long)]
     pub resume: bool,
-    /// Early stopping: epochs without dev micro-F1 improvement.
+    /// Early stopping: epochs without dev micro-F1 improvement, 0 = never [default: 0].
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Use at most N training records (quick runs).
+    /// Use at most N training records, 0 = all (quick runs) [default: 0].
     #[arg(long)]
     pub max_train_records: Option<usize>,
-    /// Disable length bucketing (batches then mix lengths).
-    #[arg(long)]
+    /// Group examples of similar length into batches (less padding) [default: true].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub length_bucketing: Option<bool>,
+    /// Same as `--length-bucketing false`.
+    #[arg(long, conflicts_with = "length_bucketing")]
     pub no_length_bucketing: bool,
 }
 
-fn parse_enum<T: serde::de::DeserializeOwned>(flag: &str, v: &str) -> anyhow::Result<T> {
-    serde_json::from_value(serde_json::Value::String(v.to_string()))
-        .map_err(|_| anyhow::anyhow!("--{flag}: unknown value {v:?}"))
-}
-
 impl TrainArgs {
-    /// The TOML file (if any) with the flags applied on top.
+    /// The TOML file (if any) with the flags applied on top, checked: a bad value fails here, before anything is
+    /// written. Model-dependent defaults (`lr`) stay unresolved until [`TrainConfig::resolved`].
     pub fn to_config(&self) -> anyhow::Result<TrainConfig> {
         let mut c = match &self.config {
             Some(p) => TrainConfig::from_toml_file(p)?,
             None => TrainConfig::default(),
         };
+        // `--model tiny` keeps the file's `[tiny]` sizes; anything else replaces the model.
+        match (&self.model, &c.model) {
+            (Some(ModelSource::Tiny(_)), ModelSource::Tiny(_)) | (None, _) => {}
+            (Some(model), _) => c.model = model.clone(),
+        }
+        self.apply_tiny_flags(&mut c.model)?;
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = &self.$f { c.$f = v.clone(); } )* };
         }
         set!(
-            model,
             train,
             markers,
             pooling,
+            concat_cls,
+            loss,
             gamma,
-            lr,
+            label_smoothing,
             weight_decay,
             batch_size,
+            eval_batch_size,
             epochs,
             max_length,
             warmup_ratio,
+            scheduler,
             poly_power,
             grad_clip,
+            dropout,
             seed,
             device,
+            precision,
             out,
             patience,
-            max_train_records
+            max_train_records,
+            length_bucketing
         );
+        if self.lr.is_some() {
+            c.lr = self.lr;
+        }
         if self.dev.is_some() {
             c.dev = self.dev.clone();
         }
@@ -223,26 +304,11 @@ impl TrainArgs {
         if self.label_map.is_some() {
             c.label_map = self.label_map.clone();
         }
-        if self.concat_cls {
-            c.concat_cls = true;
-        }
         if self.resume {
             c.resume = true;
         }
         if self.no_length_bucketing {
             c.length_bucketing = false;
-        }
-        if let Some(v) = &self.loss {
-            c.loss = parse_enum::<LossKind>("loss", v)?;
-        }
-        if let Some(v) = &self.scheduler {
-            c.scheduler = parse_enum::<SchedulerKind>("scheduler", v)?;
-        }
-        if let Some(v) = &self.precision {
-            c.precision = v.parse::<Precision>().map_err(|e| anyhow::anyhow!("--precision: {e}"))?;
-        }
-        if let Some(v) = &self.label_smoothing {
-            c.label_smoothing = v.parse::<LabelSmoothing>().map_err(|e| anyhow::anyhow!("--label-smoothing: {e}"))?;
         }
         if let Some(v) = &self.alpha {
             c.alpha = match v.parse::<f64>() {
@@ -256,6 +322,31 @@ impl TrainArgs {
         }
         c.validate()?;
         Ok(c)
+    }
+
+    /// `--tiny-*` set the tiny encoder's sizes; with a checkpoint they would be silently ignored, so they are refused.
+    fn apply_tiny_flags(&self, model: &mut ModelSource) -> anyhow::Result<()> {
+        let flags = [
+            self.tiny_vocab_size,
+            self.tiny_hidden_size,
+            self.tiny_layers,
+            self.tiny_heads,
+            self.tiny_intermediate_size,
+        ];
+        if flags.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        let ModelSource::Tiny(tiny) = model else {
+            anyhow::bail!("--tiny-* flags size the `tiny` encoder; the model is the checkpoint {model}");
+        };
+        let TinyConfig { vocab_size, hidden_size, num_layers, num_heads, intermediate_size } = tiny;
+        let targets = [vocab_size, hidden_size, num_layers, num_heads, intermediate_size];
+        for (target, flag) in targets.into_iter().zip(flags) {
+            if let Some(v) = flag {
+                *target = v;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -293,7 +384,9 @@ impl BackendJob for TrainJob<'_> {
 }
 
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
-    let cfg = args.to_config()?;
+    let cfg = args.to_config()?.resolved();
+    // The effective hyper-parameters, model-dependent defaults filled in (also in RUN_DIR/train_config.toml).
+    eprintln!("kre train: {}", cfg.describe());
     let mut bars = ProgressBars::default();
     let engine = resolve_engine(&cfg.device, None)?;
     let job = TrainJob { cfg: &cfg, observer: &mut bars, predict_test: true, engine };
@@ -349,19 +442,18 @@ pub struct PredictArgs {
     pub batch_size: usize,
     /// cpu | cuda | cuda:N (with several GPUs listed, the first one predicts).
     #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// f32 | bf16 | f16: the float type of the forward pass (bf16/f16 need --device cuda).
-    #[arg(long, default_value = "f32")]
-    pub precision: String,
+    pub device: DeviceSpec,
+    /// The float type of the forward pass (bf16/f16 need --device cuda).
+    #[arg(long, default_value = "f32", value_parser = precision_parser())]
+    pub precision: Precision,
     #[arg(long, value_enum, help = ENGINE_HELP)]
     pub engine: Option<EngineArg>,
 }
 
 pub fn predict(a: PredictArgs) -> anyhow::Result<()> {
-    let precision = a.precision.parse::<Precision>().map_err(|e| anyhow::anyhow!("--precision: {e}"))?;
     let engine = resolve_engine(&a.device, a.engine)?;
     let job = PredictJob { model_dir: &a.model_dir, data: &a.data, out: &a.out, batch_size: a.batch_size, engine };
-    let s = on_backend(&a.device, precision, job)?;
+    let s = on_backend(&a.device, a.precision, job)?;
     println!("wrote {} ({} rows)", a.out.display(), s.rows);
     if s.truncated_entities > 0 {
         eprintln!(
@@ -384,10 +476,10 @@ pub struct SearchArgs {
     pub study: PathBuf,
     /// Overrides `[base] device` of search.toml. Trials run one after another, each on all listed devices.
     #[arg(long, help = DEVICE_HELP)]
-    pub device: Option<String>,
+    pub device: Option<DeviceSpec>,
     /// Overrides `[base] precision` of search.toml.
-    #[arg(long, help = PRECISION_HELP)]
-    pub precision: Option<String>,
+    #[arg(long, value_parser = precision_parser(), help = PRECISION_HELP)]
+    pub precision: Option<Precision>,
 }
 
 pub fn search(a: SearchArgs) -> anyhow::Result<()> {
@@ -395,8 +487,8 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
     if let Some(d) = &a.device {
         cfg.base.device = d.clone();
     }
-    if let Some(p) = &a.precision {
-        cfg.base.precision = p.parse::<Precision>().map_err(|e| anyhow::anyhow!("--precision: {e}"))?;
+    if let Some(p) = a.precision {
+        cfg.base.precision = p;
     }
     cfg.base.validate()?;
     // Each trial goes through the same backend selection as `kre train` (its device and precision are the

@@ -5,3 +5,4 @@ mod encode_cli;
 mod eval_cli;
 mod inference_engine_cli;
 mod synth_eda_cli;
+mod train_cli;

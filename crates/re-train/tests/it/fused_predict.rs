@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use re_data::io::{read_records, ReadOptions};
-use re_train::config::{TinyConfig, TrainConfig};
+use re_train::config::{ModelSource, TinyConfig, TrainConfig};
 use re_train::infer::{InferenceEngine, Predictor};
 use re_train::predict::predict_file_with;
 use re_train::progress::Silent;
@@ -61,19 +61,24 @@ fn fused_engine_predicts_like_burn_after_training() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cfg = TrainConfig {
-        model: "tiny".into(),
+        model: ModelSource::Tiny(TinyConfig {
+            vocab_size: 500,
+            hidden_size: 64,
+            num_layers: 2,
+            num_heads: 4,
+            intermediate_size: 128,
+        }),
         train: slice("train.json", 320, d),
         dev: Some(slice("dev.json", 96, d)),
         out: d.join("run"),
         epochs: 1,
         batch_size: 16,
-        markers: "typed".into(),
-        pooling: "mean".into(),
+        markers: re_data::markers::MarkerScheme::Typed,
+        pooling: re_models::head::SpanPooling::Mean,
         concat_cls: true,
         eval_batch_size: 32,
-        lr: 3e-3,
+        lr: Some(3e-3),
         max_length: 64,
-        tiny: TinyConfig { vocab_size: 500, hidden_size: 64, num_layers: 2, num_heads: 4, intermediate_size: 128 },
         ..TrainConfig::default()
     };
     // The dev evaluation of this run goes through the fused engine.

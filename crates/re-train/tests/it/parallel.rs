@@ -13,7 +13,9 @@ use re_data::io::{read_records, ReadOptions};
 use re_data::labels::LabelMap;
 use re_data::markers::MarkerScheme;
 use re_train::checkpoint::ModelSpec;
-use re_train::config::{LabelSmoothing, Precision, TinyConfig, TrainConfig};
+use re_models::encoder::EncoderConfig;
+use re_models::head::SpanPooling;
+use re_train::config::{DeviceSpec, LabelSmoothing, ModelSource, Precision, TinyConfig, TrainConfig};
 use re_train::loss::Objective;
 use re_train::model::RelationClassifier;
 use re_train::optim::{clip_global_norm, upcast_grads, GroupedAdamW};
@@ -58,16 +60,18 @@ fn fixture(n: usize) -> Fixture {
     let max_length = 64;
     let (enc, _) = RecordTokenizer::new(tokenizer, MarkerScheme::parse("typed").unwrap(), max_length).unwrap();
     let tiny = TinyConfig { vocab_size: 600, hidden_size: 32, num_layers: 2, num_heads: 2, intermediate_size: 64 };
-    let mut encoder_config = re_train::tiny::tiny_config_json(&tiny, enc.vocab_size(), enc.pad_id(), max_length);
-    encoder_config["hidden_dropout_prob"] = serde_json::json!(0.0);
-    encoder_config["attention_probs_dropout_prob"] = serde_json::json!(0.0);
+    let mut encoder_config = re_train::tiny::tiny_encoder_config(&tiny, enc.vocab_size(), enc.pad_id(), max_length);
+    if let EncoderConfig::Bert(c) = &mut encoder_config {
+        c.hidden_dropout_prob = 0.0;
+        c.attention_probs_dropout_prob = 0.0;
+    }
     let spec = ModelSpec {
         encoder_config,
-        pooling: "entity-start".into(),
+        pooling: SpanPooling::EntityStart,
         concat_cls: true,
         dropout: 0.0,
         num_labels: labels.len(),
-        markers: "typed".into(),
+        markers: MarkerScheme::Typed,
         max_length,
         labels: labels.names().to_vec(),
     };
@@ -243,19 +247,24 @@ fn loss_scaler_halves_on_overflow_and_grows_after_good_steps() {
 
 fn small_config(dir: &Path, out: &str) -> TrainConfig {
     TrainConfig {
-        model: "tiny".into(),
+        model: ModelSource::Tiny(TinyConfig {
+            vocab_size: 600,
+            hidden_size: 64,
+            num_layers: 1,
+            num_heads: 2,
+            intermediate_size: 128,
+        }),
         train: slice("train.json", 400, dir),
         dev: Some(slice("dev.json", 80, dir)),
         out: dir.join(out),
         epochs: 3,
         batch_size: 16,
-        markers: "typed".into(),
+        markers: MarkerScheme::Typed,
         eval_batch_size: 64,
-        lr: 3e-3,
+        lr: Some(3e-3),
         warmup_ratio: 0.1,
         max_length: 64,
         dropout: 0.1,
-        tiny: TinyConfig { vocab_size: 600, hidden_size: 64, num_layers: 1, num_heads: 2, intermediate_size: 128 },
         ..TrainConfig::default()
     }
 }
@@ -288,7 +297,7 @@ fn two_replica_training_runs_end_to_end_and_resumes() {
     // Interrupted after one epoch, then resumed, still on two replicas (and a device change is allowed).
     let c = TrainConfig { out: dir.path().join("dp-resume"), ..cfg.clone() };
     assert_eq!(train_on::<B>(&c, &two, &mut KillAfter(1)).unwrap().epochs.len(), 1);
-    let resumed = TrainConfig { resume: true, device: "cuda:0,1".into(), ..c.clone() };
+    let resumed = TrainConfig { resume: true, device: DeviceSpec::Cuda(vec![0, 1]), ..c.clone() };
     let done = train_on::<B>(&resumed, &two, &mut Silent).unwrap();
     assert_eq!(done.epochs.iter().map(|m| m.epoch).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert_eq!(done.epochs[2].step, 3 * 400usize.div_ceil(16));
@@ -304,7 +313,7 @@ fn precision_must_match_the_backend() {
     let err = train_on::<B>(&cfg, &[cpu], &mut Silent).unwrap_err().to_string();
     assert!(err.contains("needs --device cuda"), "{err}");
     // A CUDA device string with an f32 backend: the backend check catches the mismatch.
-    let cfg = TrainConfig { device: "cuda".into(), ..cfg };
+    let cfg = TrainConfig { device: DeviceSpec::Cuda(vec![0]), ..cfg };
     let err = train_on::<B>(&cfg, &[cpu], &mut Silent).unwrap_err().to_string();
     assert!(err.contains("does not match the backend"), "{err}");
     assert!(train_on::<B>(&TrainConfig::default(), &[], &mut Silent).is_err());

@@ -3,7 +3,7 @@ use std::path::Path;
 
 use re_data::io::{read_records, ReadOptions};
 use crate::serial;
-use re_train::config::{TinyConfig, TrainConfig};
+use re_train::config::{ModelSource, TinyConfig, TrainConfig};
 use re_train::progress::Silent;
 use re_train::search::{read_trials, run_study, Pruner, SearchConfig, SearchSpace};
 
@@ -25,7 +25,13 @@ fn study_appends_trials_and_resumes() {
         train: write("train.json", 120),
         dev: Some(write("dev.json", 40)),
         epochs: 2,
-        tiny: TinyConfig { vocab_size: 300, hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32 },
+        model: ModelSource::Tiny(TinyConfig {
+            vocab_size: 300,
+            hidden_size: 16,
+            num_layers: 1,
+            num_heads: 2,
+            intermediate_size: 32,
+        }),
         ..TrainConfig::default()
     };
     let space =
@@ -46,7 +52,12 @@ fn study_appends_trials_and_resumes() {
     let recs = read_trials(&log).unwrap();
     assert_eq!(recs.iter().map(|r| r.trial).collect::<Vec<_>>(), vec![0, 1, 2]);
     assert!(all.windows(2).all(|w| w[0].best_micro_f1 >= w[1].best_micro_f1), "summary is best first");
-    assert!(all[0].command.starts_with("kre train --model tiny"));
+    // The reproduce command points at the trial's full configuration, which loads back as the trial ran.
+    let command = &all[0].command;
+    let config_path = command.strip_prefix("kre train --config ").expect(command);
+    let saved = TrainConfig::from_toml_file(Path::new(config_path)).unwrap();
+    assert_eq!(saved, all[0].config.resolved());
+    assert!(matches!(saved.model, ModelSource::Tiny(ref t) if t.hidden_size == 16));
     // Same command again: nothing new runs.
     let again = run_study::<B>(&cfg, 3, &study, &Default::default(), &mut Silent).unwrap();
     assert_eq!(again.len(), 3);

@@ -2,7 +2,8 @@
 use std::path::{Path, PathBuf};
 
 use re_data::io::{read_records, ReadOptions};
-use re_train::config::{TinyConfig, TrainConfig};
+use re_data::markers::MarkerScheme;
+use re_train::config::{ModelSource, TinyConfig, TrainConfig};
 use re_train::progress::{Silent, TrainObserver};
 use re_train::trainer::{read_metrics, train, EpochMetrics};
 
@@ -25,19 +26,24 @@ fn slice(name: &str, n: usize, dir: &Path) -> PathBuf {
 
 fn small_config(dir: &Path, out: &str) -> TrainConfig {
     TrainConfig {
-        model: "tiny".into(),
+        model: ModelSource::Tiny(TinyConfig {
+            vocab_size: 600,
+            hidden_size: 64,
+            num_layers: 1,
+            num_heads: 2,
+            intermediate_size: 128,
+        }),
         train: slice("train.json", 800, dir),
         dev: Some(slice("dev.json", 120, dir)),
         out: dir.join(out),
         epochs: 4,
         batch_size: 16,
-        markers: "typed".into(),
+        markers: MarkerScheme::Typed,
         eval_batch_size: 64,
-        lr: 3e-3,
+        lr: Some(3e-3),
         warmup_ratio: 0.1,
         max_length: 64,
         dropout: 0.1,
-        tiny: TinyConfig { vocab_size: 600, hidden_size: 64, num_layers: 1, num_heads: 2, intermediate_size: 128 },
         ..TrainConfig::default()
     }
 }
@@ -142,6 +148,6 @@ fn same_seed_is_deterministic_and_resume_equals_uninterrupted() {
     assert_eq!(timeless(&on_disk), timeless(&full.epochs));
 
     // Resuming with a changed configuration is refused.
-    let changed = TrainConfig { resume: true, lr: 1e-4, ..c };
+    let changed = TrainConfig { resume: true, lr: Some(1e-4), ..c };
     assert!(train::<B>(&changed, &Default::default(), &mut Silent).is_err());
 }
