@@ -472,7 +472,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         if let Some(dev) = &dev {
             let predictor = match &encoder_config {
                 Some(c) => Predictor::new(model.valid(), c, engine)?,
-                None => Predictor::Burn(model.valid()),
+                None => Predictor::burn(model.valid()),
             };
             let (probs, fb) = predict_probs(&predictor, &dev.examples, cfg.eval_batch_size, pad, labels.len(), device)?;
             drop(predictor);
