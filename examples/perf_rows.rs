@@ -14,9 +14,10 @@
 //! - `tokenize_markers_32470`: typed-punct markers + tokenization of 32,470 KLUE-format records (rayon).
 //! - `evaluate_7765x30`: KLUE micro-F1 + AUPRC on 7,765 × 30 probabilities.
 //!
-//! Flags: `--backend ndarray|flex|candle|engine` (flex and candle need the cargo feature of the same name;
-//! `engine` is the fused CPU inference engine, encoder rows only), `--rows a,b`,
-//! `--reps N`, `--threads N` (rayon pool size; default 2), `--out FILE`.
+//! Flags: `--backend ndarray|flex|candle|fused` (flex and candle need the cargo feature of the same name;
+//! `fused` is the fused engine of `re_models::fused`, encoder rows only; `engine` is its old spelling),
+//! `--rows a,b`, `--reps N`, `--threads N` (rayon pool size; default 2), `--out FILE`.
+//! Every encoder row runs through `re_models::inference::InferenceEncoder`, the type `kre` itself infers with.
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -28,6 +29,7 @@ use re_data::encode::RecordTokenizer;
 use re_data::markers::MarkerScheme;
 use re_models::head::{RelationHeadConfig, SpanPooling};
 use re_models::hub::load_encoder;
+use re_models::inference::{InferenceEncoder, InferenceEngine, PaddedIds};
 use re_train::model::{BatchTensors, RelationClassifier};
 use re_train::optim::{clip_global_norm, GroupedAdamW};
 use serde_json::{json, Value};
@@ -59,7 +61,7 @@ fn main() -> anyhow::Result<()> {
     rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build_global().ok();
     std::env::set_var("OPENBLAS_NUM_THREADS", opts.threads.to_string());
     let rows = match opts.backend.as_str() {
-        "engine" => engine_rows(&opts)?,
+        "fused" | "engine" => fused_rows(&opts)?,
         "ndarray" => run_rows::<burn::backend::NdArray<f32>>(&opts, &Default::default())?,
         #[cfg(feature = "flex")]
         "flex" => run_rows::<burn::backend::Flex<f32>>(&opts, &Default::default())?,
@@ -107,7 +109,7 @@ fn backend_label(name: &str) -> String {
         }
         "flex" => "burn-flex (gemm, simd, rayon)".into(),
         "cuda" => "burn-cuda (f32)".into(),
-        "engine" => "fused-cpu-engine (re_models::fused, gemm)".into(),
+        "fused" | "engine" => "fused engine (re_models::fused, gemm)".into(),
         "candle" => "burn-candle (CPU)".into(),
         other => other.into(),
     }
@@ -144,7 +146,7 @@ fn parse_args() -> anyhow::Result<Opts> {
             "--cache" => opts.cache = value()?.into(),
             "-h" | "--help" => {
                 println!(
-                    "perf_rows [--backend ndarray|flex|candle] [--rows {}] [--reps N] [--threads N] [--out FILE]",
+                    "perf_rows [--backend ndarray|flex|candle|fused] [--rows {}] [--reps N] [--threads N] [--out FILE]",
                     ALL_ROWS.join(",")
                 );
                 std::process::exit(0);
@@ -230,30 +232,52 @@ fn ids_tensor<B: Backend>(rows: &[Vec<i64>], device: &B::Device) -> Tensor<B, 2,
     Tensor::from_data(TensorData::new(flat, [b, s]), device)
 }
 
+/// The two encoder rows (MiniLM, random roberta-base) run by `engine`; a checkpoint the engine does not cover is
+/// an error rather than a silent fallback, so a row is always measured on the engine it is labelled with.
+fn encoder_rows<B: Backend>(
+    opts: &Opts,
+    inputs: &Inputs,
+    engine: InferenceEngine,
+    device: &B::Device,
+) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let (batch_size, seq_len) = (inputs.ids_b32.len(), inputs.ids_b32.first().map_or(0, Vec::len));
+    let ids: Vec<i64> = inputs.ids_b32.iter().flatten().copied().collect();
+    let mask = vec![1i64; ids.len()];
+    let padded = PaddedIds { input_ids: &ids, attention_mask: &mask, token_type_ids: None, batch_size, seq_len };
+    let note = match engine {
+        InferenceEngine::Burn => "inference, no autodiff",
+        InferenceEngine::Fused => "inference, fused engine",
+    };
+    for (row, dir) in [
+        ("encoder_minilm_b32_s128", opts.cache.join("all-minilm-l6-v2")),
+        ("encoder_roberta_base_b32_s128", opts.cache.join("bench/roberta-base-random")),
+    ] {
+        if !opts.rows.iter().any(|r| r == row) {
+            continue;
+        }
+        let (encoder, config, _) =
+            load_encoder::<B>(&dir, device).with_context(|| format!("loading {}", dir.display()))?;
+        let encoder = InferenceEncoder::new(encoder, &config, engine)?;
+        if encoder.engine() != engine {
+            bail!("{}: the {engine} engine does not cover {} encoders", dir.display(), config.family());
+        }
+        out.push(time_row(row, batch_size, opts.reps, note, || {
+            // Reading the result back forces lazy backends to finish the work.
+            let _ = encoder.forward(padded, device)?.into_data();
+            Ok(())
+        }));
+    }
+    Ok(out)
+}
+
 fn run_rows<B: Backend>(opts: &Opts, device: &B::Device) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
     let want = |r: &str| opts.rows.iter().any(|x| x == r);
     let needs_inputs = ALL_ROWS[..3].iter().any(|r| want(r));
     let inputs = if needs_inputs { Some(read_inputs(&opts.cache)?) } else { None };
     if let Some(inputs) = &inputs {
-        for (row, dir) in [
-            ("encoder_minilm_b32_s128", opts.cache.join("all-minilm-l6-v2")),
-            ("encoder_roberta_base_b32_s128", opts.cache.join("bench/roberta-base-random")),
-        ] {
-            if !want(row) {
-                continue;
-            }
-            let (encoder, _, _) =
-                load_encoder::<B>(&dir, device).with_context(|| format!("loading {}", dir.display()))?;
-            let ids = ids_tensor::<B>(&inputs.ids_b32, device);
-            let mask = ids.ones_like();
-            out.push(time_row(row, ids.dims()[0], opts.reps, "inference, no autodiff", || {
-                let hidden = encoder.forward(ids.clone(), mask.clone(), None);
-                // Reading the result back forces lazy backends to finish the work.
-                let _ = hidden.into_data();
-                Ok(())
-            }));
-        }
+        out.extend(encoder_rows::<B>(opts, inputs, InferenceEngine::Burn, device)?);
         if want("train_step_roberta_base_b16_s128") {
             out.push(train_step_row::<burn::backend::Autodiff<B>>(opts, inputs, device)?);
         }
@@ -274,31 +298,10 @@ fn run_rows<B: Backend>(opts: &Opts, device: &B::Device) -> anyhow::Result<Vec<V
     Ok(out)
 }
 
-/// Encoder rows through the fused CPU inference engine (weights loaded with burn, then copied out once).
-fn engine_rows(opts: &Opts) -> anyhow::Result<Vec<Value>> {
-    type B = burn::backend::NdArray<f32>;
-    let mut out = Vec::new();
+/// Encoder rows through the fused engine (weights loaded with burn on NdArray, then copied out once).
+fn fused_rows(opts: &Opts) -> anyhow::Result<Vec<Value>> {
     let inputs = read_inputs(&opts.cache)?;
-    for (row, dir) in [
-        ("encoder_minilm_b32_s128", opts.cache.join("all-minilm-l6-v2")),
-        ("encoder_roberta_base_b32_s128", opts.cache.join("bench/roberta-base-random")),
-    ] {
-        if !opts.rows.iter().any(|r| r == row) {
-            continue;
-        }
-        let (encoder, config, _) =
-            load_encoder::<B>(&dir, &Default::default()).with_context(|| format!("loading {}", dir.display()))?;
-        let engine = re_models::fused::FusedEngine::from_encoder(&encoder, &config)?
-            .context("the CPU engine covers BERT, RoBERTa and ELECTRA only")?;
-        let (b, s) = (inputs.ids_b32.len(), inputs.ids_b32[0].len());
-        let ids: Vec<i64> = inputs.ids_b32.iter().flatten().copied().collect();
-        let mask = vec![1i64; ids.len()];
-        out.push(time_row(row, b, opts.reps, "inference, fused CPU engine", || {
-            std::hint::black_box(engine.forward(&ids, &mask, None, b, s)?);
-            Ok(())
-        }));
-    }
-    Ok(out)
+    encoder_rows::<burn::backend::NdArray<f32>>(opts, &inputs, InferenceEngine::Fused, &Default::default())
 }
 
 fn train_step_row<B: AutodiffBackend>(opts: &Opts, inputs: &Inputs, device: &B::Device) -> anyhow::Result<Value> {
@@ -355,8 +358,8 @@ fn tokenize_row(opts: &Opts) -> anyhow::Result<Value> {
         re_data::io::klue_json::write(&path, &data.train)?;
     }
     let records = re_data::io::klue_json::read(&path, &re_data::labels::LabelMap::klue())?;
-    let tokenizer = PathBuf::from("crates/re-data/tests/fixtures/encode/korean-wordpiece.json");
-    let (encoder, _) = RecordTokenizer::from_file(&tokenizer, MarkerScheme::parse("typed-punct")?, 128)?;
+    let tokenizer_file = PathBuf::from("crates/re-data/tests/fixtures/encode/korean-wordpiece.json");
+    let (record_tokenizer, _) = RecordTokenizer::from_file(&tokenizer_file, MarkerScheme::parse("typed-punct")?, 128)?;
     let n = records.len();
     Ok(time_row(
         "tokenize_markers_32470",
@@ -364,7 +367,7 @@ fn tokenize_row(opts: &Opts) -> anyhow::Result<Value> {
         opts.reps,
         "typed-punct markers + WordPiece, max_length 128, rayon",
         || {
-            let examples = encoder.encode_all(&records, None)?;
+            let examples = record_tokenizer.encode_all(&records, None)?;
             std::hint::black_box(examples.len());
             Ok(())
         },

@@ -6,7 +6,8 @@
 #                             [--rows ROW,ROW] [--skip-setup] [--skip-torch] [--out DIR]
 #
 # A backend `NAME` runs `cargo run --release --example perf_rows --features NAME -- --backend NAME` (no feature for
-# ndarray and engine, the fused CPU inference engine); `NAME+FEAT` adds cargo feature FEAT (e.g. ndarray+openblas, which needs a system OpenBLAS).
+# ndarray and fused, the fused inference engine of re_models::fused, also spelled `engine`); `NAME+FEAT` adds cargo
+# feature FEAT (e.g. ndarray+openblas, which needs a system OpenBLAS).
 # Results: DIR (default target/bench-results/) holds pytorch.json, kre-<backend>.json, table.md and the logs.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --skip-setup) skip_setup=1; shift ;;
     --skip-torch) skip_torch=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -57,7 +58,7 @@ IFS=',' read -r -a list <<<"$backends"
 for spec in "${list[@]}"; do
   backend="${spec%%+*}"
   features=()
-  case "$backend" in ndarray | engine) ;; *) features+=("$backend") ;; esac
+  case "$backend" in ndarray | fused | engine) ;; *) features+=("$backend") ;; esac
   if [ "$spec" != "$backend" ]; then
     IFS='+' read -r -a extra <<<"${spec#*+}"
     features+=("${extra[@]}")

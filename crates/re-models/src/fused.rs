@@ -14,7 +14,9 @@
 //! - residual + LayerNorm and bias + GELU are single passes over each row.
 //!
 //! It is inference only (no dropout, no autodiff) and f32 only. Parity with the burn modules and with
-//! transformers is tested in `tests/fused_parity.rs`.
+//! transformers is tested in `tests/it/fused_parity.rs`. Callers normally reach it through
+//! [`crate::inference::InferenceEncoder`], which also owns the fallback to burn for the families it does not cover;
+//! using it directly looks like this:
 //!
 //! ```no_run
 //! use re_models::fused::FusedEngine;
@@ -138,7 +140,7 @@ fn layer<B: Backend>(l: &TransformerLayer<B>) -> Result<Layer> {
 
 impl FusedEngine {
     /// Copies the weights of a BERT, RoBERTa or ELECTRA encoder; `Ok(None)` for a family the engine does not
-    /// cover (DeBERTa-v2/v3), which then runs through burn as before.
+    /// cover (DeBERTa-v2/v3), which [`crate::inference::InferenceEncoder`] then runs on burn.
     pub fn from_encoder<B: Backend>(encoder: &Encoder<B>, config: &EncoderConfig) -> Result<Option<Self>> {
         let (embeddings, project, layers, eps): (&BertEmbeddings<B>, Option<&Linear<B>>, &[TransformerLayer<B>], f64) =
             match (encoder, config) {

@@ -1,4 +1,5 @@
-//! Sentence pooling of an encoder's last hidden state (used by `kre encode` and the MiniLM reference test).
+//! Sentence pooling of an encoder's last hidden state (used by
+//! [`crate::inference::InferenceEncoder::sentence_embeddings`], hence `kre encode`, and the MiniLM reference test).
 use burn::tensor::{backend::Backend, Int, Tensor};
 
 /// How a sequence of hidden states becomes one vector.

@@ -8,7 +8,7 @@
 //!   master weights ([`optim::MasterAdamW`]) when the backend's float type is half precision;
 //!   [`trainer::train_with`] picks the [`infer::InferenceEngine`] of the dev evaluation.
 //! - [`predict::predict_file`]: a run directory → `submission.csv`; [`predict::predict_file_with`] with an
-//!   [`infer::InferenceEngine`] (the fused CPU encoder of `re_models::fused` or burn).
+//!   [`infer::InferenceEngine`] (the fused engine of `re_models::fused` or burn), through an [`infer::Predictor`].
 //! - [`search::run_study`]: random search with successive halving, resumable.
 //! - [`alloc`]: the binaries' global allocator (mimalloc keeping freed pages; 12–15 % of a CPU training step).
 //! - [`tiny`]: `--model tiny`, a WordPiece tokenizer trained on the data and a small RoBERTa-style encoder.

@@ -7,7 +7,7 @@ use re_data::io::submission::{Submission, SubmissionRow};
 use crate::checkpoint::SPEC_FILE;
 use crate::error::{Result, TrainError};
 use crate::infer::{InferenceEngine, Predictor};
-use crate::trainer::{load_record_tokenizer, load_model, predict_probs};
+use crate::trainer::{load_model, load_record_tokenizer, predict_probs};
 
 /// Where the model lives: `RUN_DIR/best` when given a run directory, or the directory itself.
 pub fn resolve_model_dir(dir: &Path) -> Result<PathBuf> {
@@ -43,8 +43,8 @@ pub fn predict_file<B: Backend>(
     predict_file_with::<B>(model_dir, data, out, batch_size, InferenceEngine::Burn, device)
 }
 
-/// [`predict_file`] with the encoder run by `engine`: [`InferenceEngine::Fused`] on the CPU (falls back to burn
-/// for encoder families it does not cover), [`InferenceEngine::Burn`] elsewhere.
+/// [`predict_file`] with the encoder run by `engine` through a [`Predictor`]: [`InferenceEngine::Fused`] on the CPU
+/// (falls back to burn for encoder families it does not cover), [`InferenceEngine::Burn`] elsewhere.
 pub fn predict_file_with<B: Backend>(
     model_dir: &Path,
     data: &Path,
@@ -58,15 +58,15 @@ pub fn predict_file_with<B: Backend>(
     let (model, spec) = load_model::<B>(&dir, device)?;
     let predictor = Predictor::for_spec(model, &spec, engine)?;
     tracing::debug!("model loaded for the {} engine in {:.2?}", predictor.engine(), started.elapsed());
-    let enc = load_record_tokenizer(&dir, &spec)?;
+    let record_tokenizer = load_record_tokenizer(&dir, &spec)?;
     let labels = re_data::labels::LabelMap::new(spec.labels.clone())?;
     // Labels in the file (if any) are not needed; test files may carry `100` or none.
     let options = re_data::io::ReadOptions { labels: re_data::io::LabelSource::Infer, validation: Default::default() };
     let records = re_data::io::read_records(data, &options)?.records;
-    let examples = enc.encode_all(&records, None)?;
+    let examples = record_tokenizer.encode_all(&records, None)?;
     tracing::debug!("{} records read and encoded at {:.2?}", examples.len(), started.elapsed());
     let truncated = examples.iter().filter(|e| e.entity_truncated).count();
-    let pad = enc.pad_id();
+    let pad = record_tokenizer.pad_id();
     let k = labels.len();
     let (probs, fallbacks) = predict_probs(&predictor, &examples, batch_size.max(1), pad, k, device)?;
     tracing::debug!("predicted at {:.2?}", started.elapsed());

@@ -1,12 +1,11 @@
 //! `kre encode`: embed texts with a Hugging Face checkpoint directory (pooled last hidden state, one JSON line each).
 //!
-//! Runs on the CPU: the encoder through the fused f32 engine (`re_models::fused`, default) or the burn module
+//! Runs on the CPU through [`InferenceEncoder`]: the fused engine (`re_models::fused`, default) or the burn module
 //! on NdArray (`--engine burn`); pooling is burn's either way.
 use anyhow::Context;
 use burn::backend::NdArray;
-use burn::tensor::{Int, Tensor, TensorData};
-use re_models::fused::FusedEngine;
 use re_models::hub::{load_encoder, load_tokenizer};
+use re_models::inference::{InferenceEncoder, InferenceEngine, PaddedIds};
 use re_models::pooling::SentencePooling;
 use re_models::tokenizer::encode_batch;
 use std::io::Write;
@@ -65,19 +64,11 @@ pub fn encode(args: EncodeArgs) -> anyhow::Result<()> {
     if !report.unexpected.is_empty() {
         tracing::info!(ignored = report.unexpected.len(), "checkpoint keys not used by the encoder");
     }
-    let fused = match args.engine {
-        EngineArg::Burn => None,
-        EngineArg::Fused => {
-            let engine = FusedEngine::from_encoder(&encoder, &config)?;
-            if engine.is_none() {
-                tracing::debug!(
-                    "the fused CPU engine does not cover {} encoders; running the encoder on burn",
-                    config.family()
-                );
-            }
-            engine
-        }
+    let engine = match args.engine {
+        EngineArg::Burn => InferenceEngine::Burn,
+        EngineArg::Fused => InferenceEngine::Fused,
     };
+    let encoder = InferenceEncoder::new(encoder, &config, engine)?;
     let tokenizer = load_tokenizer(&args.model)?;
     let pooling = match args.pooling {
         PoolingArg::Mean => SentencePooling::Mean,
@@ -90,40 +81,9 @@ pub fn encode(args: EncodeArgs) -> anyhow::Result<()> {
     for chunk in args.texts.chunks(args.batch_size.max(1)) {
         let texts: Vec<&str> = chunk.iter().map(String::as_str).collect();
         let batch = encode_batch(&tokenizer, &texts, Some(max_length))?;
-        let shape = [batch.batch_size, batch.seq_len];
-        let hidden = match &fused {
-            Some(engine) => {
-                let hidden = engine.forward(
-                    &batch.input_ids,
-                    &batch.attention_mask,
-                    Some(&batch.token_type_ids),
-                    batch.batch_size,
-                    batch.seq_len,
-                )?;
-                let dims = [batch.batch_size, batch.seq_len, engine.hidden_size()];
-                Tensor::<B, 3>::from_data(TensorData::new(hidden, dims), &device)
-            }
-            None => {
-                let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(batch.input_ids, shape), &device);
-                let mask =
-                    Tensor::<B, 2, Int>::from_data(TensorData::new(batch.attention_mask.clone(), shape), &device);
-                let types = Tensor::<B, 2, Int>::from_data(TensorData::new(batch.token_type_ids, shape), &device);
-                encoder.forward(ids, mask, Some(types))
-            }
-        };
-        let mask = Tensor::<B, 2, Int>::from_data(TensorData::new(batch.attention_mask, shape), &device);
-        let pooled: Vec<f32> = pooling
-            .pool(hidden, mask)
-            .into_data()
-            .to_vec()
-            .map_err(|e| anyhow::anyhow!("reading embeddings: {e:?}"))?;
-        let dim = encoder.hidden_size();
-        for (row, text) in chunk.iter().enumerate() {
-            let line = serde_json::json!({
-                "text": text,
-                "tokens": batch.lengths[row],
-                "embedding": &pooled[row * dim..(row + 1) * dim],
-            });
+        let embeddings = encoder.sentence_embeddings(PaddedIds::from(&batch), pooling, &device)?;
+        for ((text, embedding), tokens) in chunk.iter().zip(&embeddings).zip(&batch.lengths) {
+            let line = serde_json::json!({ "text": text, "tokens": tokens, "embedding": embedding });
             writeln!(out, "{line}")?;
         }
         progress.inc(chunk.len() as u64);

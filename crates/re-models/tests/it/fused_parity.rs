@@ -1,10 +1,11 @@
-//! The fused CPU engine (`re_models::fused`) against transformers' outputs (the parity fixtures of
+//! The fused engine (`re_models::fused`) against transformers' outputs (the parity fixtures of
 //! `tools/make_parity_fixtures.py`) and against the burn modules it is built from, including real MiniLM weights
-//! on a padded batch.
+//! on a padded batch, directly and through `re_models::inference::InferenceEncoder`.
 
 use crate::common::{expected, fixture_dir, B, TOLERANCE};
 use re_models::fused::FusedEngine;
 use re_models::hub::load_encoder;
+use re_models::inference::{InferenceEncoder, InferenceEngine, PaddedIds};
 
 fn engine_vs_transformers(family: &str, use_types: bool) -> f32 {
     let dir = fixture_dir(family).join("safetensors");
@@ -26,7 +27,7 @@ fn engine_vs_transformers(family: &str, use_types: bool) -> f32 {
             .expect("forward");
         assert_eq!(out.len(), case.last_hidden_state.len(), "{family} {}", case.name);
         let diff = out.iter().zip(&case.last_hidden_state).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        println!("cpu engine {family} {}: max |Δ| = {diff:.3e}", case.name);
+        println!("fused engine {family} {}: max |Δ| = {diff:.3e}", case.name);
         assert!(diff <= TOLERANCE, "{family} case {}: max |Δ| {diff} > {TOLERANCE}", case.name);
         worst = worst.max(diff);
     }
@@ -53,6 +54,8 @@ fn deberta_is_left_to_burn() {
     let dir = fixture_dir("deberta_v3").join("safetensors");
     let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
     assert!(FusedEngine::from_encoder(&encoder, &config).expect("no error").is_none());
+    let encoder = InferenceEncoder::new(encoder, &config, InferenceEngine::Fused).expect("falls back");
+    assert_eq!(encoder.engine(), InferenceEngine::Burn);
 }
 
 #[test]
@@ -100,4 +103,20 @@ fn minilm_engine_matches_burn_on_a_padded_batch() {
     let diff = fast.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     println!("minilm engine vs burn, padded batch 3×40: max |Δ| = {diff:.3e}");
     assert!(diff <= TOLERANCE, "max |Δ| {diff}");
+
+    // The same batch through the inference type, both engines.
+    let padded =
+        PaddedIds { input_ids: &ids, attention_mask: &mask, token_type_ids: None, batch_size: batch, seq_len: seq };
+    let mut hidden = Vec::new();
+    for engine in [InferenceEngine::Burn, InferenceEngine::Fused] {
+        let encoder = InferenceEncoder::new(encoder.clone(), &config, engine).expect("new");
+        assert_eq!(encoder.engine(), engine);
+        let out: Vec<f32> = encoder.forward(padded, &device).expect("forward").into_data().to_vec().unwrap();
+        hidden.push(out);
+    }
+    let diff = hidden[0].iter().zip(&hidden[1]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    println!("minilm InferenceEncoder fused vs burn, padded batch 3×40: max |Δ| = {diff:.3e}");
+    assert!(diff <= TOLERANCE, "max |Δ| {diff}");
+    let same_as_direct = hidden[1].iter().zip(&fast).all(|(a, b)| a == b);
+    assert!(same_as_direct, "InferenceEncoder::Fused returns the engine's own numbers");
 }

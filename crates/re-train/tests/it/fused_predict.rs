@@ -1,4 +1,4 @@
-//! The fused CPU inference engine (`re_train::infer`) against burn on a freshly trained tiny model: the same
+//! The fused engine (through `re_train::infer::Predictor`) against burn on a freshly trained tiny model: the same
 //! probabilities within 1e-5 and the same labels, for `predict_probs`, `predict_file_with` and the dev evaluation
 //! of `train_with`.
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use re_train::config::{ModelSource, TinyConfig, TrainConfig};
 use re_train::infer::{InferenceEngine, Predictor};
 use re_train::predict::predict_file_with;
 use re_train::progress::Silent;
-use re_train::trainer::{load_record_tokenizer, load_model, predict_probs, read_metrics, train_with};
+use re_train::trainer::{load_model, load_record_tokenizer, predict_probs, read_metrics, train_with};
 
 type Cpu = burn::backend::NdArray<f32>;
 type B = burn::backend::Autodiff<Cpu>;
@@ -89,13 +89,13 @@ fn fused_engine_predicts_like_burn_after_training() {
     let device = Default::default();
     let best = cfg.out.join("best");
     let (model, spec) = load_model::<Cpu>(&best, &device).unwrap();
-    let enc = load_record_tokenizer(&best, &spec).unwrap();
+    let record_tokenizer = load_record_tokenizer(&best, &spec).unwrap();
     let labels = re_data::labels::LabelMap::new(spec.labels.clone()).unwrap();
     let k = labels.len();
     let dev_records = re_train::trainer::load_records(cfg.dev.as_ref().unwrap(), &labels).unwrap();
     let gold = re_train::trainer::label_ids(&dev_records, &labels, cfg.dev.as_ref().unwrap()).unwrap();
-    let examples = enc.encode_all(&dev_records, None).unwrap();
-    let pad = enc.pad_id();
+    let examples = record_tokenizer.encode_all(&dev_records, None).unwrap();
+    let pad = record_tokenizer.pad_id();
     let burn = Predictor::for_spec(model.clone(), &spec, InferenceEngine::Burn).unwrap();
     let fused = Predictor::for_spec(model, &spec, InferenceEngine::Fused).unwrap();
     assert_eq!(burn.engine(), InferenceEngine::Burn);
@@ -162,4 +162,6 @@ fn engine_names_parse() {
     assert_eq!("fused".parse::<InferenceEngine>().unwrap(), InferenceEngine::Fused);
     assert_eq!(InferenceEngine::Fused.to_string(), "fused");
     assert!("gpu".parse::<InferenceEngine>().is_err());
+    // `re_train::InferenceEngine` is the re-models type, re-exported.
+    let _: re_models::inference::InferenceEngine = re_train::InferenceEngine::Fused;
 }
