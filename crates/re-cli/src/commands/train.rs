@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
-use re_train::config::{parse_device, Alpha, LabelSmoothing, LossKind, Precision, SchedulerKind, TrainConfig};
+use re_train::config::{parse_device, LabelSmoothing, LossKind, Precision, SchedulerKind, TrainConfig};
 use re_train::predict::PredictSummary;
 use re_train::progress::{ProgressBars, TrainObserver};
 use re_train::trainer::TrainSummary;
@@ -245,14 +245,7 @@ impl TrainArgs {
             c.label_smoothing = v.parse::<LabelSmoothing>().map_err(|e| anyhow::anyhow!("--label-smoothing: {e}"))?;
         }
         if let Some(v) = &self.alpha {
-            c.alpha = match v.parse::<f64>() {
-                Ok(a) => Alpha::Scalar(a),
-                Err(_) => {
-                    let text = std::fs::read_to_string(v).with_context(|| format!("--alpha: reading {v}"))?;
-                    let vals: Result<Vec<f64>, _> = text.split_whitespace().map(|t| t.parse::<f64>()).collect();
-                    Alpha::PerClass(vals.map_err(|e| anyhow::anyhow!("--alpha {v}: {e}"))?)
-                }
-            };
+            c.alpha = re_train::loss::parse_alpha_arg(v).with_context(|| format!("--alpha {v}"))?;
         }
         c.validate()?;
         Ok(c)
