@@ -13,7 +13,7 @@
 //!   [`no_relation_share`], [`BinaryScores`] (POS/NEG precision of the competition-relation paper);
 //! * [`Report`] — all of the above with label names, serialisable to JSON (feature `serde`).
 //!
-//! Features: `serde` (off by default) derives `Serialize` for the result types; `test-util` adds [`synthetic`]
+//! Features: `serde` (off by default) derives `Serialize` for the result types; `test-util` adds `re_metrics::synthetic`
 //! (deterministic KLUE-like score matrices for parity tests and benchmarks).
 //!
 //! Inputs are plain slices: gold label ids, predicted ids, and row-major `[n, num_labels]` probability matrices
