@@ -2,6 +2,7 @@
 //! in sentences, and proposing new clue words from labelled data by log-odds.
 use crate::error::{ClassicError, Result};
 use crate::morph::{is_clue_tag, AnalyzedSentence};
+use crate::pipeline::Corpus;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -167,6 +168,35 @@ pub fn propose_clues(
     out
 }
 
+/// What [`propose_clues`] needs to know about one sentence: its analysis, the entity byte ranges to skip, and
+/// whether it is positive.
+pub type SentenceEvidence<'a> = (&'a AnalyzedSentence, Vec<Range<usize>>, bool);
+
+/// One [`SentenceEvidence`] per distinct sentence of `corpus`: a sentence is positive when any of its pairs has a
+/// label other than `negative_label` (unlabelled pairs count as negative), and the entity spans of **all** its
+/// pairs are excluded, so entity words never become clue words.
+pub fn sentence_evidence<'a>(corpus: &'a Corpus, negative_label: &str) -> Vec<SentenceEvidence<'a>> {
+    let mut per_sentence: Vec<(Vec<Range<usize>>, bool)> = vec![(Vec::new(), false); corpus.sentences.len()];
+    for pair in &corpus.pairs {
+        // A pair pointing outside the sentence list cannot come from Corpus::build; skip rather than panic.
+        let Some(entry) = per_sentence.get_mut(pair.sentence) else { continue };
+        entry.0.extend(pair.candidate.entity_ranges());
+        entry.1 |= pair.label.as_deref().is_some_and(|l| l != negative_label);
+    }
+    corpus.sentences.iter().zip(per_sentence).map(|(s, (entities, positive))| (&s.analyzed, entities, positive)).collect()
+}
+
+/// [`propose_clues`] over a whole corpus ([`sentence_evidence`]): what `kre classic clues` prints.
+pub fn propose_corpus_clues(
+    corpus: &Corpus,
+    negative_label: &str,
+    min_count: usize,
+    alpha: f64,
+    top_k: usize,
+) -> Vec<ClueCandidate> {
+    propose_clues(&sentence_evidence(corpus, negative_label), min_count, alpha, top_k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +213,71 @@ mod tests {
         assert_eq!(only_last[0].range.start, s.rfind("경쟁").unwrap());
         assert!(lex.rule_positive(s, &[]));
         assert!(!ClueLexicon::new(["협력"]).rule_positive(s, &[]));
+    }
+
+    /// Whitespace "morphology" tagging every word NNG, so the test runs without MeCab.
+    struct Words;
+    impl crate::morph::Morphology for Words {
+        fn analyze(&self, text: &str) -> Result<Vec<crate::morph::Morpheme>> {
+            let mut out = Vec::new();
+            let mut chars = 0;
+            for (b, w) in text.split(' ').scan(0usize, |at, w| {
+                let start = *at;
+                *at += w.len() + 1;
+                Some((start, w))
+            }) {
+                let n = w.chars().count();
+                out.push(crate::morph::Morpheme {
+                    surface: w.to_string(),
+                    tag: "NNG".into(),
+                    start: chars,
+                    end: chars + n,
+                    byte_start: b,
+                    byte_end: b + w.len(),
+                });
+                chars += n + 1;
+            }
+            Ok(out)
+        }
+    }
+
+    #[test]
+    fn corpus_evidence_is_per_sentence_and_skips_entities() {
+        use re_data::{Entity, EntityType, RelationRecord};
+        let record = |id: &str, sentence: &str, subj: (&str, usize), obj: (&str, usize), label: &str| {
+            let entity = |(word, start): (&str, usize)| Entity {
+                word: word.into(),
+                start,
+                end: start + word.chars().count() - 1,
+                entity_type: EntityType::Org,
+            };
+            RelationRecord {
+                id: id.into(),
+                sentence: sentence.into(),
+                subject: entity(subj),
+                object: entity(obj),
+                label: Some(label.into()),
+                source: None,
+            }
+        };
+        // Sentence 1 has a negative and a positive pair (⇒ positive); sentence 2 only a negative one.
+        let s1 = "삼성 애플 경쟁 구글";
+        let s2 = "삼성 애플 협력";
+        let records = vec![
+            record("1", s1, ("삼성", 0), ("애플", 3), "no_relation"),
+            record("2", s1, ("애플", 3), ("구글", 9), "competition"),
+            record("3", s2, ("삼성", 0), ("애플", 3), "no_relation"),
+        ];
+        let corpus = Corpus::build(&records, &Words, &ClueLexicon::default(), &|| {}).unwrap();
+        let evidence = sentence_evidence(&corpus, "no_relation");
+        assert_eq!(evidence.len(), 2);
+        assert!(evidence[0].2 && !evidence[1].2);
+        // Entities of both pairs of sentence 1 are excluded: 삼성, 애플 (twice), 구글.
+        assert_eq!(evidence[0].1.len(), 4);
+        let clues = propose_corpus_clues(&corpus, "no_relation", 1, 0.5, 10);
+        let words: Vec<&str> = clues.iter().map(|c| c.word.as_str()).collect();
+        assert_eq!(words, ["경쟁"], "entity words and negative-only words are not clues");
+        assert_eq!((clues[0].pos_count, clues[0].neg_count), (1, 0));
     }
 
     #[test]

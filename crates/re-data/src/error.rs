@@ -30,6 +30,9 @@ pub enum DataError {
     },
     #[error("{path}: unknown file format ({message})")]
     UnknownFormat { path: PathBuf, message: String },
+    /// Reading or writing a `submission.csv` (re-submission) failed.
+    #[error(transparent)]
+    Submission(#[from] re_submission::SubmissionError),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     #[error("{0}")]

@@ -1,18 +1,21 @@
 //! Ensembles of relation classifiers over `submission.csv` files (`id,pred_label,probs`).
 //!
-//! Inputs are aligned by `id` (files may list rows in any order; the output follows the first file), validated
-//! (missing/duplicated ids, wrong number of probabilities, NaN, rows not summing to 1 ± 1e-3 are errors naming the
-//! file and the id), then combined with one of the [`Method`]s:
+//! Inputs are aligned by `id` with `re-submission` (files may list rows in any order; the output follows the first
+//! file), validated (missing/duplicated ids, wrong number of probabilities, NaN, rows not summing to 1 ± 1e-3 are
+//! errors naming the file and the id), then combined with one of the [`Method`]s:
 //!
 //! - hard voting: majority of the models' argmax labels, ties broken by the highest summed probability;
 //! - soft voting: mean of the probabilities;
 //! - logit averaging: mean of the log-probabilities, then softmax;
 //! - weighted: weighted mean of the probabilities — weights given, proportional to each model's dev micro-F1
-//!   ([`weights_from_dev`]), or searched on dev over a grid on the simplex ([`search_weights`]).
+//!   ([`weights_from_dev`]), or searched on dev over a grid on the simplex ([`search_weights`]); [`fit_weights`]
+//!   does either and reports the dev scores.
+//!
+//! Dependencies: `re-submission` (csv + serde), `re-metrics`, rayon, tracing — no tokenizers, parquet, arrow or burn.
 //!
 //! ```
 //! use re_ensemble::{align, combine, Method, ModelOutput};
-//! use re_data::io::submission::{Submission, SubmissionRow};
+//! use re_ensemble::{Submission, SubmissionRow};
 //!
 //! let row = |id: &str, p: Vec<f64>| SubmissionRow { id: id.into(), pred_label: String::new(), probs: p };
 //! let a = ModelOutput::new("a.csv", Submission { rows: vec![row("1", vec![0.2, 0.8]), row("2", vec![0.6, 0.4])] });
@@ -23,15 +26,13 @@
 //! assert!((out.probs[1] - 0.7).abs() < 1e-12); // id 1, class 1: (0.8 + 0.6) / 2
 //! assert_eq!(out.pred, vec![1, 0]);
 //! ```
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
 use rayon::prelude::*;
-use re_data::io::submission::{Submission, SubmissionRow};
 use re_metrics::MetricsError;
-
-/// Tolerance on the sum of a row's probabilities.
-pub const SUM_TOLERANCE: f64 = 1e-3;
+// Alignment by id and submission I/O live in the light re-submission crate; re-exported so users of the ensemble
+// need one dependency.
+pub use re_submission::{
+    align, align_gold, validate, Aligned, Submission, SubmissionError, SubmissionRow, SUM_TOLERANCE,
+};
 
 /// Floor applied to probabilities before taking logarithms (a probability of exactly 0 would give −∞).
 const LOG_FLOOR: f64 = 1e-12;
@@ -39,184 +40,30 @@ const LOG_FLOOR: f64 = 1e-12;
 /// Result alias of this crate.
 pub type Result<T, E = EnsembleError> = std::result::Result<T, E>;
 
-/// Everything that can go wrong while combining submissions. File-related variants name the file and the id.
+/// Everything that can go wrong while combining submissions. File-related errors (missing/duplicated ids, bad
+/// rows) come from `re-submission` and name the file and the id.
 #[derive(Debug, thiserror::Error)]
 pub enum EnsembleError {
-    /// Reading or parsing a submission failed.
+    /// Reading, validating or aligning a submission failed.
     #[error(transparent)]
-    Data(#[from] re_data::DataError),
+    Submission(#[from] SubmissionError),
     /// A metric could not be computed.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
     /// No submissions were given.
     #[error("no submissions to combine")]
     NoInputs,
-    /// An id occurs twice in one file.
-    #[error("{path}: id={id} occurs more than once")]
-    DuplicateId { path: PathBuf, id: String },
-    /// An id of the reference (first file / gold) is absent from a file.
-    #[error("{path}: id={id} is missing (it is in {reference})")]
-    MissingId { path: PathBuf, id: String, reference: PathBuf },
-    /// A file has an id the reference does not have.
-    #[error("{path}: id={id} is not in {reference}")]
-    UnexpectedId { path: PathBuf, id: String, reference: PathBuf },
-    /// A row has the wrong number of probabilities.
-    #[error("{path}: id={id}: {found} probabilities, expected {expected} (one per label)")]
-    WrongLength { path: PathBuf, id: String, expected: usize, found: usize },
-    /// A probability is NaN, infinite or negative.
-    #[error("{path}: id={id}: probability {value} of label {column} is not a finite non-negative number")]
-    BadProbability { path: PathBuf, id: String, column: usize, value: f64 },
-    /// A row's probabilities do not sum to 1.
-    #[error("{path}: id={id}: probabilities sum to {sum}, not 1 ± {SUM_TOLERANCE}")]
-    NotNormalised { path: PathBuf, id: String, sum: f64 },
     /// Weights are unusable (wrong count, negative, NaN, all zero).
     #[error("invalid weights: {0}")]
     InvalidWeights(String),
     /// The label map does not match the number of probability columns.
     #[error("{names} label names for {columns} probability columns (is --label-map right?)")]
     LabelCount { names: usize, columns: usize },
-    /// A gold record has no label.
-    #[error("{path}: id={id} has no gold label")]
-    UnlabeledGold { path: PathBuf, id: String },
 }
 
-/// One model's submission and the file it came from (for messages).
-#[derive(Clone, Debug)]
-pub struct ModelOutput {
-    /// Where the submission was read from.
-    pub path: PathBuf,
-    /// Its rows.
-    pub submission: Submission,
-}
-
-impl ModelOutput {
-    /// Wraps an in-memory submission.
-    pub fn new(path: impl Into<PathBuf>, submission: Submission) -> Self {
-        ModelOutput { path: path.into(), submission }
-    }
-
-    /// Reads a `submission.csv`.
-    pub fn read(path: &Path) -> Result<Self> {
-        Ok(ModelOutput { path: path.to_path_buf(), submission: Submission::read(path)? })
-    }
-}
-
-/// Checks one submission: every row has `num_labels` finite, non-negative probabilities summing to 1 ± 1e-3, and no
-/// id occurs twice. Returns the row index of each id.
-pub fn validate(path: &Path, rows: &[SubmissionRow], num_labels: usize) -> Result<HashMap<String, usize>> {
-    let mut index = HashMap::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        let err_path = || path.to_path_buf();
-        if row.probs.len() != num_labels {
-            return Err(EnsembleError::WrongLength {
-                path: err_path(),
-                id: row.id.clone(),
-                expected: num_labels,
-                found: row.probs.len(),
-            });
-        }
-        if let Some((column, &value)) = row.probs.iter().enumerate().find(|(_, p)| !p.is_finite() || **p < 0.0) {
-            return Err(EnsembleError::BadProbability { path: err_path(), id: row.id.clone(), column, value });
-        }
-        let sum: f64 = row.probs.iter().sum();
-        if (sum - 1.0).abs() > SUM_TOLERANCE {
-            return Err(EnsembleError::NotNormalised { path: err_path(), id: row.id.clone(), sum });
-        }
-        if index.insert(row.id.clone(), i).is_some() {
-            return Err(EnsembleError::DuplicateId { path: err_path(), id: row.id.clone() });
-        }
-    }
-    Ok(index)
-}
-
-/// Submissions aligned by id.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Aligned {
-    /// Ids in the first file's order.
-    pub ids: Vec<String>,
-    /// Number of labels (columns).
-    pub num_labels: usize,
-    /// Per model, row-major `[ids.len(), num_labels]` probabilities in `ids` order.
-    pub probs: Vec<Vec<f64>>,
-}
-
-impl Aligned {
-    /// Number of models.
-    pub fn num_models(&self) -> usize {
-        self.probs.len()
-    }
-}
-
-/// Validates every submission and aligns them on the first one's ids. Every file must have exactly the same ids.
-pub fn align(models: &[ModelOutput], num_labels: usize) -> Result<Aligned> {
-    let first = models.first().ok_or(EnsembleError::NoInputs)?;
-    let ids: Vec<String> = first.submission.rows.iter().map(|r| r.id.clone()).collect();
-    let mut probs = Vec::with_capacity(models.len());
-    for model in models {
-        let index = validate(&model.path, &model.submission.rows, num_labels)?;
-        let mut matrix = Vec::with_capacity(ids.len() * num_labels);
-        for id in &ids {
-            let row = index.get(id).ok_or_else(|| EnsembleError::MissingId {
-                path: model.path.clone(),
-                id: id.clone(),
-                reference: first.path.clone(),
-            })?;
-            matrix.extend_from_slice(&model.submission.rows[*row].probs);
-        }
-        // Same count and every reference id present ⇒ same id set; otherwise name an extra id.
-        if index.len() != ids.len() {
-            let known: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
-            if let Some(row) = model.submission.rows.iter().find(|r| !known.contains(r.id.as_str())) {
-                return Err(EnsembleError::UnexpectedId {
-                    path: model.path.clone(),
-                    id: row.id.clone(),
-                    reference: first.path.clone(),
-                });
-            }
-        }
-        probs.push(matrix);
-    }
-    Ok(Aligned { ids, num_labels, probs })
-}
-
-/// Gold label ids in the order of `ids`, from `(id, label id)` pairs read from `gold_path`. Every id must be in the
-/// gold data and every gold record must be among `ids`.
-pub fn align_gold(
-    ids: &[String],
-    gold: &[(String, Option<usize>)],
-    gold_path: &Path,
-    pred_path: &Path,
-) -> Result<Vec<usize>> {
-    let mut by_id = HashMap::with_capacity(gold.len());
-    for (id, label) in gold {
-        if by_id.insert(id.as_str(), *label).is_some() {
-            return Err(EnsembleError::DuplicateId { path: gold_path.to_path_buf(), id: id.clone() });
-        }
-    }
-    if gold.len() != ids.len() || ids.iter().any(|id| !by_id.contains_key(id.as_str())) {
-        let pred_ids: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
-        if let Some((id, _)) = gold.iter().find(|(id, _)| !pred_ids.contains(id.as_str())) {
-            return Err(EnsembleError::MissingId {
-                path: pred_path.to_path_buf(),
-                id: id.clone(),
-                reference: gold_path.to_path_buf(),
-            });
-        }
-        if let Some(id) = ids.iter().find(|id| !by_id.contains_key(id.as_str())) {
-            return Err(EnsembleError::UnexpectedId {
-                path: pred_path.to_path_buf(),
-                id: id.clone(),
-                reference: gold_path.to_path_buf(),
-            });
-        }
-    }
-    ids.iter()
-        .map(|id| {
-            by_id[id.as_str()]
-                .ok_or_else(|| EnsembleError::UnlabeledGold { path: gold_path.to_path_buf(), id: id.clone() })
-        })
-        .collect()
-}
+/// One model's submission and the file it came from (the name this crate has always used for
+/// [`re_submission::SubmissionFile`]).
+pub use re_submission::SubmissionFile as ModelOutput;
 
 /// How the models are combined.
 #[derive(Clone, Debug, PartialEq)]
@@ -425,6 +272,56 @@ pub fn search_weights(aligned: &Aligned, gold: &[usize], no_relation: usize, ste
     let weights = grid[best].iter().map(|&n| n as f64 / steps as f64).collect();
     tracing::info!(candidates = grid.len(), dev_micro_f1 = score, "weight search done");
     Ok(WeightSearch { weights, dev_micro_f1: score, candidates: grid.len() })
+}
+
+/// How [`fit_weights`] chooses the weights of a weighted ensemble from dev predictions.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WeightFit {
+    /// Proportional to each model's dev micro-F1 ([`weights_from_dev`]).
+    DevF1,
+    /// Grid search over the simplex with this step ([`search_weights`]).
+    Search {
+        /// Grid step; must divide 1 (0.1, 0.25 …).
+        step: f64,
+    },
+}
+
+/// Weights fitted on dev data, with the evidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FittedWeights {
+    /// The weights, one per model, summing to 1.
+    pub weights: Vec<f64>,
+    /// Dev micro-F1 ×100 of each model alone.
+    pub model_dev_micro_f1: Vec<f64>,
+    /// Dev micro-F1 ×100 of the weighted ensemble with [`FittedWeights::weights`].
+    pub dev_micro_f1: f64,
+    /// Number of weight vectors tried ([`WeightFit::Search`] only).
+    pub candidates: Option<usize>,
+}
+
+/// Fits ensemble weights on `dev` (predictions of the same models on a labelled dev set, aligned) against `gold`
+/// (label ids in `dev.ids` order, e.g. from [`align_gold`]).
+pub fn fit_weights(dev: &Aligned, gold: &[usize], no_relation: usize, fit: WeightFit) -> Result<FittedWeights> {
+    let model_dev_micro_f1 = model_scores(dev, gold, no_relation)?;
+    match fit {
+        WeightFit::Search { step } => {
+            let found = search_weights(dev, gold, no_relation, step)?;
+            Ok(FittedWeights {
+                weights: found.weights,
+                model_dev_micro_f1,
+                dev_micro_f1: found.dev_micro_f1,
+                candidates: Some(found.candidates),
+            })
+        }
+        WeightFit::DevF1 => {
+            let weights = normalise_weights(&model_dev_micro_f1, model_dev_micro_f1.len())
+                .map_err(|_| EnsembleError::InvalidWeights("every model scores micro-F1 = 0 on dev".into()))?;
+            let combined = combine(dev, &Method::Weighted(weights.clone()))?;
+            let dev_micro_f1 =
+                re_metrics::micro_f1_without_no_relation(gold, &combined.pred, dev.num_labels, no_relation)?;
+            Ok(FittedWeights { weights, model_dev_micro_f1, dev_micro_f1, candidates: None })
+        }
+    }
 }
 
 /// Builds the output submission: ids in `aligned` order, `pred_label` from `label_names`.

@@ -1,6 +1,6 @@
 //! Ensembles on small hand-checked cases and on misaligned / invalid files. Every expected value is computed by hand
 //! in the comment next to it.
-use re_data::io::submission::{Submission, SubmissionRow};
+use re_ensemble::{Submission, SubmissionError, SubmissionRow};
 use re_ensemble::{
     align, align_gold, combine, search_weights, to_submission, weights_from_dev, EnsembleError, Method, ModelOutput,
 };
@@ -188,7 +188,7 @@ fn bad_inputs_name_the_file_and_the_id() {
     }
     // Within tolerance (1 ± 1e-3) is accepted.
     assert!(align(&[model("a.csv", vec![row("1", &[0.5, 0.5005])])], 2).is_ok());
-    assert!(matches!(align(&[], 2), Err(EnsembleError::NoInputs)));
+    assert!(matches!(align(&[], 2), Err(SubmissionError::NoInputs)));
 }
 
 #[test]
@@ -215,4 +215,31 @@ fn files_round_trip_through_submission_csv() {
     }
     let aligned = align(&models, 3).unwrap();
     assert_eq!(aligned, align(&three_models(), 3).unwrap());
+}
+
+#[test]
+fn fit_weights_reports_the_dev_evidence() {
+    use re_ensemble::{fit_weights, WeightFit};
+    let (aligned, gold) = dev_case();
+    let fitted = fit_weights(&aligned, &gold, 0, WeightFit::DevF1).unwrap();
+    // Same weights as weights_from_dev (4 : 3), same per-model scores.
+    assert_close(&fitted.weights, &[4.0 / 7.0, 3.0 / 7.0]);
+    assert_close(&fitted.model_dev_micro_f1, &[200.0 / 3.0, 50.0]);
+    assert_eq!(fitted.candidates, None);
+    // Weighted mean: ids 1, 2 → a's argmax (a and b agree on id 1; id 2: class 2 4/7·0.8 + 3/7·0.1 = 0.5 beats
+    // class 1 4/7·0.1 + 3/7·0.8 = 0.4); ids 3, 4: class 0 0.5 beats class 1 0.4 ⇒ pred [1, 2, 0, 0] = model a: 66.67.
+    assert!((fitted.dev_micro_f1 - 200.0 / 3.0).abs() < 1e-9, "{fitted:?}");
+    let searched = fit_weights(&aligned, &gold, 0, WeightFit::Search { step: 0.5 }).unwrap();
+    // Grid {1, 0.5, 0}: 3 candidates; the best cannot be worse than the best single model.
+    assert_eq!(searched.candidates, Some(3));
+    assert!(searched.dev_micro_f1 >= 200.0 / 3.0 - 1e-9, "{searched:?}");
+}
+
+#[test]
+fn duplicate_ids_are_refused_naming_file_and_id() {
+    let dup = model("dup.csv", vec![row("7", &[0.5, 0.5]), row("8", &[0.5, 0.5]), row("7", &[0.1, 0.9])]);
+    let err = align(&[dup], 2).unwrap_err();
+    assert!(matches!(&err, SubmissionError::DuplicateId { id, first: 1, second: 3, .. } if id == "7"), "{err:?}");
+    let msg = EnsembleError::from(err).to_string();
+    assert!(msg.contains("dup.csv") && msg.contains("id=7") && msg.contains("unique"), "{msg}");
 }

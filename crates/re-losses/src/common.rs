@@ -3,8 +3,9 @@ use crate::LossError;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
-/// How per-example losses are combined.
+/// How per-example losses are combined (serde: `"mean"`, `"sum"`, `"none"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
 pub enum Reduction {
     /// Average over the examples that are not ignored (each loss documents its denominator).
     #[default]

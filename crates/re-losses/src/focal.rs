@@ -14,7 +14,11 @@ use burn::tensor::{Int, Tensor};
 const MIN_ONE_MINUS_P: f64 = 1e-30;
 
 /// The class-balancing factor α of the focal loss.
+///
+/// With the `serde` feature it (de)serializes untagged: a number is [`Alpha::Scalar`], an array of numbers
+/// [`Alpha::PerClass`] (`alpha = 0.25` or `alpha = [0.5, 1.0, …]` in TOML).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(untagged))]
 pub enum Alpha {
     /// The same α for every class (α = 1 disables balancing).
     Scalar(f64),
@@ -30,7 +34,15 @@ impl Default for Alpha {
 
 /// Configuration of [`FocalLoss`]; build it with [`FocalLossConfig::new`] and the `with_*` methods, then
 /// [`FocalLossConfig::init`] validates it.
+///
+/// With the `serde` feature, missing fields take the [`Default`] values (γ = 2, α = 1, mean, no ignore index,
+/// ε = 0) and unknown fields are errors.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct FocalLossConfig {
     /// Focusing parameter γ ≥ 0 (γ = 0: weighted cross-entropy).
     pub gamma: f64,

@@ -8,7 +8,9 @@
 //! Inputs are logits `[batch, classes]` and integer class targets `[batch]`; the output is a `Tensor<B, 1>` of shape
 //! `[1]` for [`Reduction::Mean`] / [`Reduction::Sum`] and `[batch]` for [`Reduction::None`].
 //!
-//! The crate depends on `burn` (and `thiserror`) only, so it can be used from any burn project.
+//! The crate depends on `burn` (any 0.21.x) and `thiserror` only, so it can be used from any burn project. The
+//! `serde` feature makes the configs (`FocalLossConfig`, `LabelSmoothingCrossEntropyConfig`, [`Alpha`],
+//! [`Reduction`]) serializable.
 //!
 //! # Example
 //!
@@ -36,6 +38,10 @@
 //! ```
 mod common;
 mod focal;
+// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 mod smoothing;
 mod smoothing_rule;
 

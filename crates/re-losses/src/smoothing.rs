@@ -9,7 +9,15 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
 /// Configuration of [`LabelSmoothingCrossEntropy`].
+///
+/// With the `serde` feature, missing fields take the [`Default`] values (ε = 0, no weights, mean, no ignore
+/// index) and unknown fields are errors.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct LabelSmoothingCrossEntropyConfig {
     /// ε ∈ [0, 1]; 0 gives the plain (weighted) cross-entropy.
     pub smoothing: f64,
@@ -18,6 +26,13 @@ pub struct LabelSmoothingCrossEntropyConfig {
     pub reduction: Reduction,
     /// Rows whose target equals this value contribute 0 and are left out of the mean's denominator.
     pub ignore_index: Option<i64>,
+}
+
+impl Default for LabelSmoothingCrossEntropyConfig {
+    /// No smoothing: the plain cross-entropy.
+    fn default() -> Self {
+        LabelSmoothingCrossEntropyConfig::new(0.0)
+    }
 }
 
 impl LabelSmoothingCrossEntropyConfig {

@@ -1,12 +1,12 @@
 //! Binary scores of the competition-relation paper: POS precision, NEG precision and accuracy.
-use serde::Serialize;
 
 use crate::error::Result;
 use crate::validate;
 
 /// Binary-task scores. Ratios with an empty denominator (nothing predicted positive/negative) are `0.0`, like
 /// scikit-learn's default `zero_division`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BinaryScores {
     /// Correct among predicted positive: `tp / (tp + fp)`.
     pub pos_precision: f64,

@@ -1,14 +1,14 @@
 //! Label-based metrics: micro-F1 (KLUE style), accuracy, per-class precision/recall/F1/support, confusion matrix,
 //! recall of the rarest classes, share of `no_relation` predictions. All match scikit-learn 1.9 (`f1_score`,
 //! `precision_recall_fscore_support`, `accuracy_score`, `confusion_matrix`) on integer label ids.
-use serde::Serialize;
 
 use crate::error::{MetricsError, Result};
 use crate::validate;
 
 /// What a ratio is set to when its denominator is zero — scikit-learn's `zero_division` parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum ZeroDivision {
     /// `0.0` — scikit-learn's default `zero_division="warn"` (it warns, then uses 0).
     #[default]
@@ -109,7 +109,8 @@ pub fn accuracy(gold: &[usize], pred: &[usize]) -> Result<f64> {
 }
 
 /// Precision, recall, F1 and support of one class.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassScores {
     /// `tp / (tp + fp)`.
     pub precision: f64,
@@ -161,7 +162,8 @@ pub fn confusion_matrix(gold: &[usize], pred: &[usize], num_labels: usize) -> Re
 }
 
 /// Recall of the rarest gold classes (see [`rarest_class_recall`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RareClassRecall {
     /// The requested number of classes (fewer are reported when fewer classes occur in gold).
     pub k: usize,

@@ -1,7 +1,7 @@
 //! # re-metrics
 //!
-//! KLUE-RE scoring in plain Rust (dependencies: `serde`, `thiserror`), exact against scikit-learn 1.9 as the
-//! KLUE scorer uses it:
+//! KLUE-RE scoring in plain Rust (dependencies: `thiserror`, and `serde` with the `serde` feature), exact against
+//! scikit-learn 1.9 as the KLUE scorer uses it:
 //!
 //! * [`micro_f1_without_no_relation`] — KLUE's `klue_re_micro_f1` (`f1_score(average="micro", labels=[all but
 //!   no_relation]) * 100`), and the general [`micro_f1`];
@@ -11,7 +11,10 @@
 //! * [`average_precision`] / [`class_curve_scores`] — `average_precision_score` per class and macro-averaged;
 //! * [`accuracy`], [`precision_recall_fscore_support`], [`confusion_matrix`], [`rarest_class_recall`],
 //!   [`no_relation_share`], [`BinaryScores`] (POS/NEG precision of the competition-relation paper);
-//! * [`Report`] — all of the above with label names, serialisable to JSON.
+//! * [`Report`] — all of the above with label names, serialisable to JSON (feature `serde`).
+//!
+//! Features: `serde` (off by default) derives `Serialize` for the result types; `test-util` adds `re_metrics::synthetic`
+//! (deterministic KLUE-like score matrices for parity tests and benchmarks).
 //!
 //! Inputs are plain slices: gold label ids, predicted ids, and row-major `[n, num_labels]` probability matrices
 //! (use [`flatten_rows`] for `Vec<Vec<f64>>`). Bad input (length mismatch, id out of range, NaN/∞ score, empty
@@ -46,6 +49,11 @@
 //! ```
 #![warn(missing_docs)]
 
+// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod binary;
 mod classification;
 mod error;
@@ -53,6 +61,7 @@ mod fast_curves;
 mod numeric;
 mod ranking;
 mod report;
+#[cfg(feature = "test-util")]
 pub mod synthetic;
 mod validate;
 

@@ -22,7 +22,6 @@
 //! * **tied scores** form one threshold (all tied examples switch together); `-0.0 == 0.0`;
 //! * the AUC is the trapezoid rule over `(recall, precision)`, which interpolates linearly (optimistic), unlike
 //!   average precision's step sum.
-use serde::Serialize;
 
 use crate::error::{MetricsError, Result};
 use crate::fast_curves;
@@ -30,7 +29,8 @@ use crate::numeric::{numpy_mean, numpy_sum};
 use crate::validate;
 
 /// Output of [`precision_recall_curve`], identical to scikit-learn's three arrays.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PrecisionRecallCurve {
     /// Precision per threshold, increasing thresholds, then a final `1.0`.
     pub precision: Vec<f64>,
@@ -153,7 +153,8 @@ pub fn class_precision_recall_curve(
 }
 
 /// Curve scores of one class (one-vs-rest), as fractions in `[0, 1]`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassCurveScore {
     /// `auc(recall, precision)` of the class's precision–recall curve (KLUE's per-class AUPRC, not ×100).
     pub pr_auc: f64,

@@ -1,8 +1,6 @@
 //! [`Report`]: every metric of the seed report in one serialisable struct.
 use std::fmt::Write as _;
 
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
 
 use crate::classification::{
     accuracy, argmax_rows, check_no_relation, confusion_matrix, micro_f1_without_no_relation, no_relation_share,
@@ -41,10 +39,11 @@ impl Default for ReportOptions {
 }
 
 /// Scores of one class in a [`Report`] (fractions in `[0, 1]`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassReport {
     /// Label name (the key of the class in the serialised `per_class` map).
-    #[serde(skip)]
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub label: String,
     /// Precision of the class.
     pub precision: f64,
@@ -55,10 +54,10 @@ pub struct ClassReport {
     /// Gold examples of the class.
     pub support: u64,
     /// Area under the class's precision–recall curve (KLUE's per-class AUPRC, as a fraction); with probabilities only.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub pr_auc: Option<f64>,
     /// Average precision of the class; with probabilities only.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub average_precision: Option<f64>,
 }
 
@@ -69,7 +68,8 @@ pub struct ClassReport {
 /// `per_class` (label → `{precision, recall, f1, support, pr_auc?, average_precision?}`, in label-id order),
 /// `confusion_matrix` (rows gold, columns predicted, label-id order), plus `labels`, `no_relation`,
 /// `num_examples`, `rare_class_recall`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     /// KLUE micro-F1 ×100 over all labels but `no_relation`.
     pub micro_f1: f64,
@@ -82,7 +82,7 @@ pub struct Report {
     /// Share of predictions that are `no_relation`.
     pub no_relation_share: f64,
     /// Scores per class, in label-id order.
-    #[serde(serialize_with = "per_class_as_map")]
+    #[cfg_attr(feature = "serde", serde(serialize_with = "per_class_as_map"))]
     pub per_class: Vec<ClassReport>,
     /// `confusion_matrix[gold][pred]`.
     pub confusion_matrix: Vec<Vec<u64>>,
@@ -96,7 +96,9 @@ pub struct Report {
     pub rare_class_recall: RareClassRecall,
 }
 
-fn per_class_as_map<S: Serializer>(classes: &[ClassReport], serializer: S) -> Result<S::Ok, S::Error> {
+#[cfg(feature = "serde")]
+fn per_class_as_map<S: serde::Serializer>(classes: &[ClassReport], serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
     let mut map = serializer.serialize_map(Some(classes.len()))?;
     for class in classes {
         map.serialize_entry(&class.label, class)?;

@@ -139,19 +139,8 @@ impl<'de> Deserialize<'de> for LabelSmoothing {
     }
 }
 
-/// Focal-loss α: one scalar, or one value per class (a file with one number per line, in label-map order).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Alpha {
-    Scalar(f64),
-    PerClass(Vec<f64>),
-}
-
-impl Default for Alpha {
-    fn default() -> Self {
-        Alpha::Scalar(1.0)
-    }
-}
+/// Focal-loss α: one scalar, or one value per class (TOML: a number or an array), defined in re-losses.
+pub use re_losses::Alpha;
 
 /// Number format of the training computation (`--precision`).
 ///

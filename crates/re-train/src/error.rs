@@ -13,6 +13,9 @@ pub enum TrainError {
     },
     #[error(transparent)]
     Data(#[from] re_data::DataError),
+    /// Writing/reading a `submission.csv` (re-submission).
+    #[error(transparent)]
+    Submission(#[from] re_submission::SubmissionError),
     #[error(transparent)]
     Model(#[from] re_models::error::ModelError),
     #[error("metrics: {0}")]

@@ -2,7 +2,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use re_classic::clues::{propose_clues, ClueLexicon};
+use re_classic::clues::{propose_corpus_clues, ClueLexicon};
 use re_classic::eval::{
     compare, cross_validate, evaluate_predictions, markdown_table, read_predictions, standard_systems,
     write_predictions,
@@ -325,19 +325,11 @@ fn morph(a: MorphArgs) -> anyhow::Result<()> {
 fn clues(a: CluesArgs) -> anyhow::Result<()> {
     let records = read(&a.data)?;
     let corpus = build_corpus(&records, &ClueLexicon::default())?;
-    // One entry per sentence: positive when any of its pairs is; entity spans of all its pairs are excluded.
-    let mut per_sentence: Vec<(Vec<std::ops::Range<usize>>, bool)> = vec![(Vec::new(), false); corpus.sentences.len()];
-    for p in &corpus.pairs {
-        let e = &mut per_sentence[p.sentence];
-        e.0.extend(p.candidate.entity_ranges());
-        e.1 |= p.label.as_deref().is_some_and(|l| l != a.negative_label);
-    }
-    let input: Vec<_> =
-        corpus.sentences.iter().zip(per_sentence).map(|(s, (ents, pos))| (&s.analyzed, ents, pos)).collect();
+    let clues = propose_corpus_clues(&corpus, &a.negative_label, a.min_count, 0.5, a.top);
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     writeln!(out, "# word\ttag\tz\tlog_odds\tpos_sentences\tneg_sentences  (review before use as --clues)")?;
-    for c in propose_clues(&input, a.min_count, 0.5, a.top) {
+    for c in clues {
         writeln!(out, "{}\t{}\t{:.2}\t{:.2}\t{}\t{}", c.word, c.tag, c.z, c.log_odds, c.pos_count, c.neg_count)?;
     }
     Ok(())

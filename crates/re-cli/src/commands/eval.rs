@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use re_data::io::read_records;
 use re_data::labels::LabelMap;
-use re_ensemble::{align, align_gold, combine, Aligned, Method, ModelOutput};
+use re_ensemble::{align, align_gold, combine, fit_weights, Aligned, Method, ModelOutput, WeightFit};
 use re_metrics::{Predictions, Report};
 
 /// Output format of `kre evaluate`.
@@ -177,21 +177,18 @@ pub fn ensemble(args: EnsembleArgs) -> anyhow::Result<()> {
                     (read_models(&args.dev_pred, labels.len())?, &args.dev_pred[0])
                 };
                 let gold_ids = align_gold(&dev.ids, pairs, gold_path, dev_first)?;
-                let scores = re_ensemble::model_scores(&dev, &gold_ids, no_relation)?;
-                summary["model_dev_micro_f1"] = serde_json::json!(scores);
-                if args.search_weights.is_some() {
-                    let found = re_ensemble::search_weights(&dev, &gold_ids, no_relation, args.grid_step)?;
-                    summary["dev_micro_f1"] = serde_json::json!(found.dev_micro_f1);
-                    summary["candidates"] = serde_json::json!(found.candidates);
-                    found.weights
+                let fit = if args.search_weights.is_some() {
+                    WeightFit::Search { step: args.grid_step }
                 } else {
-                    let (weights, _) = re_ensemble::weights_from_dev(&dev, &gold_ids, no_relation)?;
-                    let dev_out = combine(&dev, &Method::Weighted(weights.clone()))?;
-                    let f1 =
-                        re_metrics::micro_f1_without_no_relation(&gold_ids, &dev_out.pred, labels.len(), no_relation)?;
-                    summary["dev_micro_f1"] = serde_json::json!(f1);
-                    weights
+                    WeightFit::DevF1
+                };
+                let fitted = fit_weights(&dev, &gold_ids, no_relation, fit)?;
+                summary["model_dev_micro_f1"] = serde_json::json!(fitted.model_dev_micro_f1);
+                summary["dev_micro_f1"] = serde_json::json!(fitted.dev_micro_f1);
+                if let Some(candidates) = fitted.candidates {
+                    summary["candidates"] = serde_json::json!(candidates);
                 }
+                fitted.weights
             } else {
                 bail!("--method weighted needs --weights, --weights-from-dev GOLD or --search-weights GOLD");
             };

@@ -17,7 +17,7 @@ use clap::Args;
 use re_data::markers::MarkerScheme;
 use re_models::head::SpanPooling;
 use re_train::config::{
-    Alpha, DeviceSpec, LabelSmoothing, LossKind, ModelSource, Precision, SchedulerKind, TinyConfig, TrainConfig,
+    DeviceSpec, LabelSmoothing, LossKind, ModelSource, Precision, SchedulerKind, TinyConfig, TrainConfig,
 };
 use re_train::predict::PredictSummary;
 use re_train::progress::{ProgressBars, TrainObserver};
@@ -311,14 +311,7 @@ impl TrainArgs {
             c.length_bucketing = false;
         }
         if let Some(v) = &self.alpha {
-            c.alpha = match v.parse::<f64>() {
-                Ok(a) => Alpha::Scalar(a),
-                Err(_) => {
-                    let text = std::fs::read_to_string(v).with_context(|| format!("--alpha: reading {v}"))?;
-                    let vals: Result<Vec<f64>, _> = text.split_whitespace().map(|t| t.parse::<f64>()).collect();
-                    Alpha::PerClass(vals.map_err(|e| anyhow::anyhow!("--alpha {v}: {e}"))?)
-                }
-            };
+            c.alpha = re_train::loss::parse_alpha_arg(v).with_context(|| format!("--alpha {v}"))?;
         }
         c.validate()?;
         Ok(c)

@@ -236,3 +236,29 @@ fn ensemble_bad_input_names_the_file() {
         kre(&["ensemble", "--pred", s(&a), "--method", "weighted", "--out", s(&out_path), "--label-map", s(&map)]);
     assert!(!out.status.success() && stderr(&out).contains("--weights"), "{}", stderr(&out));
 }
+
+#[test]
+fn evaluate_refuses_duplicate_ids_in_predictions_and_gold() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gold, map) = gold_files(dir.path());
+    // g2 twice in the predictions (and g3 absent): the duplicate is reported, not a missing id.
+    let dup = dir.path().join("dup_pred.csv");
+    write_submission(
+        &dup,
+        &[("g1", [0.1, 0.7, 0.2]), ("g2", [0.5, 0.3, 0.2]), ("g2", [0.2, 0.3, 0.5]), ("g4", [1.0, 0.0, 0.0])],
+    );
+    let out = kre(&["evaluate", "--gold", s(&gold), "--pred", s(&dup), "--label-map", s(&map)]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("dup_pred.csv") && err.contains("id=g2") && err.contains("more than once"), "{err}");
+
+    // The gold file repeats g1: refused too, naming the gold file.
+    let text = std::fs::read_to_string(&gold).unwrap();
+    let first = text.lines().next().unwrap().to_string();
+    let dup_gold = dir.path().join("dup_gold.jsonl");
+    std::fs::write(&dup_gold, format!("{text}{first}\n")).unwrap();
+    let out = kre(&["evaluate", "--gold", s(&dup_gold), "--pred", s(&prediction(dir.path())), "--label-map", s(&map)]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("dup_gold.jsonl") && err.contains("id=g1"), "{err}");
+}

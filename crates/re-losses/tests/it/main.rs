@@ -3,3 +3,5 @@ mod common;
 mod fixtures_parity;
 mod gradients_and_stability;
 mod gradients_f64;
+mod outside_crate;
+mod serde_configs;
