@@ -15,9 +15,11 @@ use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 use re_train::config::{parse_device, Alpha, LabelSmoothing, LossKind, Precision, SchedulerKind, TrainConfig};
 use re_train::predict::PredictSummary;
-use re_train::progress::{ProgressBars, TrainObserver};
+use re_train::progress::TrainObserver;
 use re_train::trainer::TrainSummary;
 use re_train::{InferenceEngine, TrainError};
+
+use crate::progress::ProgressBars;
 
 type Cpu = burn::backend::NdArray<f32>;
 type CpuAutodiff = burn::backend::Autodiff<Cpu>;
