@@ -34,8 +34,11 @@ use re_train::model::{BatchTensors, RelationClassifier};
 use re_train::optim::{clip_global_norm, GroupedAdamW};
 use serde_json::{json, Value};
 
+mod common;
+
+// mimalloc keeping freed pages (see `common::retain_freed_memory`), as in `kre`, so the rows measure what kre runs.
 #[global_allocator]
-static GLOBAL: re_train::alloc::MiMalloc = re_train::alloc::MiMalloc;
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ALL_ROWS: [&str; 5] = [
     "encoder_minilm_b32_s128",
@@ -55,7 +58,7 @@ struct Opts {
 }
 
 fn main() -> anyhow::Result<()> {
-    re_train::alloc::retain_freed_memory();
+    common::retain_freed_memory();
     let opts = parse_args()?;
     // Same thread count as the PyTorch side: rayon (ndarray/flex/tokenization) and any BLAS pool.
     rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build_global().ok();

@@ -1,24 +1,23 @@
 #!/usr/bin/env bash
 # One training epoch on a GPU: kre (burn-cuda) vs PyTorch (transformers, bf16 autocast), same data, model and
-# settings, in the same session. Meant for the lent GPU machine (no Rust toolchain, no network): kre comes as a
-# carried binary built here with `cargo build --release -p re-cli --features cuda`. See README.md, section
-# "GPU epoch comparison", for building/carrying and the exact device command.
+# settings, one after the other on the same GPU. Meant for a GPU machine with PyTorch that need not have a Rust
+# toolchain or network access: build kre elsewhere with `cargo build --release -p re-cli --features cuda` and copy
+# the binary over. See README.md, section "GPU epoch comparison", for building, copying and running.
 #
 #   bash scripts/bench/gpu_epoch.sh [--kre PATH] [--budget S] [--records N] [--precision bf16|fp32] …
 #
 # Steps: inputs (data, model, tokenizer) → PyTorch epoch (scripts/bench/torch_train_epoch.py) → kre epoch
 # (`kre train … --device cuda --precision bf16`) → one table. nvidia-smi is sampled every second during both runs.
-# Results go to $OUT when set (the device tool brings back what is there), else target/bench-results/gpu/
-# (`--results DIR` overrides): table.md, results.json, pytorch.json, kre-metrics.jsonl, torch.log, kre.log,
-# smi.csv, env.txt (8 files: the device tool returns at most 8). The kre run directory (checkpoints, GBs) stays in
-# the work folder (--work, default /tmp/kre-gpu-epoch), never under $OUT.
+# Results go to target/bench-results/gpu/ (`--results DIR` overrides): table.md, results.json, pytorch.json,
+# kre-metrics.jsonl, torch.log, kre.log, smi.csv, env.txt. The kre run directory (checkpoints, GBs) stays in the
+# work folder (--work, default /tmp/kre-gpu-epoch), never in the results folder.
 set -euo pipefail
 
 usage() {
     cat <<'EOF'
 usage: bash scripts/bench/gpu_epoch.sh [options]
 
-  --kre PATH          kre binary built with --features cuda (default ./kre-cuda, else .carry/kre-cuda);
+  --kre PATH          kre binary built with --features cuda (default ./kre-cuda, else INPUTS/kre-cuda);
                       PATH.xz / PATH.gz are unpacked into the work folder first
   --python PY         Python with torch + transformers (default python3)
   --precision P       bf16 (default; kre bf16, PyTorch autocast bf16) or fp32 (kre f32, PyTorch fp32)
@@ -26,21 +25,23 @@ usage: bash scripts/bench/gpu_epoch.sh [options]
   --records N         train on the first N records only (0 = all 32,470; default 0); the table also projects
                       the seconds of a full 32,470-record epoch from the measured samples/s
   --epochs N          default 1
-  --data FILE         KLUE-RE JSON; default: CARRY/synth-32470.json, else $KRE_CACHE/bench/synth-32470.json,
+  --data FILE         KLUE-RE JSON; default: INPUTS/synth-32470.json, else $KRE_CACHE/bench/synth-32470.json,
                       else `kre synth --n 32470 --seed 1 --dev-ratio 0 --test-ratio 0` (deterministic)
-  --model DIR         HF model dir; default: CARRY/roberta-base-random, else $KRE_CACHE/bench/roberta-base-random,
+  --model DIR         HF model dir; default: INPUTS/roberta-base-random, else $KRE_CACHE/bench/roberta-base-random,
                       else made by scripts/bench/make_bench_inputs.py (random roberta-base, seed 0)
   --tokenizer FILE    tokenizer.json for both sides (default crates/re-data/tests/fixtures/encode/korean-wordpiece.json)
-  --carry DIR         folder of carried inputs (default .carry)
-  --budget S          wall-clock seconds for the whole script (0 = none; default 0). kre, which runs last, is
-                      stopped at the budget minus 15 s; its progress bar (through `script`) still gives samples/s
+  --inputs DIR        folder copied from the build machine: kre-cuda[.xz], lib/ (shared libraries kre links),
+                      optionally synth-32470.json and roberta-base-random/ (default gpu-inputs)
+  --budget S          wall-clock seconds for the whole script, e.g. a job's time limit (0 = none; default 0).
+                      kre, which runs last, is stopped at the budget minus 15 s; its progress bar (through
+                      `script`) still gives samples/s
   --kre-timeout S     stop kre after S seconds (0 = none; default 0)
   --torch-timeout S   stop the PyTorch run after S seconds (0 = none; default 0)
   --skip-kre | --skip-torch
   --kre-arg ARG       extra argument for `kre train` (repeatable)
   --torch-arg ARG     extra argument for torch_train_epoch.py (repeatable)
   --work DIR          scratch folder (default /tmp/kre-gpu-epoch)
-  --results DIR       results folder (default $OUT, else target/bench-results/gpu)
+  --results DIR       results folder (default target/bench-results/gpu)
 EOF
 }
 
@@ -57,7 +58,7 @@ EPOCHS=1
 DATA=""
 MODEL=""
 TOKENIZER="$ROOT/crates/re-data/tests/fixtures/encode/korean-wordpiece.json"
-CARRY="$ROOT/.carry"
+INPUTS="$ROOT/gpu-inputs"
 BUDGET=0
 KRE_TIMEOUT=0
 TORCH_TIMEOUT=0
@@ -66,7 +67,7 @@ SKIP_TORCH=0
 KRE_ARGS=()
 TORCH_ARGS=()
 WORK="${GPU_EPOCH_WORK:-/tmp/kre-gpu-epoch}"
-RESULTS="${OUT:-$ROOT/target/bench-results/gpu}"
+RESULTS="$ROOT/target/bench-results/gpu"
 KRE_CACHE="${KRE_CACHE:-$HOME/.cache/kre}"
 export KRE_CACHE
 
@@ -81,7 +82,7 @@ while [[ $# -gt 0 ]]; do
         --data) DATA="$2"; shift 2 ;;
         --model) MODEL="$2"; shift 2 ;;
         --tokenizer) TOKENIZER="$2"; shift 2 ;;
-        --carry) CARRY="$2"; shift 2 ;;
+        --inputs) INPUTS="$2"; shift 2 ;;
         --budget) BUDGET="$2"; shift 2 ;;
         --kre-timeout) KRE_TIMEOUT="$2"; shift 2 ;;
         --torch-timeout) TORCH_TIMEOUT="$2"; shift 2 ;;
@@ -116,7 +117,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 mkdir -p "$RESULTS" "$WORK"
 RESULTS="$(cd "$RESULTS" && pwd)"
 WORK="$(cd "$WORK" && pwd)"
-CARRY="$(abspath "$CARRY")"
+INPUTS="$(abspath "$INPUTS")"
 TOKENIZER="$(abspath "$TOKENIZER")"
 rm -f "$RESULTS"/{table.md,results.json,pytorch.json,kre-metrics.jsonl,torch.log,kre.log,smi.csv,env.txt}
 export PYTHONUNBUFFERED=1
@@ -124,7 +125,7 @@ export PYTHONUNBUFFERED=1
 # ------------------------------------------------------------------ the kre binary
 if [[ -z "$KRE" ]]; then
     KRE=./kre-cuda
-    for c in ./kre-cuda ./kre-cuda.xz ./kre-cuda.gz "$CARRY/kre-cuda" "$CARRY/kre-cuda.xz" "$CARRY/kre-cuda.gz"; do
+    for c in ./kre-cuda ./kre-cuda.xz ./kre-cuda.gz "$INPUTS/kre-cuda" "$INPUTS/kre-cuda.xz" "$INPUTS/kre-cuda.gz"; do
         if [[ -f "$c" ]]; then KRE="$c"; break; fi
     done
 fi
@@ -141,7 +142,7 @@ fi
 
 # The loader path for kre only (Python keeps its own): burn-cuda (cudarc) opens libcuda, libnvrtc and libnccl at run
 # time, so the toolkit's and the Python wheels' CUDA library folders go first; then, for shared libraries the binary
-# links that this system lacks (the plots' fontconfig/freetype/png…), the copies carried in CARRY/lib (README).
+# links that this system lacks (the plots' fontconfig/freetype/png…), the copies in INPUTS/lib (README).
 kre_libdirs=()
 if [[ "$DEVICE" == cuda* ]]; then
     for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
@@ -168,10 +169,10 @@ for r in roots:
 EOF_PY
 )
 fi
-if [[ -d "$CARRY/lib" ]]; then
+if [[ -d "$INPUTS/lib" ]]; then
     rm -rf "$WORK/lib"
     mkdir -p "$WORK/lib"
-    for f in "$CARRY"/lib/*.so*; do
+    for f in "$INPUTS"/lib/*.so*; do
         [[ -e "$f" ]] || continue
         name="$(basename "$f")"
         # Only what the system cannot provide itself.
@@ -213,7 +214,7 @@ kre() { env LD_LIBRARY_PATH="$KRE_LD_PATH" "$KRE" "$@"; }
     echo "settings: device $DEVICE, precision $PRECISION (kre $KRE_PRECISION), epochs $EPOCHS," \
         "records ${RECORDS/#0/all}"
     echo "kre's LD_LIBRARY_PATH=$KRE_LD_PATH"
-    [[ -d "$WORK/lib" ]] && echo "carried libraries used (missing here): $(ls "$WORK/lib" | tr '\n' ' ')"
+    [[ -d "$WORK/lib" ]] && echo "copied libraries used (missing here): $(ls "$WORK/lib" | tr '\n' ' ')"
     echo
     "$PY" -c 'import torch, transformers as t; c = torch.cuda.is_available()
 print("torch", torch.__version__, "cuda", torch.version.cuda, "| transformers", t.__version__,
@@ -260,7 +261,7 @@ smi_stop() {
         SMI_PID=""
     fi
     smi_sample "after-$1"
-    if have nvidia-smi; then  # the plain query, as asked for in the issue
+    if have nvidia-smi; then  # the plain query as well, for a quick look
         { echo "--- after $1: nvidia-smi --query-gpu=name,memory.used --format=csv"
           nvidia-smi --query-gpu=name,memory.used --format=csv 2>&1 || true; } >>"$RESULTS/env.txt"
     fi
@@ -281,7 +282,7 @@ limit_for() {
 
 # ------------------------------------------------------------------ inputs
 if [[ -z "$DATA" ]]; then
-    for c in "$CARRY/synth-32470.json" "$KRE_CACHE/bench/synth-32470.json"; do
+    for c in "$INPUTS/synth-32470.json" "$KRE_CACHE/bench/synth-32470.json"; do
         if [[ -f "$c" ]]; then DATA="$c"; break; fi
     done
 fi
@@ -298,7 +299,7 @@ fi
 DATA="$(abspath "$DATA")"
 
 if [[ -z "$MODEL" ]]; then
-    for c in "$CARRY/roberta-base-random" "$KRE_CACHE/bench/roberta-base-random"; do
+    for c in "$INPUTS/roberta-base-random" "$KRE_CACHE/bench/roberta-base-random"; do
         if [[ -f "$c/model.safetensors" && -f "$c/config.json" ]]; then MODEL="$c"; break; fi
     done
 fi

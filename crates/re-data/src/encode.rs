@@ -25,8 +25,6 @@
 use crate::error::{DataError, Result};
 use crate::markers::{mark, MarkedText, MarkerScheme};
 use crate::record::{EntityType, RelationRecord};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -287,12 +285,14 @@ impl RecordTokenizer {
         }
         for (role, t) in [("subject", &record.subject.entity_type), ("object", &record.object.entity_type)] {
             if !self.inner.types.contains(t) {
-                return Err(DataError::Invalid(format!(
-                    "record {}: {role} type {t} has no marker token (registered: {}); \
-                     build the encoder with RecordTokenizer::with_types",
-                    record.id,
-                    self.inner.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
-                )));
+                return Err(DataError::record(
+                    &record.id,
+                    format!(
+                        "{role} type {t} has no marker token (registered: {}); \
+                         build the encoder with RecordTokenizer::with_types",
+                        self.inner.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
             }
         }
         Ok(())
@@ -307,9 +307,10 @@ impl RecordTokenizer {
 
     /// Tokenize an already marked text (see [`mark`]).
     pub fn encode_marked(&self, id: &str, marked: &MarkedText, label: Option<usize>) -> Result<EncodedExample> {
-        let fail = |message: String| DataError::Tokenizer(format!("record {id}: {message}"));
+        let fail = |message: String| DataError::record(id, message);
         let tokenizer = &self.inner.tokenizer;
-        let encoding = tokenizer.encode_char_offsets(marked.text.as_str(), false).map_err(|e| fail(e.to_string()))?;
+        let encoding =
+            tokenizer.encode_char_offsets(marked.text.as_str(), false).map_err(|e| fail(format!("tokenizer: {e}")))?;
         let offsets = encoding.get_offsets();
         let locate = |role: &str, marker: usize, word: &Range<usize>, block: &Range<usize>| -> Result<EntityTokens> {
             let word_tokens = tokens_overlapping(offsets, word)
@@ -418,7 +419,7 @@ impl RecordTokenizer {
 
     /// Encode all records in parallel (rayon), in input order. `labels`, when given, holds one label id per record.
     /// Records whose entities were cut are logged (see [`truncated_ids`]); the first failing record's error is
-    /// returned.
+    /// returned: it names the record, and `.map_err(|e| e.in_file(path))` names the file the records came from.
     pub fn encode_all(
         &self,
         records: &[RelationRecord],
@@ -501,22 +502,6 @@ impl EncodedBatch {
             ids: examples.iter().map(|e| e.id.clone()).collect(),
         }
     }
-}
-
-/// Batches of example indices with similar lengths (less padding): indices sorted by length (ties by index),
-/// cut into chunks of `batch_size`; with `shuffle_seed` the order of the chunks is shuffled (deterministically).
-pub fn length_bucketed_batches(
-    examples: &[EncodedExample],
-    batch_size: usize,
-    shuffle_seed: Option<u64>,
-) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..examples.len()).collect();
-    order.sort_by_key(|&i| (examples[i].len(), i));
-    let mut batches: Vec<Vec<usize>> = order.chunks(batch_size.max(1)).map(|c| c.to_vec()).collect();
-    if let Some(seed) = shuffle_seed {
-        batches.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
-    }
-    batches
 }
 
 #[cfg(test)]
@@ -642,9 +627,5 @@ mod tests {
         assert_eq!(EncodedBatch::collate(&[&a, &unlabeled], 0).labels, None);
         let empty = EncodedBatch::collate(&[], 0);
         assert_eq!((empty.batch_size, empty.seq_len, empty.labels), (0, 0, None));
-        let buckets = length_bucketed_batches(&[b.clone(), a.clone(), b, a], 2, None);
-        assert_eq!(buckets, [vec![1, 3], vec![0, 2]]);
-        let shuffled = length_bucketed_batches(&enc.encode_all(&all_records(), None).unwrap(), 1, Some(7));
-        assert_eq!(shuffled.len(), 2);
     }
 }

@@ -28,6 +28,24 @@ pub enum DataError {
         record: String,
         message: String,
     },
+    /// A record that cannot be marked or encoded (spans, marker types, tokenization), found where the file is not
+    /// known; [`DataError::in_file`] turns it into [`DataError::InvalidRecord`].
+    #[error("record {record}: {message}")]
+    Record { record: String, message: String },
+    /// The file holds no records where at least one is needed (prediction, evaluation).
+    #[error("{path}: no records; at least one is needed")]
+    NoRecords { path: PathBuf },
+    /// Several records share an id where outputs are keyed by id (`submission.csv`, scoring).
+    #[error("{path}: record id={id} occurs {count} times{more}; {why}")]
+    DuplicateId {
+        path: PathBuf,
+        id: String,
+        count: usize,
+        /// `` (and 3 other ids occur more than once)`` when there are more.
+        more: String,
+        /// Why ids must be unique here.
+        why: String,
+    },
     #[error("{path}: unknown file format ({message})")]
     UnknownFormat { path: PathBuf, message: String },
     /// Reading or writing a `submission.csv` (re-submission) failed.
@@ -48,5 +66,19 @@ impl DataError {
     }
     pub fn invalid_record(path: impl Into<PathBuf>, record: impl Into<String>, message: impl Into<String>) -> Self {
         DataError::InvalidRecord { path: path.into(), record: record.into(), message: message.into() }
+    }
+    /// A [`DataError::Record`] about the record with id `id`.
+    pub fn record(id: impl std::fmt::Display, message: impl Into<String>) -> Self {
+        DataError::Record { record: id.to_string(), message: message.into() }
+    }
+    /// Name the file a [`DataError::Record`] came from (other errors already name theirs, or have none): for
+    /// callers that encode records read from `path`.
+    pub fn in_file(self, path: impl Into<PathBuf>) -> Self {
+        match self {
+            DataError::Record { record, message } => {
+                DataError::InvalidRecord { path: path.into(), record: format!("id={record}"), message }
+            }
+            other => other,
+        }
     }
 }

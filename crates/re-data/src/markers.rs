@@ -387,7 +387,7 @@ fn entity_parts(scheme: &MarkerScheme, role: Role, word: &str, t: &EntityType) -
 /// Errors (naming the record) when an entity span lies outside the sentence, does not select the entity's word, or
 /// when subject and object overlap and the scheme would have to insert markers inside the other entity.
 pub fn mark(record: &RelationRecord, scheme: &MarkerScheme) -> Result<MarkedText> {
-    let fail = |message: String| DataError::Invalid(format!("record {}: {message}", record.id));
+    let fail = |message: String| DataError::record(&record.id, message);
     let mut spans = Vec::with_capacity(2);
     for (role, entity) in [(Role::Subject, &record.subject), (Role::Object, &record.object)] {
         let name = if role == Role::Subject { "subject" } else { "object" };

@@ -47,12 +47,16 @@ pub enum ModelError {
     /// The weight file does not match the module: keys the model needs are absent, keys the checkpoint has are not
     /// understood, or shapes differ. Each list holds checkpoint key names (after prefix stripping for `missing`).
     #[error(
-        "weights {path} do not match the model:\n  missing ({}): {}\n  unexpected ({}): {}\n  shape mismatches ({}): {}",
+        "weights {path} do not match the model{}:\n  missing ({}): {}\n  unexpected ({}): {}\n  shape mismatches ({}): {}",
+        described_by(config.as_deref()),
         missing.len(), missing.join(", "), unexpected.len(), unexpected.join(", "), mismatched.len(), mismatched.join("; ")
     )]
     KeyMismatch {
         /// The weight file.
         path: PathBuf,
+        /// The `config.json` the model was built from, when there is one: with the weights file, one of the two
+        /// files the user has to check.
+        config: Option<PathBuf>,
         /// Module parameters (burn paths) that no checkpoint tensor provides.
         missing: Vec<String>,
         /// Checkpoint tensors (original names) that no module parameter uses and that are not a known head.
@@ -71,6 +75,25 @@ pub enum ModelError {
     /// Invalid input to a model function (e.g. shapes that do not agree).
     #[error("invalid input: {0}")]
     Input(String),
+}
+
+fn described_by(config: Option<&std::path::Path>) -> String {
+    match config {
+        Some(c) => format!(" built from {} (the two files are not from the same checkpoint)", c.display()),
+        None => String::new(),
+    }
+}
+
+impl ModelError {
+    /// Name the `config.json` the model was built from in a [`ModelError::KeyMismatch`] (other errors unchanged).
+    pub fn with_config(self, config_file: &std::path::Path) -> Self {
+        match self {
+            ModelError::KeyMismatch { path, config: None, missing, unexpected, mismatched } => {
+                ModelError::KeyMismatch { path, config: Some(config_file.into()), missing, unexpected, mismatched }
+            }
+            other => other,
+        }
+    }
 }
 
 /// `Result` with [`ModelError`].

@@ -6,9 +6,9 @@
 //! field names) and applied through [`PyTorchToBurnAdapter`], which transposes `Linear` weights (PyTorch `[out, in]`
 //! → burn `[in, out]`) and accepts both `LayerNorm.weight/bias` and the old `LayerNorm.gamma/beta`. Half-precision
 //! tensors (fp16/bf16) and f64 are converted to f32 while loading.
-use crate::bert::{self, Bert, BertConfig};
+use crate::bert;
 use crate::deberta_v2::{self, DebertaV2, DebertaV2Config};
-use crate::electra::{self, Electra, ElectraConfig};
+use crate::electra;
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{ModelError, Result};
 use burn::module::Module;
@@ -159,7 +159,7 @@ pub fn load_weights_from_file<B: Backend, M: Module<B>>(
         .partition(|(remapped, original)| ignorable.iter().any(|r| r.is_match(remapped) || r.is_match(original)));
     let unexpected: Vec<String> = unexpected.into_iter().map(|(_, original)| original).collect();
     if !missing.is_empty() || !unexpected.is_empty() || !mismatched.is_empty() {
-        return Err(ModelError::KeyMismatch { path: path.into(), missing, unexpected, mismatched });
+        return Err(ModelError::KeyMismatch { path: path.into(), config: None, missing, unexpected, mismatched });
     }
     let report = LoadReport {
         missing: allowed_missing,
@@ -211,7 +211,18 @@ impl ModuleAdapter for HfToBurnAdapter {
 /// Reads `config.json` of `dir`, builds the encoder of its family and loads its weights.
 pub fn load_encoder<B: Backend>(dir: &Path, device: &B::Device) -> Result<(Encoder<B>, EncoderConfig, LoadReport)> {
     let config = EncoderConfig::from_dir(dir)?;
-    let (encoder, report) = match &config {
+    // A shape or key mismatch means config.json and the weights disagree; the error names both.
+    let (encoder, report) =
+        load_encoder_weights(&config, dir, device).map_err(|e| e.with_config(&dir.join("config.json")))?;
+    Ok((encoder, config, report))
+}
+
+fn load_encoder_weights<B: Backend>(
+    config: &EncoderConfig,
+    dir: &Path,
+    device: &B::Device,
+) -> Result<(Encoder<B>, LoadReport)> {
+    let encoder = match config {
         EncoderConfig::Bert(c) => {
             let (m, r) = load_weights(c.init::<B>(device), dir, &bert::key_remap())?;
             (Encoder::Bert(m), r)
@@ -227,25 +238,15 @@ pub fn load_encoder<B: Backend>(dir: &Path, device: &B::Device) -> Result<(Encod
             (Encoder::DebertaV2(m), r)
         }
     };
-    Ok((encoder, config, report))
-}
-
-/// Loads a BERT/RoBERTa directory directly (no family dispatch).
-pub fn load_bert<B: Backend>(dir: &Path, device: &B::Device) -> Result<(Bert<B>, LoadReport)> {
-    let config = BertConfig::from_file(&dir.join("config.json"))?;
-    load_weights(config.init::<B>(device), dir, &bert::key_remap())
-}
-
-/// Loads an ELECTRA directory directly.
-pub fn load_electra<B: Backend>(dir: &Path, device: &B::Device) -> Result<(Electra<B>, LoadReport)> {
-    let config = ElectraConfig::from_file(&dir.join("config.json"))?;
-    load_weights(config.init::<B>(device), dir, &electra::key_remap())
+    Ok(encoder)
 }
 
 /// Loads a DeBERTa-v2/v3 directory directly.
 pub fn load_deberta_v2<B: Backend>(dir: &Path, device: &B::Device) -> Result<(DebertaV2<B>, LoadReport)> {
-    let config = DebertaV2Config::from_file(&dir.join("config.json"))?;
+    let config_file = dir.join("config.json");
+    let config = DebertaV2Config::from_file(&config_file)?;
     let ignore: Vec<&str> = HEAD_KEYS.iter().chain(deberta_v2::DEBERTA_V2_IGNORED_KEYS).copied().collect();
     let options = LoadOptions { ignore_unexpected: &ignore, allow_missing: &[] };
     load_weights_with(config.init::<B>(device), dir, &deberta_v2::key_remap(), &options)
+        .map_err(|e| e.with_config(&config_file))
 }

@@ -52,4 +52,14 @@ mod tests {
         };
         assert!(padded(&epoch_batches(&lengths, 16, 7, true)) < padded(&epoch_batches(&lengths, 16, 7, false)));
     }
+
+    #[test]
+    fn eval_batches_follow_length() {
+        // Carried over from re-data's removed `length_bucketed_batches` tests: sorted concatenation, full chunks.
+        let lengths = [9, 3, 7, 3, 12, 1, 8, 5];
+        let batches = eval_batches(&lengths, 3);
+        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 2]);
+        let sorted: Vec<usize> = batches.concat().iter().map(|&i| lengths[i]).collect();
+        assert!(sorted.windows(2).all(|w| w[0] <= w[1]), "{sorted:?}");
+    }
 }

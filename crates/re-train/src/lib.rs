@@ -10,17 +10,16 @@
 //! - [`predict::predict_file`]: a run directory → `submission.csv`; [`predict::predict_file_with`] with an
 //!   [`infer::InferenceEngine`] (the fused engine of `re_models::fused` or burn), through an [`infer::Predictor`].
 //! - [`search::run_study`]: random search with successive halving, resumable.
-//! - [`alloc`]: the binaries' global allocator (mimalloc keeping freed pages; 12–15 % of a CPU training step).
+//! - [`progress::TrainObserver`]: what the loop reports (epochs, steps, metrics); binaries draw it.
 //! - [`tiny`]: `--model tiny`, a WordPiece tokenizer trained on the data and a small RoBERTa-style encoder.
 //!
 //! ```no_run
-//! use re_train::{config::TrainConfig, progress::ProgressBars, trainer::train};
+//! use re_train::{config::TrainConfig, progress::Silent, trainer::train};
 //! type B = burn::backend::Autodiff<burn::backend::NdArray>;
 //! let cfg = TrainConfig { epochs: 1, out: "runs/demo".into(), ..Default::default() };
-//! let summary = train::<B>(&cfg, &Default::default(), &mut ProgressBars::default()).unwrap();
+//! let summary = train::<B>(&cfg, &Default::default(), &mut Silent).unwrap();
 //! println!("best dev micro-F1 {:.2}", summary.best_micro_f1);
 //! ```
-pub mod alloc;
 pub mod batches;
 pub mod checkpoint;
 pub mod config;

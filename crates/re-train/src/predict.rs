@@ -62,8 +62,12 @@ pub fn predict_file_with<B: Backend>(
     let labels = re_data::labels::LabelMap::new(spec.labels.clone())?;
     // Labels in the file (if any) are not needed; test files may carry `100` or none.
     let options = re_data::io::ReadOptions { labels: re_data::io::LabelSource::Infer, validation: Default::default() };
-    let records = re_data::io::read_records(data, &options)?.records;
-    let examples = record_tokenizer.encode_all(&records, None)?;
+    let dataset = re_data::io::read_records(data, &options)?;
+    // submission.csv has one row per record, keyed by id: an empty file or a repeated id would give a useless one.
+    dataset.require_records()?;
+    dataset.require_unique_ids("submission.csv has one row per id, so ids must be unique")?;
+    let records = dataset.records;
+    let examples = record_tokenizer.encode_all(&records, None).map_err(|e| e.in_file(data))?;
     tracing::debug!("{} records read and encoded at {:.2?}", examples.len(), started.elapsed());
     let truncated = examples.iter().filter(|e| e.entity_truncated).count();
     let pad = record_tokenizer.pad_id();

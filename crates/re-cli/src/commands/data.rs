@@ -1,4 +1,8 @@
-//! (placeholder until its issue lands)
+//! `kre split`, `kre eda`, `kre synth`, `kre convert`: the data commands. Reading, validation, splitting, statistics
+//! and generation are in `re-data`, drawing in `re-plots`; this module parses flags, wires them and prints.
+use std::io::Write;
+
+use super::common::{stdout, DataOpts};
 /// `kre split`: stratified train/dev split, written in the input's format.
 #[derive(clap::Args, Debug)]
 pub struct SplitArgs {
@@ -15,7 +19,7 @@ pub struct SplitArgs {
     #[arg(long)]
     pub out: std::path::PathBuf,
     #[command(flatten)]
-    pub data_opts: super::common::DataOpts,
+    pub data_opts: DataOpts,
 }
 
 pub fn split(args: SplitArgs) -> anyhow::Result<()> {
@@ -27,14 +31,17 @@ pub fn split(args: SplitArgs) -> anyhow::Result<()> {
     let dev_path = args.out.join(format!("dev.{ext}"));
     write_records(&train_path, data.format, &result.train, &data.labels)?;
     write_records(&dev_path, data.format, &result.dev, &data.labels)?;
-    print!("{}", re_data::split::format_counts(&result.per_class));
-    println!(
+    let mut out = stdout();
+    write!(out, "{}", re_data::split::format_counts(&result.per_class))?;
+    writeln!(
+        out,
         "wrote {} ({} records) and {} ({} records)",
         train_path.display(),
         result.train.len(),
         dev_path.display(),
         result.dev.len()
-    );
+    )?;
+    out.flush()?;
     Ok(())
 }
 /// `kre eda`: statistics of one data file (any format `read_records` detects) and three PNG plots.
@@ -49,15 +56,8 @@ pub struct EdaArgs {
     /// Hugging Face tokenizer.json: adds token-length statistics (with special tokens).
     #[arg(long)]
     pub tokenizer: Option<std::path::PathBuf>,
-    /// Label map file (JSON list/dict or the competition's pickle) instead of the KLUE map.
-    #[arg(long, conflicts_with = "infer_labels")]
-    pub label_map: Option<std::path::PathBuf>,
-    /// Take the label set from the data (exploratory use, other tasks, the KAIST gold file).
-    #[arg(long)]
-    pub infer_labels: bool,
-    /// Relocate an entity whose offsets are wrong when its word occurs exactly once in the sentence.
-    #[arg(long)]
-    pub fix_offsets: bool,
+    #[command(flatten)]
+    pub data_opts: DataOpts,
     /// Number of most frequent entity words listed per label.
     #[arg(long, default_value_t = 10)]
     pub top_k: usize,
@@ -65,14 +65,16 @@ pub struct EdaArgs {
 
 pub fn eda(args: EdaArgs) -> anyhow::Result<()> {
     use anyhow::Context;
-    use re_data::io::{read_records, LabelSource, ReadOptions};
-    let labels = match (&args.label_map, args.infer_labels) {
-        (Some(path), _) => LabelSource::Map(re_data::labels::LabelMap::load(path)?),
-        (None, true) => LabelSource::Infer,
-        (None, false) => LabelSource::default(),
-    };
-    let validation = re_data::record::Validation { fix_offsets: args.fix_offsets, ..Default::default() };
-    let data = read_records(&args.data, &ReadOptions { labels, validation })?;
+    let data = re_data::io::read_records(&args.data, &args.data_opts.read_options()?)?;
+    // The label plots need labels; say so about the data file before anything is written (plotters would only
+    // name the PNG).
+    if data.records.iter().all(|r| r.label.is_none()) {
+        anyhow::bail!(
+            "{}: no labelled records (of {}); `kre eda` plots the label distribution, so it needs a labelled file",
+            args.data.display(),
+            data.records.len()
+        );
+    }
     let tokenizer = match &args.tokenizer {
         Some(path) => Some(re_data::eda::load_tokenizer(path)?),
         None => None,
@@ -144,33 +146,38 @@ pub fn eda(args: EdaArgs) -> anyhow::Result<()> {
         &format!("Entity type pairs per relation: {name}"),
     )?;
 
-    println!(
+    let mut out = stdout();
+    writeln!(
+        out,
         "{}: {} records, {} labels, no_relation share {:.3}",
         args.data.display(),
         report.n_records,
         report.label_counts.len(),
         report.no_relation_share
-    );
+    )?;
     let c = &report.char_length;
-    println!(
+    writeln!(
+        out,
         "  characters: p50 {:.0}, p75 {:.0}, p90 {:.0}, max {}, > 128: {:.1}%",
         c.p50,
         c.p75,
         c.p90,
         c.max,
         100.0 * c.share_over_128
-    );
+    )?;
     if let Some(t) = &report.token_length {
-        println!(
+        writeln!(
+            out,
             "  tokens:     p50 {:.0}, p75 {:.0}, p90 {:.0}, max {}, > 128: {:.1}%",
             t.p50,
             t.p75,
             t.p90,
             t.max,
             100.0 * t.share_over_128
-        );
+        )?;
     }
-    println!("  wrote {} and 3 PNGs in {}", json_path.display(), args.out.display());
+    writeln!(out, "  wrote {} and 3 PNGs in {}", json_path.display(), args.out.display())?;
+    out.flush()?;
     Ok(())
 }
 /// `kre synth`: the SYNTHETIC KLUE-RE-like data set (kre's own templates; not KLUE data).
@@ -202,16 +209,19 @@ pub fn synth(args: SynthArgs) -> anyhow::Result<()> {
     };
     let data = re_data::synth::generate(&cfg)?;
     let written = re_data::synth::write_dataset(&args.out, &data)?;
-    println!(
+    let mut out = stdout();
+    writeln!(
+        out,
         "synthetic KLUE-RE-like data (seed {}): train {}, dev {}, test {} records",
         args.seed,
         data.train.len(),
         data.dev.len(),
         data.test.len()
-    );
+    )?;
     for path in written {
-        println!("  wrote {}", path.display());
+        writeln!(out, "  wrote {}", path.display())?;
     }
+    out.flush()?;
     Ok(())
 }
 /// `kre convert`: read any supported format (validating every record), write another.
@@ -227,7 +237,7 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "FORMAT")]
     pub to: Option<String>,
     #[command(flatten)]
-    pub data_opts: super::common::DataOpts,
+    pub data_opts: DataOpts,
 }
 
 pub fn convert(args: ConvertArgs) -> anyhow::Result<()> {
@@ -243,12 +253,15 @@ pub fn convert(args: ConvertArgs) -> anyhow::Result<()> {
     };
     let data = read_records(&args.data, &args.data_opts.read_options()?)?;
     write_records(&args.out, format, &data.records, &data.labels)?;
-    println!(
+    let mut out = stdout();
+    writeln!(
+        out,
         "{} ({}) -> {} ({format}): {} records",
         args.data.display(),
         data.format,
         args.out.display(),
         data.records.len()
-    );
+    )?;
+    out.flush()?;
     Ok(())
 }

@@ -20,9 +20,11 @@ use re_train::config::{
     DeviceSpec, LabelSmoothing, LossKind, ModelSource, Precision, SchedulerKind, TinyConfig, TrainConfig,
 };
 use re_train::predict::PredictSummary;
-use re_train::progress::{ProgressBars, TrainObserver};
+use re_train::progress::TrainObserver;
 use re_train::trainer::TrainSummary;
 use re_train::{InferenceEngine, TrainError};
+
+use crate::progress::ProgressBars;
 
 type Cpu = burn::backend::NdArray<f32>;
 type CpuAutodiff = burn::backend::Autodiff<Cpu>;

@@ -3,18 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn minilm_dir() -> PathBuf {
-    let cache = std::env::var_os("KRE_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME or KRE_CACHE must be set")).join(".cache/kre")
-    });
-    let dir = cache.join("all-minilm-l6-v2");
-    assert!(
-        dir.join("model.safetensors").is_file(),
-        "all-MiniLM-L6-v2 is not installed at {}: run `bash scripts/install-test-deps.sh`",
-        dir.display()
-    );
-    dir
-}
+use crate::minilm_weights::minilm_dir;
 
 #[test]
 fn encode_prints_reference_embeddings() {

@@ -117,11 +117,7 @@ fn predict_help_documents_the_engine_and_fused_needs_the_cpu() {
 
 #[test]
 fn encode_engines_agree() {
-    let cache = std::env::var_os("KRE_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME or KRE_CACHE must be set")).join(".cache/kre")
-    });
-    let model = cache.join("all-minilm-l6-v2");
-    assert!(model.join("model.safetensors").is_file(), "run `bash scripts/install-test-deps.sh` first");
+    let model = crate::minilm_weights::minilm_dir();
     let texts = [
         "삼성전자는 1969년 수원에서 설립되었다.",
         "A short one.",

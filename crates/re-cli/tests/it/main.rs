@@ -2,7 +2,9 @@
 mod classic_cli;
 mod data_cli;
 mod encode_cli;
+mod errors_cli;
 mod eval_cli;
 mod inference_engine_cli;
+mod minilm_weights;
 mod synth_eda_cli;
 mod train_cli;

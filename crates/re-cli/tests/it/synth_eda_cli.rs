@@ -62,11 +62,7 @@ fn eda_on_the_committed_set_writes_json_and_three_pngs() {
 
 #[test]
 fn eda_with_a_tokenizer_reports_token_lengths() {
-    let cache = std::env::var_os("KRE_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kre"));
-    let tok = cache.join("all-minilm-l6-v2/tokenizer.json");
-    assert!(tok.is_file(), "{} is missing: run `bash scripts/install-test-deps.sh`", tok.display());
+    let tok = crate::minilm_weights::minilm_dir().join("tokenizer.json");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re/test.json");
     let dir = tempfile::tempdir().unwrap();
     let o = kre(&[

@@ -161,6 +161,73 @@ impl Dataset {
     pub fn label_ids(&self) -> Vec<Option<usize>> {
         self.records.iter().map(|r| r.label.as_deref().and_then(|l| self.labels.id(l))).collect()
     }
+
+    /// Ids held by more than one record, with their counts, in order of first occurrence.
+    pub fn duplicate_ids(&self) -> Vec<(&str, usize)> {
+        duplicate_ids(&self.records)
+    }
+
+    /// An error naming the file when it holds no record (a `[]` JSON file, a CSV with only its header).
+    pub fn require_records(&self) -> Result<()> {
+        if self.records.is_empty() {
+            return Err(DataError::NoRecords { path: self.path.clone() });
+        }
+        Ok(())
+    }
+
+    /// An error naming the file and the first repeated id when ids are not unique. `why` tells the user what needs
+    /// them unique, e.g. `submission.csv has one row per id`.
+    pub fn require_unique_ids(&self, why: &str) -> Result<()> {
+        let duplicates = self.duplicate_ids();
+        match duplicates.first() {
+            None => Ok(()),
+            Some(&(id, count)) => Err(DataError::DuplicateId {
+                path: self.path.clone(),
+                id: id.to_string(),
+                count,
+                more: match duplicates.len() - 1 {
+                    0 => String::new(),
+                    1 => " (and 1 other id occurs more than once)".into(),
+                    n => format!(" (and {n} other ids occur more than once)"),
+                },
+                why: why.to_string(),
+            }),
+        }
+    }
+}
+
+/// Ids held by more than one of `records`, with their counts, in order of first occurrence.
+pub fn duplicate_ids(records: &[RelationRecord]) -> Vec<(&str, usize)> {
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(records.len());
+    for r in records {
+        *counts.entry(r.id.as_str()).or_default() += 1;
+    }
+    let mut seen = std::collections::HashSet::new();
+    records
+        .iter()
+        .map(|r| r.id.as_str())
+        .filter(|id| counts[id] > 1 && seen.insert(*id))
+        .map(|id| (id, counts[id]))
+        .collect()
+}
+
+/// Warn (not fail) about repeated ids: training and statistics do not need unique ids, but a repeated id usually
+/// means a file was concatenated twice or ids were lost on export. Commands whose output is keyed by id refuse such
+/// a file ([`Dataset::require_unique_ids`]).
+fn warn_duplicate_ids(path: &Path, records: &[RelationRecord]) {
+    let duplicates = duplicate_ids(records);
+    if duplicates.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = duplicates.iter().take(5).map(|(id, n)| format!("id={id} ({n}×)")).collect();
+    let rest =
+        if duplicates.len() > shown.len() { format!(", … ({} ids in all)", duplicates.len()) } else { String::new() };
+    tracing::warn!(
+        "{}: {} record ids occur more than once: {}{rest}; such records cannot be told apart by id",
+        path.display(),
+        duplicates.len(),
+        shown.join(", ")
+    );
 }
 
 /// Detect the format of `path` from its content and extension (see the module docs).
@@ -241,6 +308,7 @@ pub fn read_records_as(path: &Path, format: Format, options: &ReadOptions) -> Re
         }
         LabelSource::Infer => LabelMap::from_labels(records.iter().filter_map(|r| r.label.as_deref())),
     };
+    warn_duplicate_ids(path, &records);
     tracing::info!("{}: {} records ({format}), {} labels", path.display(), records.len(), labels.len());
     Ok(Dataset { path: path.to_path_buf(), format, records, labels })
 }

@@ -3,5 +3,6 @@ mod io_bad_input;
 mod io_kaist;
 mod labels_pickle;
 mod markers_encode;
+mod minilm_weights;
 mod readers;
 mod synth_eda;

@@ -5,7 +5,7 @@
 //! character offsets that Python `tokenizers` produced. The second tokenizer is all-MiniLM-L6-v2's
 //! (`$KRE_CACHE/all-minilm-l6-v2/tokenizer.json`, bert-base-uncased vocabulary: it lower-cases and NFD-decomposes
 //! Hangul into jamo, so Korean words become jamo pieces or `[UNK]`).
-use re_data::encode::{length_bucketed_batches, truncated_ids, EncodedBatch, EncodedExample, RecordTokenizer};
+use re_data::encode::{truncated_ids, EncodedBatch, EncodedExample, RecordTokenizer};
 use re_data::markers::{mark, MarkerScheme};
 use re_data::{Entity, EntityType, RelationRecord};
 use serde::Deserialize;
@@ -21,12 +21,7 @@ fn korean_tokenizer_path() -> PathBuf {
 }
 
 fn minilm_tokenizer_path() -> PathBuf {
-    let cache = std::env::var_os("KRE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kre"));
-    let path = cache.join("all-minilm-l6-v2/tokenizer.json");
-    assert!(path.exists(), "{} is missing: run `bash scripts/install-test-deps.sh` first", path.display());
-    path
+    crate::minilm_weights::minilm_dir().join("tokenizer.json")
 }
 
 fn tokenizer_path(name: &str) -> PathBuf {
@@ -438,17 +433,4 @@ fn collate_pads_real_examples_with_the_tokenizer_pad_id() {
     }
     assert_eq!(batch.labels, Some(vec![0, 1, 2, 3]));
     assert_eq!(batch.ids, ["subject-after-object", "adjacent-at-start", "start-and-end", "four-byte-chars"]);
-    // Bucketing by length: unshuffled, the concatenated batches are sorted by length; shuffling only reorders
-    // whole batches.
-    let all = enc.encode_all(&records, None).unwrap();
-    let sorted = length_bucketed_batches(&all, 3, None);
-    let lengths: Vec<usize> = sorted.concat().iter().map(|&i| all[i].len()).collect();
-    assert!(lengths.windows(2).all(|w| w[0] <= w[1]), "{lengths:?}");
-    assert_eq!(sorted.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 2]);
-    let mut shuffled = length_bucketed_batches(&all, 3, Some(1));
-    assert_eq!(shuffled, length_bucketed_batches(&all, 3, Some(1)), "same seed, same order");
-    shuffled.sort();
-    let mut unshuffled = sorted.clone();
-    unshuffled.sort();
-    assert_eq!(shuffled, unshuffled);
 }

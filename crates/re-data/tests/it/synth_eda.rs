@@ -248,11 +248,7 @@ fn eda_numbers_match_a_hand_computation() {
 
 #[test]
 fn eda_counts_tokens_with_a_real_wordpiece_tokenizer() {
-    let cache = std::env::var_os("KRE_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kre"));
-    let path = cache.join("all-minilm-l6-v2/tokenizer.json");
-    assert!(path.is_file(), "{} is missing: run `bash scripts/install-test-deps.sh`", path.display());
+    let path = crate::minilm_weights::minilm_dir().join("tokenizer.json");
     let tokenizer = re_data::eda::load_tokenizer(&path).unwrap();
     // "hello world" → [CLS] hello world [SEP] = 4; 150 × "cat" → 152 (the file's truncation to 128 and fixed
     // padding to 128 must not apply).

@@ -73,11 +73,7 @@ fn bad_ids_are_errors_not_panics() {
 #[test]
 fn minilm_engine_matches_burn_on_a_padded_batch() {
     use burn::tensor::{Int, Tensor, TensorData};
-    let cache = std::env::var_os("KRE_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/kre"));
-    let dir = cache.join("all-minilm-l6-v2");
-    assert!(dir.join("model.safetensors").is_file(), "run `bash scripts/install-test-deps.sh` first");
+    let dir = crate::common::minilm_dir();
     let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
     let engine = FusedEngine::from_encoder(&encoder, &config).unwrap().unwrap();
     let (batch, seq) = (3usize, 40usize);

@@ -8,6 +8,8 @@ use re_models::pooling::SentencePooling;
 use serde::Deserialize;
 use std::path::PathBuf;
 
+use crate::common::minilm_dir;
+
 #[derive(Deserialize)]
 struct Item {
     text: String,
@@ -19,19 +21,6 @@ struct Item {
 #[derive(Deserialize)]
 struct Reference {
     items: Vec<Item>,
-}
-
-fn minilm_dir() -> PathBuf {
-    let cache = std::env::var_os("KRE_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME or KRE_CACHE must be set")).join(".cache/kre")
-    });
-    let dir = cache.join("all-minilm-l6-v2");
-    assert!(
-        dir.join("model.safetensors").is_file(),
-        "all-MiniLM-L6-v2 is not installed at {}: run `bash scripts/install-test-deps.sh`",
-        dir.display()
-    );
-    dir
 }
 
 #[test]

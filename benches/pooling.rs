@@ -1,7 +1,7 @@
 //! Batched span pooling (mask-based, `re_models::head`) against a per-example loop like the seed's Python
 //! (`for i in range(b): h[i, s:e].mean(0)` … then `torch.stack`), at batch 32 × seq 128 × hidden 768 on NdArray.
 //!
-//! Run: `cargo bench -p re-models --bench pooling -- --warm-up-time 1 --measurement-time 3`.
+//! Run: `cargo bench -p kre-suite --bench pooling -- --warm-up-time 1 --measurement-time 3`.
 use burn::backend::NdArray;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
