@@ -639,7 +639,7 @@ fn differing_keys(a: &TrainConfig, b: &TrainConfig) -> Vec<String> {
 }
 
 fn append_metrics(path: &Path, m: &EpochMetrics) -> Result<()> {
-    let mut all = read_metrics(path).unwrap_or_default();
+    let mut all = read_metrics(path)?;
     all.push(m.clone());
     rewrite_metrics(path, &all)
 }
