@@ -95,7 +95,7 @@ fn a_closed_stdout_is_success() {
     let out = dir.path().join("out");
     let converted = dir.path().join("d.jsonl");
     let commands: [Vec<&str>; 4] = [
-        vec!["synth", "--n", "60", "--out", s(&out)],
+        vec!["synth", "--n", "120", "--out", s(&out)],
         vec!["convert", "--data", s(&data), "--out", s(&converted)],
         vec!["split", "--data", s(&data), "--dev-ratio", "0.5", "--out", s(&out)],
         vec!["eda", "--data", s(&data), "--out", s(&out)],
