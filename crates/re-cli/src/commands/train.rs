@@ -379,9 +379,11 @@ impl BackendJob for TrainJob<'_> {
 }
 
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
-    let cfg = args.to_config()?.resolved();
-    // The effective hyper-parameters, model-dependent defaults filled in (also in RUN_DIR/train_config.toml).
+    let cfg = args.to_config()?;
+    // The effective hyper-parameters (saying which came from the model's defaults); RUN_DIR/train_config.toml
+    // gets the same values, resolved.
     eprintln!("kre train: {}", cfg.describe());
+    let cfg = cfg.resolved();
     let mut bars = ProgressBars::default();
     let engine = resolve_engine(&cfg.device, None)?;
     let job = TrainJob { cfg: &cfg, observer: &mut bars, predict_test: true, engine };
