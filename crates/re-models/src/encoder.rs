@@ -217,6 +217,19 @@ impl<B: Backend> Encoder<B> {
             Self::DebertaV2(m) => Self::DebertaV2(m.resize_token_embeddings(new_vocab, device)),
         }
     }
+
+    /// Replaces the word-embedding rows `from..from + rows` with `rows` (`[n, embedding size]`), e.g. to give added
+    /// marker tokens the initial values another implementation used.
+    pub fn with_token_embedding_rows(mut self, from: usize, rows: Tensor<B, 2>) -> Self {
+        let embedding = match &mut self {
+            Self::Bert(m) => &mut m.embeddings.word_embeddings,
+            Self::Electra(m) => &mut m.embeddings.word_embeddings,
+            Self::DebertaV2(m) => &mut m.embeddings.word_embeddings,
+        };
+        let [n, width] = rows.dims();
+        embedding.weight = embedding.weight.clone().map(|w| w.slice_assign([from..from + n, 0..width], rows));
+        self
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ pub mod schedule;
 pub mod search;
 pub mod tiny;
 pub mod trainer;
+pub mod wordpiece;
 
 pub use config::TrainConfig;
 pub use error::{Result, TrainError};

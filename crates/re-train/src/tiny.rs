@@ -2,8 +2,7 @@
 //! on the training sentences (tokenizers crate) and a small RoBERTa-style encoder is initialised at random.
 //! Its default learning rate is [`crate::config::ModelSource::TINY_LR`].
 use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
-use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
-use tokenizers::models::TrainerWrapper;
+use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::template::TemplateProcessing;
@@ -24,27 +23,20 @@ fn tok_err(e: impl std::fmt::Display) -> TrainError {
 }
 
 /// Train a BERT-style WordPiece tokenizer (no lower-casing, no accent stripping — stripping accents would
-/// decompose Hangul syllables) on `sentences`. Deterministic for the same input.
+/// decompose Hangul syllables) on `sentences`. The same sentences give the same tokenizer in every process
+/// ([`crate::wordpiece`]: the `tokenizers` trainer does not).
 pub fn train_wordpiece<S: AsRef<str> + Send + Sync>(sentences: &[S], vocab_size: usize) -> Result<Tokenizer> {
+    let normalizer = BertNormalizer::new(true, true, Some(false), false);
+    let words = crate::wordpiece::word_counts(sentences, &normalizer, &BertPreTokenizer)?;
+    let mut learned = crate::wordpiece::learn_vocabulary(&words, vocab_size.saturating_sub(SPECIAL_TOKENS.len()), 2);
+    learned.retain(|t| !SPECIAL_TOKENS.contains(&t.as_str()));
+    // Canonical ids: specials first, then the learned pieces in sorted order.
+    learned.sort();
     let model = WordPiece::builder().unk_token("[UNK]".into()).build().map_err(tok_err)?;
     let mut tokenizer = Tokenizer::new(model);
-    tokenizer.with_normalizer(Some(BertNormalizer::new(true, true, Some(false), false)));
+    tokenizer.with_normalizer(Some(normalizer));
     tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
     tokenizer.with_decoder(Some(WordPieceDecoder::default()));
-    let specials = SPECIAL_TOKENS.iter().map(|t| AddedToken::from(t.to_string(), true)).collect();
-    let mut trainer: TrainerWrapper = WordPieceTrainer::builder()
-        .vocab_size(vocab_size)
-        .min_frequency(2)
-        .special_tokens(specials)
-        .show_progress(false)
-        .build()
-        .into();
-    tokenizer.train(&mut trainer, sentences.iter().map(|s| s.as_ref())).map_err(tok_err)?;
-    // The trainer assigns ids in hash-map order, which differs between runs; re-number the learned
-    // vocabulary canonically (specials first, then sorted) so the same data always gives the same ids.
-    let mut learned: Vec<String> =
-        tokenizer.get_vocab(false).into_keys().filter(|t| !SPECIAL_TOKENS.contains(&t.as_str())).collect();
-    learned.sort();
     let vocab: serde_json::Map<String, serde_json::Value> = SPECIAL_TOKENS
         .iter()
         .map(|t| t.to_string())
@@ -67,6 +59,9 @@ pub fn train_wordpiece<S: AsRef<str> + Send + Sync>(sentences: &[S], vocab_size:
         .build()
         .map_err(tok_err)?;
     tokenizer.with_post_processor(Some(post));
+    // The specials are whole tokens, never split or normalised (ids already in the vocabulary).
+    let specials: Vec<AddedToken> = SPECIAL_TOKENS.iter().map(|t| AddedToken::from(t.to_string(), true)).collect();
+    tokenizer.add_special_tokens(&specials);
     Ok(tokenizer)
 }
 

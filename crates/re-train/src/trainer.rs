@@ -129,7 +129,8 @@ pub fn load_record_tokenizer(dir: &Path, spec: &ModelSpec) -> Result<RecordToken
     Ok(enc)
 }
 
-fn save_model_dir<B: Backend>(
+/// Writes a model directory (`best/`, or the model part of `last/`): weights, spec, `config.json`, tokenizer, labels.
+pub fn save_model_dir<B: Backend>(
     dir: &Path,
     model: &RelationClassifier<B>,
     spec: &ModelSpec,
@@ -225,6 +226,150 @@ impl LossScaler {
 
 /// Saved in `last/` next to the optimizer state when training in f16.
 const LOSS_SCALE_FILE: &str = "loss_scale.json";
+
+/// What one optimiser step did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepOutcome {
+    /// Mean loss over the batch's examples (unscaled).
+    pub loss: f64,
+    /// Global L2 norm of the gradients before clipping (under f16 loss scaling: of the scaled gradients).
+    pub grad_norm: f64,
+    /// The learning rate of this step.
+    pub lr: f64,
+    /// `false` when f16 gradients overflowed and the step was skipped (the loss scale was halved).
+    pub applied: bool,
+    /// Entity spans that fell back to CLS.
+    pub fallbacks: usize,
+}
+
+/// The optimisation state of a run — the model, AdamW over HF Trainer's two parameter groups, the learning-rate
+/// schedule, the f16 loss scaler, the step count — and [`TrainStepper::step`], the step `kre train` runs for every
+/// batch. The training-parity test drives this type against PyTorch.
+pub struct TrainStepper<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>> {
+    /// `None` only while a step moves it through the optimiser (which takes the module by value, so no second
+    /// reference keeps the old parameters alive and burn can update them in place).
+    model: Option<RelationClassifier<B>>,
+    optim: GroupedAdamW<B, RelationClassifier<B>, O>,
+    objective: Objective,
+    /// The learning rate as a function of the step.
+    pub schedule: LrSchedule,
+    scaler: Option<LossScaler>,
+    grad_clip: f64,
+    upcast: Option<FloatDType>,
+    step: usize,
+}
+
+impl<B: AutodiffBackend> TrainStepper<B, burn::optim::AdamW> {
+    /// f32 training with burn's AdamW (the optimiser `kre train` uses unless `--precision` is bf16/f16).
+    pub fn new(model: RelationClassifier<B>, cfg: &TrainConfig, objective: Objective, schedule: LrSchedule) -> Self {
+        let weight_decay = cfg.weight_decay;
+        Self::with_optimizer(model, |m| GroupedAdamW::new(m, weight_decay), cfg, objective, schedule)
+    }
+}
+
+impl<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>> TrainStepper<B, O> {
+    /// A stepper at step 0 whose optimiser `make_optim` builds for `model`.
+    pub fn with_optimizer(
+        model: RelationClassifier<B>,
+        make_optim: impl FnOnce(&RelationClassifier<B>) -> GroupedAdamW<B, RelationClassifier<B>, O>,
+        cfg: &TrainConfig,
+        objective: Objective,
+        schedule: LrSchedule,
+    ) -> Self {
+        let optim = make_optim(&model);
+        TrainStepper {
+            model: Some(model),
+            optim,
+            objective,
+            schedule,
+            scaler: (cfg.precision == Precision::F16).then(LossScaler::default),
+            grad_clip: cfg.grad_clip,
+            upcast: cfg.precision.is_half().then_some(FloatDType::F32),
+            step: 0,
+        }
+    }
+
+    /// The model as trained so far.
+    pub fn model(&self) -> &RelationClassifier<B> {
+        self.model.as_ref().expect("the model is back in place after every step")
+    }
+
+    /// The trained model.
+    pub fn into_model(self) -> RelationClassifier<B> {
+        self.model.expect("the model is back in place after every step")
+    }
+
+    /// Optimiser steps taken (the next step's index).
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// One optimiser step on the examples `idx` (data parallel over `devices`): forward, loss, backward, global
+    /// gradient norm, clipping to `grad_clip`, the f16 overflow check, AdamW at the scheduled learning rate.
+    pub fn step(
+        &mut self,
+        examples: &[EncodedExample],
+        idx: &[usize],
+        pad: u32,
+        devices: &[B::Device],
+    ) -> Result<StepOutcome> {
+        let prep = GradPrep { loss_scale: self.scaler.as_ref().map_or(1.0, |s| s.scale), upcast: self.upcast };
+        let batch = batch_gradients(self.model(), &self.objective, examples, idx, pad, devices, prep)?;
+        if !batch.loss.is_finite() {
+            return Err(TrainError::Other(format!(
+                "loss became {} at step {} (lower --lr or enable --grad-clip)",
+                batch.loss, self.step
+            )));
+        }
+        let mut grads = batch.grads;
+        // The norm before clipping; it also tells whether scaled f16 gradients overflowed.
+        let grad_norm = clip_global_norm::<B, _>(self.model(), &mut grads, self.grad_clip);
+        let applied = match self.scaler.as_mut() {
+            Some(s) => {
+                let ok = s.update(grad_norm.is_finite());
+                if !ok {
+                    tracing::debug!("f16 gradients overflowed at step {}; skipped, loss scale {}", self.step, s.scale);
+                }
+                ok
+            }
+            None => true,
+        };
+        let lr = self.schedule.lr_at(self.step);
+        if applied {
+            let model = self.model.take().expect("the model is back in place after every step");
+            self.model = Some(self.optim.step(lr, model, grads));
+        }
+        self.step += 1;
+        Ok(StepOutcome { loss: batch.loss, grad_norm, lr, applied, fallbacks: batch.fallbacks })
+    }
+
+    /// Writes the optimiser state (and the f16 loss scale) into a `last/` directory being written.
+    pub fn save_optimizer(&self, dir: &Path) -> Result<()> {
+        recorder()
+            .record(self.optim.to_record(), dir.join(OPTIMIZER_FILE))
+            .map_err(|e| TrainError::checkpoint(dir, e))?;
+        if let Some(s) = &self.scaler {
+            write_json(&dir.join(LOSS_SCALE_FILE), s)?;
+        }
+        Ok(())
+    }
+
+    /// Continues from a `last/` directory: its optimiser state and loss scale, `steps_done` steps in. The model must
+    /// be the one saved there (see [`load_model`]), so that parameter ids match the optimiser state.
+    pub fn restore_optimizer(mut self, dir: &Path, steps_done: usize, device: &B::Device) -> Result<Self> {
+        let path = dir.join(format!("{OPTIMIZER_FILE}.mpk"));
+        let record = recorder().load(dir.join(OPTIMIZER_FILE), device).map_err(|e| TrainError::checkpoint(&path, e))?;
+        self.optim = self.optim.load_record(record);
+        if let Some(s) = self.scaler.as_mut() {
+            let path = dir.join(LOSS_SCALE_FILE);
+            if path.exists() {
+                *s = read_json(&path)?;
+            }
+        }
+        self.step = steps_done;
+        Ok(self)
+    }
+}
 
 /// Train according to `cfg` on `device`. With `cfg.resume` and a `last/` checkpoint in `cfg.out`, training
 /// continues after the last completed epoch and ends exactly as an uninterrupted run would.
@@ -326,7 +471,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
     let (objective, smoothing) = Objective::from_config(cfg, &class_counts)?;
 
     // Tokenizer + model: from the checkpoint when resuming, else from `tiny` or an HF directory.
-    let (record_tokenizer, mut model, spec) = if resuming {
+    let (record_tokenizer, model, spec) = if resuming {
         let (model, spec) = load_model::<B>(&last_dir, device)?;
         let enc = load_record_tokenizer(&last_dir, &spec)?;
         (enc, model, spec)
@@ -354,9 +499,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
     let steps_per_epoch = train_examples.len().div_ceil(cfg.batch_size);
     let schedule =
         LrSchedule::new(cfg.scheduler, cfg.effective_lr(), steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.poly_power);
-    let mut optim = make_optim(&model);
-    let half = cfg.precision.is_half();
-    let mut scaler = (cfg.precision == Precision::F16).then(LossScaler::default);
+    let mut stepper = TrainStepper::with_optimizer(model, make_optim, cfg, objective, schedule);
 
     let mut state = RunState {
         epochs_done: 0,
@@ -368,16 +511,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
     let mut history: Vec<EpochMetrics> = Vec::new();
     if resuming {
         state = read_json(&last_dir.join(STATE_FILE))?;
-        let record = recorder()
-            .load(last_dir.join(OPTIMIZER_FILE), device)
-            .map_err(|e| TrainError::checkpoint(last_dir.join("optimizer.mpk"), e))?;
-        optim = optim.load_record(record);
-        if let Some(s) = scaler.as_mut() {
-            let path = last_dir.join(LOSS_SCALE_FILE);
-            if path.exists() {
-                *s = read_json(&path)?;
-            }
-        }
+        stepper = stepper.restore_optimizer(&last_dir, state.step, device)?;
         history = read_metrics(&run_dir.join(METRICS_FILE))?;
         history.truncate(state.epochs_done);
         rewrite_metrics(&run_dir.join(METRICS_FILE), &history)?;
@@ -402,47 +536,12 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         observer.on_epoch_start(epoch, cfg.epochs, batches.len());
         let started = Instant::now();
         let (mut loss_sum, mut seen, mut fallbacks) = (0.0f64, 0usize, 0usize);
-        let mut lr = schedule.lr_at(state.step);
+        let mut lr = stepper.schedule.lr_at(state.step);
         for (bi, idx) in batches.iter().enumerate() {
-            let prep = GradPrep {
-                loss_scale: scaler.as_ref().map_or(1.0, |s| s.scale),
-                upcast: half.then_some(FloatDType::F32),
-            };
-            let step = batch_gradients(&model, &objective, &train_examples, idx, pad, devices, prep)?;
+            let step = stepper.step(&train_examples, idx, pad, devices)?;
             fallbacks += step.fallbacks;
+            lr = step.lr;
             let loss_value = step.loss;
-            if !loss_value.is_finite() {
-                return Err(TrainError::Other(format!(
-                    "loss became {loss_value} at epoch {epoch}, step {} (lower --lr or enable --grad-clip)",
-                    state.step
-                )));
-            }
-            let mut grads = step.grads;
-            let apply = match scaler.as_mut() {
-                Some(s) => {
-                    // The norm (computed anyway for clipping) tells whether the scaled f16 gradients overflowed.
-                    let norm = clip_global_norm::<B, _>(&model, &mut grads, cfg.grad_clip);
-                    let ok = s.update(norm.is_finite());
-                    if !ok {
-                        tracing::debug!(
-                            "f16 gradients overflowed at step {}; skipped, loss scale {}",
-                            state.step,
-                            s.scale
-                        );
-                    }
-                    ok
-                }
-                None => {
-                    if cfg.grad_clip > 0.0 {
-                        clip_global_norm::<B, _>(&model, &mut grads, cfg.grad_clip);
-                    }
-                    true
-                }
-            };
-            lr = schedule.lr_at(state.step);
-            if apply {
-                model = optim.step(lr, model, grads);
-            }
             state.step += 1;
             loss_sum += loss_value * idx.len() as f64;
             seen += idx.len();
@@ -457,6 +556,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         }
         let train_seconds = started.elapsed().as_secs_f64();
 
+        let model = stepper.model();
         let mut m = EpochMetrics {
             epoch,
             step: state.step,
@@ -496,19 +596,15 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
             state.best_micro_f1 = score;
             state.best_epoch = epoch;
             state.epochs_without_improvement = 0;
-            write_dir_atomic(&run_dir.join("best"), |d| save_model_dir(d, &model, &spec, &record_tokenizer, &labels))?;
+            write_dir_atomic(&run_dir.join("best"), |d| save_model_dir(d, model, &spec, &record_tokenizer, &labels))?;
         } else {
             state.epochs_without_improvement += 1;
         }
         state.epochs_done = epoch;
         append_metrics(&run_dir.join(METRICS_FILE), &m)?;
-        let optim_record = optim.to_record();
         write_dir_atomic(&last_dir, |d| {
-            save_model_dir(d, &model, &spec, &record_tokenizer, &labels)?;
-            recorder().record(optim_record, d.join(OPTIMIZER_FILE)).map_err(|e| TrainError::checkpoint(d, e))?;
-            if let Some(s) = &scaler {
-                write_json(&d.join(LOSS_SCALE_FILE), s)?;
-            }
+            save_model_dir(d, model, &spec, &record_tokenizer, &labels)?;
+            stepper.save_optimizer(d)?;
             write_json(&d.join(STATE_FILE), &state)
         })?;
         observer.on_epoch_end(&m);
@@ -530,7 +626,7 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
 }
 
 /// A fresh model: `tiny` (train a WordPiece tokenizer, random RoBERTa-style encoder) or an HF directory.
-fn build_fresh<B: Backend>(
+pub fn build_fresh<B: Backend>(
     cfg: &TrainConfig,
     train_records: &[RelationRecord],
     labels: &LabelMap,
