@@ -13,7 +13,8 @@
 //! tab-separated fields for KAIST).
 //!
 //! Every record is validated ([`RelationRecord::validate`]) and its label checked against the active label map;
-//! errors name the file and the record (guid/id, or line). Labels:
+//! errors name the file and the record (guid/id, or line). Ids repeated within a file are logged as a warning;
+//! callers whose output is keyed by id refuse them ([`Dataset::require_unique_ids`]). Labels:
 //! - [`LabelSource::Map`] (default: KLUE): a label outside the map is an error suggesting `--label-map`/`--infer-labels`.
 //! - [`LabelSource::Infer`]: the map is built from the data ([`LabelMap::from_labels`]). Integer labels (KLUE JSON,
 //!   parquet) are then decoded with the KLUE order.
@@ -222,10 +223,13 @@ fn warn_duplicate_ids(path: &Path, records: &[RelationRecord]) {
     let shown: Vec<String> = duplicates.iter().take(5).map(|(id, n)| format!("id={id} ({n}×)")).collect();
     let rest =
         if duplicates.len() > shown.len() { format!(", … ({} ids in all)", duplicates.len()) } else { String::new() };
+    let (n, ids_occur) = match duplicates.len() {
+        1 => (1, "record id occurs"),
+        n => (n, "record ids occur"),
+    };
     tracing::warn!(
-        "{}: {} record ids occur more than once: {}{rest}; such records cannot be told apart by id",
+        "{}: {n} {ids_occur} more than once: {}{rest}; such records cannot be told apart by id",
         path.display(),
-        duplicates.len(),
         shown.join(", ")
     );
 }

@@ -221,3 +221,45 @@ fn explicit_format_overrides_detection() {
     assert_eq!(Format::parse("KAIST").unwrap(), Format::KaistGold);
     assert!(Format::parse("xml").is_err());
 }
+
+#[test]
+fn repeated_ids_are_listed_and_refused_on_request_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut records = expected();
+    assert!(records.len() >= 4);
+    records[2].id = records[0].id.clone();
+    records[3].id = records[0].id.clone();
+    let path = dir.path().join("dup.jsonl");
+    write_records(&path, Format::Jsonl, &records, &LabelMap::klue()).unwrap();
+    // Reading still works (train and eda only warn).
+    let data = read_records(&path, &ReadOptions::default()).unwrap();
+    assert_eq!(data.duplicate_ids(), [(records[0].id.as_str(), 3)]);
+    let err = data.require_unique_ids("ids must be unique here").unwrap_err().to_string();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains(&format!("id={} occurs 3 times", records[0].id)), "{err}");
+    data.require_records().unwrap();
+
+    let unique = read_records(&fixture("records.jsonl"), &ReadOptions::default()).unwrap();
+    assert!(unique.duplicate_ids().is_empty());
+    unique.require_unique_ids("x").unwrap();
+}
+
+#[test]
+fn a_file_without_records_is_refused_on_request_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.json");
+    std::fs::write(&path, "[]").unwrap();
+    let data = read_records(&path, &ReadOptions::default()).unwrap();
+    let err = data.require_records().unwrap_err().to_string();
+    assert!(err.contains(&path.display().to_string()) && err.contains("no records"), "{err}");
+}
+
+#[test]
+fn encoding_errors_name_the_record_and_in_file_adds_the_file() {
+    let mut record = expected().remove(0);
+    record.object = record.subject.clone(); // subject and object now overlap
+    let err = re_data::markers::mark(&record, &re_data::markers::MarkerScheme::Typed).unwrap_err();
+    assert!(err.to_string().starts_with(&format!("record {}:", record.id)), "{err}");
+    let err = err.in_file("data/test.json").to_string();
+    assert!(err.starts_with(&format!("data/test.json: record id={}:", record.id)) && err.contains("overlap"), "{err}");
+}
