@@ -45,6 +45,7 @@ use burn::tensor::{Bool, ElementConversion, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
+use crate::layers::most_negative;
 
 /// How an entity (or the whole sentence) is turned into one vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -360,7 +361,9 @@ impl<B: Backend> SpanWindow<B> {
     pub fn attention(&self, w: Tensor<B, 1>) -> Tensor<B, 2> {
         let [batch, window, width] = self.states.dims();
         let scores = self.states.clone().matmul(w.reshape([1, width, 1])).reshape([batch, window]);
-        let scores = scores.mask_fill(self.valid.clone().bool_not(), f32::MIN);
+        // Finite in every float type (f32::MIN is -inf in f16): an empty span's row stays NaN-free.
+        let fill = most_negative(scores.dtype());
+        let scores = scores.mask_fill(self.valid.clone().bool_not(), fill);
         let weights = softmax(scores, 1) * self.valid.clone().float();
         weights.reshape([batch, 1, window]).matmul(self.states.clone()).reshape([batch, width])
     }
@@ -405,8 +408,10 @@ pub fn masked_max<B: Backend>(hidden: Tensor<B, 3>, mask: Tensor<B, 2, Bool>) ->
 pub fn masked_attention<B: Backend>(hidden: Tensor<B, 3>, mask: Tensor<B, 2, Bool>, w: Tensor<B, 1>) -> Tensor<B, 2> {
     let [batch, seq_len, width] = hidden.dims();
     let scores = hidden.clone().matmul(w.reshape([1, width, 1])).reshape([batch, seq_len]);
-    // A finite fill keeps rows without any span token NaN-free (uniform softmax, zeroed by the mask below).
-    let scores = scores.mask_fill(mask.clone().bool_not(), f32::MIN);
+    // A finite fill (in the tensor's own dtype: f32::MIN is -inf in f16) keeps rows without any span token
+    // NaN-free (uniform softmax, zeroed by the mask below).
+    let fill = most_negative(scores.dtype());
+    let scores = scores.mask_fill(mask.clone().bool_not(), fill);
     let weights = softmax(scores, 1) * mask.float();
     weights.reshape([batch, 1, seq_len]).matmul(hidden).reshape([batch, width])
 }

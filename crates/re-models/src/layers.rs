@@ -63,13 +63,20 @@ pub fn additive_attention_mask<B: Backend>(attention_mask: Tensor<B, 2, Int>) ->
     let padded = attention_mask.equal_elem(0);
     let bias = Tensor::<B, 2>::zeros([batch, seq], &device);
     // finfo(dtype).min as HF uses; mask_fill (not multiplication) so a half-precision -inf never meets a 0.
-    let min = match bias.dtype() {
-        DType::F16 => -65504.0f64,
+    let min = most_negative(bias.dtype());
+    bias.mask_fill(padded, min).reshape([batch, 1, 1, seq])
+}
+
+/// The most negative finite value of a float dtype (`torch.finfo(dtype).min`). A mask fill must use this rather
+/// than `f32::MIN`, which becomes `-inf` in f16: a row masked everywhere then softmaxes to NaN instead of a
+/// uniform row.
+pub fn most_negative(dtype: DType) -> f64 {
+    match dtype {
+        DType::F16 => -65504.0,
         DType::BF16 => -3.389_531_4e38,
         DType::F64 => f64::MIN,
         _ => f32::MIN as f64,
-    };
-    bias.mask_fill(padded, min).reshape([batch, 1, 1, seq])
+    }
 }
 
 /// Multi-head scaled dot-product self-attention with separate query/key/value projections (HF `BertSelfAttention`).

@@ -3,6 +3,7 @@ mod fused_predict;
 mod parallel;
 mod search;
 mod training;
+mod wgpu;
 
 /// burn's NdArray RNG (init, dropout) is process-global: tests that seed it or train must not interleave.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
