@@ -1,7 +1,8 @@
 //! Encoders on the JIT (CubeCL) backend burn-wgpu, against NdArray and transformers: the tiny parity checkpoints of
 //! every family, run on Vulkan (on a machine without a GPU, Mesa's software driver lavapipe, installed by
 //! `scripts/install-test-deps.sh`).
-use burn::backend::wgpu::{Wgpu, WgpuDevice};
+use burn::backend::wgpu::graphics::AutoGraphicsApi;
+use burn::backend::wgpu::{init_device, init_setup, Wgpu, WgpuDevice};
 use burn::tensor::backend::Backend;
 use burn::tensor::{f16, Int, Tensor, TensorData};
 use re_models::hub::load_encoder;
@@ -49,6 +50,21 @@ fn wgpu_device() -> WgpuDevice {
     device
 }
 
+/// A second logical device on the same adapter, for `Wgpu<f16>` only: burn 0.21 fixes a device's default float dtype
+/// when a backend first touches it, so f16 on a device `Wgpu<f32>` used before would silently compute in f32.
+fn half_device() -> WgpuDevice {
+    static HALF: std::sync::OnceLock<WgpuDevice> = std::sync::OnceLock::new();
+    wgpu_device();
+    HALF.get_or_init(|| {
+        let setup = init_setup::<AutoGraphicsApi>(&WgpuDevice::DefaultDevice, Default::default());
+        let device = init_device(setup, Default::default());
+        let probe = Tensor::<Half, 1>::from_floats([1.0], &device);
+        assert_eq!(probe.dtype(), burn::tensor::DType::F16, "the f16 device makes {:?} tensors", probe.dtype());
+        device
+    })
+    .clone()
+}
+
 fn int_tensor<B: Backend>(rows: &[Vec<i64>], device: &B::Device) -> Tensor<B, 2, Int> {
     let flat: Vec<i64> = rows.iter().flatten().copied().collect();
     Tensor::from_data(TensorData::new(flat, [rows.len(), rows[0].len()]), device)
@@ -93,10 +109,11 @@ fn encoders_on_wgpu_equal_ndarray_and_transformers() {
 #[test]
 fn encoders_in_f16_on_wgpu_are_close_to_f32() {
     let gpu = wgpu_device();
+    let hdev = half_device();
     for family in ["bert", "roberta", "electra", "deberta_v2", "deberta_v3"] {
         for case in &expected(family).cases {
             let full = hidden::<Gpu>(family, case, &gpu);
-            let half = hidden::<Half>(family, case, &gpu);
+            let half = hidden::<Half>(family, case, &hdev);
             assert!(half.iter().all(|v| v.is_finite()), "{family} {}: non-finite f16 output", case.name);
             let d = max_abs_diff(&full, &half);
             eprintln!("{family} {}: f16 vs f32 max |Δ| {d:.2e}", case.name);

@@ -4,7 +4,8 @@
 //! `scripts/install-test-deps.sh`). Kept small (tiny encoders, a handful of steps): lavapipe is slow.
 use std::path::{Path, PathBuf};
 
-use burn::backend::wgpu::{Wgpu, WgpuDevice};
+use burn::backend::wgpu::graphics::AutoGraphicsApi;
+use burn::backend::wgpu::{init_device, init_setup, Wgpu, WgpuDevice};
 use burn::backend::{Autodiff, NdArray};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
@@ -70,6 +71,22 @@ pub fn wgpu_device() -> WgpuDevice {
         );
     }
     device
+}
+
+/// A second logical device on the adapter of [`wgpu_device`], for the f16 backend only. burn 0.21 keeps a device's
+/// default float dtype per device *type* and id, set by whichever backend touches the device first: `Wgpu<f16>` on a
+/// device that `Wgpu<f32>` used before creates f32 tensors (silently), so the two precisions need two devices.
+fn half_device() -> WgpuDevice {
+    static HALF: std::sync::OnceLock<WgpuDevice> = std::sync::OnceLock::new();
+    wgpu_device();
+    HALF.get_or_init(|| {
+        let setup = init_setup::<AutoGraphicsApi>(&WgpuDevice::DefaultDevice, Default::default());
+        let device = init_device(setup, Default::default());
+        let probe = Tensor::<Half, 1>::from_floats([1.0], &device);
+        assert_eq!(probe.dtype(), burn::tensor::DType::F16, "the f16 device makes {:?} tensors", probe.dtype());
+        device
+    })
+    .clone()
 }
 
 fn dataset(name: &str) -> PathBuf {
@@ -255,33 +272,51 @@ fn one_training_step_on_wgpu_equals_ndarray() {
     }
 }
 
-/// Two replicas on two wgpu devices (two logical devices, each with its own queue and memory, on whatever adapters
-/// `DefaultDevice` and `Cpu` select: both lavapipe on a machine without a GPU) take the same step as one device.
+/// The data-parallel code path (batch split into shards, one thread and one autodiff graph per replica, gradients
+/// summed) on the JIT backend: two replicas on one wgpu device take the same step as one. Two *different* wgpu
+/// devices cannot be tested: burn 0.21 cannot copy a tensor between them (see
+/// [`tensor_copy_between_two_wgpu_devices`]).
 #[test]
-fn data_parallel_step_on_two_wgpu_devices_equals_one_device() {
+fn data_parallel_step_with_two_replicas_on_wgpu_equals_one_replica() {
     let _guard = serial();
-    let first = wgpu_device();
-    let second = WgpuDevice::Cpu;
+    let gpu = wgpu_device();
     let f = fixture(24, SpanPooling::Attention);
     let objective = f.objective(LossKind::Ce, 0.1);
     let idx: Vec<usize> = (0..15).collect();
-    let model = f.model::<GpuAd>(&first);
+    let model = f.model::<GpuAd>(&gpu);
     let one =
-        batch_gradients(&model, &objective, &f.examples, &idx, f.pad, std::slice::from_ref(&first), GradPrep::default())
+        batch_gradients(&model, &objective, &f.examples, &idx, f.pad, std::slice::from_ref(&gpu), GradPrep::default())
             .unwrap();
     let g1 = grads_of(&model, &one.grads);
-    let model = f.model::<GpuAd>(&first);
-    let two = batch_gradients(&model, &objective, &f.examples, &idx, f.pad, &[first.clone(), second], GradPrep::default())
+    let model = f.model::<GpuAd>(&gpu);
+    let two = batch_gradients(&model, &objective, &f.examples, &idx, f.pad, &[gpu.clone(), gpu.clone()], GradPrep::default())
         .unwrap();
     let g2 = grads_of(&model, &two.grads);
     let (pi, shape, dg, _) = worst_param(&g1, &g2);
     let scale = g1.iter().flat_map(|(_, v)| v).fold(0.0f64, |m, g| m.max(g.abs()));
     eprintln!(
-        "2 wgpu replicas vs 1: loss {:.6} vs {:.6}; worst param #{pi} {shape:?} max |Δgrad| {dg:.2e} (max |g| {scale:.2e})",
+        "2 replicas vs 1 on wgpu: loss {:.6} vs {:.6}; worst param #{pi} {shape:?} max |Δgrad| {dg:.2e} (max |g| {scale:.2e})",
         two.loss, one.loss
     );
     assert!((one.loss - two.loss).abs() < 1e-5);
     assert!(dg < 1e-5 * scale.max(1.0), "gradients differ by {dg}");
+}
+
+/// Minimal reproduction of a burn 0.21.0 bug that rules out data-parallel training over several wgpu devices:
+/// `CubeTensor::to_client` (burn-cubecl `src/tensor/base.rs`) always calls `ComputeClient::to_client_tensor`, the
+/// server-to-server path, without checking `SERVER_COMM_ENABLED` as `ComputeClient::to_client` does; wgpu's server
+/// (like HIP's and the CPU runtime's) does not implement `send`/`recv`, so the device threads panic with "not
+/// implemented" and the copy comes back as uninitialised memory: wrong numbers, no error. CUDA implements them (NCCL).
+#[test]
+#[ignore = "fails on burn 0.21.0 (cross-device copy on wgpu): a reproduction to report upstream, not a kre check"]
+fn tensor_copy_between_two_wgpu_devices() {
+    let first = wgpu_device();
+    let setup = init_setup::<AutoGraphicsApi>(&WgpuDevice::DefaultDevice, Default::default());
+    let second = init_device(setup, Default::default());
+    let values: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+    let t = Tensor::<Gpu, 1>::from_floats(values.as_slice(), &first);
+    let copied = t.to_device(&second).into_data().to_vec::<f32>().unwrap();
+    assert_eq!(copied, values);
 }
 
 fn small_config(dir: &Path, out: &str) -> TrainConfig {
@@ -301,10 +336,6 @@ fn small_config(dir: &Path, out: &str) -> TrainConfig {
         tiny: TinyConfig { vocab_size: 500, hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64 },
         ..TrainConfig::default()
     }
-}
-
-fn timeless(ms: &[EpochMetrics]) -> Vec<EpochMetrics> {
-    ms.iter().map(|m| m.without_timing()).collect()
 }
 
 struct KillAfter(usize);
@@ -337,7 +368,25 @@ fn tiny_training_on_wgpu_learns_resumes_and_predicts_like_the_cpu() {
     let c = TrainConfig { out: dir.path().join("killed"), ..cfg.clone() };
     assert_eq!(train::<GpuAd>(&c, &gpu, &mut KillAfter(1)).unwrap().epochs.len(), 1);
     let resumed = train::<GpuAd>(&TrainConfig { resume: true, ..c }, &gpu, &mut Silent).unwrap();
-    assert_eq!(timeless(&resumed.epochs), timeless(&full.epochs), "resume on wgpu differs from the uninterrupted run");
+    // Not bit-identical as on NdArray: two wgpu runs of the same epoch differ in the last bits (the dev loss by ~4e-9),
+    // so counters are compared exactly and the measured values within 1e-5.
+    assert_eq!(resumed.epochs.len(), full.epochs.len());
+    for (r, u) in resumed.epochs.iter().zip(&full.epochs) {
+        assert_eq!((r.epoch, r.step, r.fallback_spans), (u.epoch, u.step, u.fallback_spans));
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * a.abs().max(1.0);
+        let opt = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => close(a, b),
+            (a, b) => a == b,
+        };
+        assert!(
+            close(r.train_loss, u.train_loss)
+                && close(r.lr, u.lr)
+                && opt(r.dev_loss, u.dev_loss)
+                && opt(r.micro_f1, u.micro_f1)
+                && opt(r.auprc, u.auprc),
+            "resume on wgpu differs from the uninterrupted run: {r:?} vs {u:?}"
+        );
+    }
 
     // Same model directory, predicted on wgpu and on the CPU.
     let dev = cfg.dev.as_ref().unwrap();
@@ -362,12 +411,14 @@ fn tiny_training_on_wgpu_learns_resumes_and_predicts_like_the_cpu() {
 fn f16_forward_on_wgpu_is_close_to_f32() {
     let _guard = serial();
     let gpu = wgpu_device();
+    let hdev = half_device();
     let idx: Vec<usize> = (0..16).collect();
     for pooling in SpanPooling::ALL {
         let f = fixture(24, pooling);
         let batch = f.batch(&idx);
         let full = f.model::<Gpu>(&gpu).forward(&BatchTensors::from_batch(&batch, &gpu));
-        let half = f.model::<Half>(&gpu).forward(&BatchTensors::from_batch(&batch, &gpu));
+        let half = f.model::<Half>(&hdev).forward(&BatchTensors::from_batch(&batch, &hdev));
+        assert_eq!(half.logits.dtype(), burn::tensor::DType::F16);
         let (full, half) = (to_f64(full.logits), to_f64(half.logits));
         assert!(half.iter().all(|v| v.is_finite()), "{pooling}: non-finite f16 logits");
         let d = max_abs_diff(&full, &half);
@@ -380,7 +431,12 @@ fn f16_forward_on_wgpu_is_close_to_f32() {
 /// there, and a row of `-inf` softmaxes to NaN, which then leaks into the gradients through `NaN × 0`).
 #[test]
 fn f16_attention_pooling_of_an_empty_span_stays_finite() {
-    let gpu = wgpu_device();
+    let gpu = half_device();
+    // What the head used to do: `f32::MIN` is -inf in f16, and a fully masked row softmaxes to NaN.
+    let row = Tensor::<Half, 2>::zeros([1, 3], &gpu)
+        .mask_fill(Tensor::<Half, 2, Bool>::from_data(TensorData::new(vec![true; 3], [1, 3]), &gpu), f32::MIN);
+    let old = to_f64(burn::tensor::activation::softmax(row, 1));
+    eprintln!("softmax of a row filled with f32::MIN in f16: {old:?}");
     let hidden = Tensor::<HalfAd, 3>::random([2, 5, 4], burn::tensor::Distribution::Default, &gpu).require_grad();
     let w = Tensor::<HalfAd, 1>::from_floats([0.5, -1.0, 0.25, 2.0], &gpu);
     // Row 0: tokens 1..3; row 1: empty.
@@ -411,7 +467,7 @@ fn f16_attention_pooling_of_an_empty_span_stays_finite() {
 #[test]
 fn f16_tiny_training_on_wgpu_keeps_the_loss_finite_and_falling() {
     let _guard = serial();
-    let gpu = wgpu_device();
+    let gpu = half_device();
     let dir = tempfile::tempdir().unwrap();
     // The device string only passes the half-precision check of the configuration, which knows `cuda` alone
     // until `DeviceSpec` names wgpu; the backend is the type parameter.
@@ -430,11 +486,12 @@ fn f16_tiny_training_on_wgpu_keeps_the_loss_finite_and_falling() {
 fn f16_loss_scaling_backs_off_after_an_injected_overflow() {
     let _guard = serial();
     let gpu = wgpu_device();
+    let hdev = half_device();
     let f = fixture(24, SpanPooling::EntityStart);
     let objective = f.objective(LossKind::Ce, 0.0);
     let idx: Vec<usize> = (0..8).collect();
-    let dev = std::slice::from_ref(&gpu);
-    let model = f.model::<HalfAd>(&gpu);
+    let dev = std::slice::from_ref(&hdev);
+    let model = f.model::<HalfAd>(&hdev);
     // Injected: a scale no f16 number holds (the loss times it is +inf).
     let mut scaler = LossScaler { scale: 1.0e6, good_steps: 0 };
     let mut skipped = 0;
@@ -455,7 +512,9 @@ fn f16_loss_scaling_backs_off_after_an_injected_overflow() {
     assert!(scaler.scale < 65504.0);
     let g_half = grads_of(&model, &grads);
     let model32 = f.model::<GpuAd>(&gpu);
-    let out32 = batch_gradients(&model32, &objective, &f.examples, &idx, f.pad, dev, GradPrep::default()).unwrap();
+    let out32 =
+        batch_gradients(&model32, &objective, &f.examples, &idx, f.pad, std::slice::from_ref(&gpu), GradPrep::default())
+            .unwrap();
     let g_full = grads_of(&model32, &out32.grads);
     let (pi, shape, dg, _) = worst_param(&g_full, &g_half);
     let scale = g_full.iter().flat_map(|(_, v)| v).fold(0.0f64, |m, g| m.max(g.abs()));
