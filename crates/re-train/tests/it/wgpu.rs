@@ -59,7 +59,10 @@ pub fn wgpu_device() -> WgpuDevice {
             assert_eq!(s, 6.0, "wgpu adapter computed 1 + 2 + 3 = {s}");
         })
         .map_err(|e| {
-            e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
         })
     });
     if let Err(msg) = probe {
@@ -168,7 +171,8 @@ impl Fixture {
     }
 
     fn objective(&self, loss: LossKind, smoothing: f64) -> Objective {
-        let cfg = TrainConfig { loss, gamma: 2.0, label_smoothing: LabelSmoothing::Fixed(smoothing), ..Default::default() };
+        let cfg =
+            TrainConfig { loss, gamma: 2.0, label_smoothing: LabelSmoothing::Fixed(smoothing), ..Default::default() };
         Objective::from_config(&cfg, &self.counts).unwrap().0
     }
 }
@@ -289,8 +293,9 @@ fn data_parallel_step_with_two_replicas_on_wgpu_equals_one_replica() {
             .unwrap();
     let g1 = grads_of(&model, &one.grads);
     let model = f.model::<GpuAd>(&gpu);
-    let two = batch_gradients(&model, &objective, &f.examples, &idx, f.pad, &[gpu.clone(), gpu.clone()], GradPrep::default())
-        .unwrap();
+    let two =
+        batch_gradients(&model, &objective, &f.examples, &idx, f.pad, &[gpu.clone(), gpu.clone()], GradPrep::default())
+            .unwrap();
     let g2 = grads_of(&model, &two.grads);
     let (pi, shape, dg, _) = worst_param(&g1, &g2);
     let scale = g1.iter().flat_map(|(_, v)| v).fold(0.0f64, |m, g| m.max(g.abs()));
@@ -512,9 +517,16 @@ fn f16_loss_scaling_backs_off_after_an_injected_overflow() {
     assert!(scaler.scale < 65504.0);
     let g_half = grads_of(&model, &grads);
     let model32 = f.model::<GpuAd>(&gpu);
-    let out32 =
-        batch_gradients(&model32, &objective, &f.examples, &idx, f.pad, std::slice::from_ref(&gpu), GradPrep::default())
-            .unwrap();
+    let out32 = batch_gradients(
+        &model32,
+        &objective,
+        &f.examples,
+        &idx,
+        f.pad,
+        std::slice::from_ref(&gpu),
+        GradPrep::default(),
+    )
+    .unwrap();
     let g_full = grads_of(&model32, &out32.grads);
     let (pi, shape, dg, _) = worst_param(&g_full, &g_half);
     let scale = g_full.iter().flat_map(|(_, v)| v).fold(0.0f64, |m, g| m.max(g.abs()));
