@@ -361,6 +361,7 @@ impl<B: Backend> SpanWindow<B> {
     pub fn attention(&self, w: Tensor<B, 1>) -> Tensor<B, 2> {
         let [batch, window, width] = self.states.dims();
         let scores = self.states.clone().matmul(w.reshape([1, width, 1])).reshape([batch, window]);
+        // Finite in every float type (f32::MIN is -inf in f16): an empty span's row stays NaN-free.
         let fill = most_negative(scores.dtype());
         let scores = scores.mask_fill(self.valid.clone().bool_not(), fill);
         let weights = softmax(scores, 1) * self.valid.clone().float();
@@ -407,7 +408,8 @@ pub fn masked_max<B: Backend>(hidden: Tensor<B, 3>, mask: Tensor<B, 2, Bool>) ->
 pub fn masked_attention<B: Backend>(hidden: Tensor<B, 3>, mask: Tensor<B, 2, Bool>, w: Tensor<B, 1>) -> Tensor<B, 2> {
     let [batch, seq_len, width] = hidden.dims();
     let scores = hidden.clone().matmul(w.reshape([1, width, 1])).reshape([batch, seq_len]);
-    // A finite fill keeps rows without any span token NaN-free (uniform softmax, zeroed by the mask below).
+    // A finite fill (in the tensor's own dtype: f32::MIN is -inf in f16) keeps rows without any span token
+    // NaN-free (uniform softmax, zeroed by the mask below).
     let fill = most_negative(scores.dtype());
     let scores = scores.mask_fill(mask.clone().bool_not(), fill);
     let weights = softmax(scores, 1) * mask.float();

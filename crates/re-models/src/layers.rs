@@ -67,8 +67,9 @@ pub fn additive_attention_mask<B: Backend>(attention_mask: Tensor<B, 2, Int>) ->
     bias.mask_fill(padded, min).reshape([batch, 1, 1, seq])
 }
 
-/// The most negative finite value of a float dtype (`torch.finfo(dtype).min`): what masked scores are filled with
-/// before a softmax, so they get zero weight without an infinity that could meet a 0 (NaN) in half precision.
+/// The most negative finite value of a float dtype (`torch.finfo(dtype).min`). A mask fill must use this rather
+/// than `f32::MIN`, which becomes `-inf` in f16: a row masked everywhere then softmaxes to NaN instead of a
+/// uniform row.
 pub fn most_negative(dtype: DType) -> f64 {
     match dtype {
         DType::F16 => -65504.0,

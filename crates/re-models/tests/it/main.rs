@@ -6,3 +6,4 @@ mod minilm;
 mod parity_bert;
 mod parity_deberta;
 mod parity_electra;
+mod wgpu;

@@ -4,6 +4,7 @@ mod parallel;
 mod search;
 mod training;
 mod training_parity;
+mod wgpu;
 
 /// burn's NdArray RNG (init, dropout) is process-global: tests that seed it or train must not interleave.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
