@@ -8,7 +8,7 @@ mod progress;
 use commands::{classic, common, data, encode, eval, train};
 
 #[derive(Parser, Debug)]
-#[command(name = "kre", version, about = "Korean sentence-level relation extraction: data, models, training, scoring")]
+#[command(name = "kre", version = commands::train::version_line(), about = "Korean sentence-level relation extraction: data, models, training, scoring")]
 struct Cli {
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -355,7 +355,8 @@ impl DebertaV2Config {
         let mut word_embeddings = hf_embedding(self.vocab_size, embedding_size, std, device);
         if let Some(pad) = self.pad_token_id.filter(|&p| p >= 0 && (p as usize) < self.vocab_size) {
             let pad = pad as usize;
-            let weight = word_embeddings.weight.val().slice_fill([pad..pad + 1, 0..embedding_size], 0.0);
+            // detach: a parameter must be a leaf of the autodiff graph (the fill is an op on it).
+            let weight = word_embeddings.weight.val().slice_fill([pad..pad + 1, 0..embedding_size], 0.0).detach();
             word_embeddings.weight = Param::from_tensor(weight);
         }
         let embeddings = DebertaV2Embeddings {

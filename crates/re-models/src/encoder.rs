@@ -4,7 +4,7 @@ use crate::bert::{Bert, BertConfig};
 use crate::deberta_v2::{DebertaV2, DebertaV2Config};
 use crate::electra::{Electra, ElectraConfig};
 use crate::error::{ModelError, Result};
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::tensor::{backend::Backend, Int, Tensor};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -227,7 +227,9 @@ impl<B: Backend> Encoder<B> {
             Self::DebertaV2(m) => &mut m.embeddings.word_embeddings,
         };
         let [n, width] = rows.dims();
-        embedding.weight = embedding.weight.clone().map(|w| w.slice_assign([from..from + n, 0..width], rows));
+        // detach: a parameter must be a leaf of the autodiff graph.
+        let weight = embedding.weight.val().slice_assign([from..from + n, 0..width], rows).detach();
+        embedding.weight = Param::from_tensor(weight);
         self
     }
 }

@@ -40,7 +40,8 @@ pub fn resize_embedding<B: Backend>(
         let extra = Tensor::<B, 2>::random([new_rows - rows, dim], Distribution::Normal(0.0, std), device);
         Tensor::cat(vec![weight, extra], 0)
     };
-    Embedding { weight: Param::from_tensor(weight) }
+    // detach: a parameter must be a leaf of the autodiff graph (slice/cat are ops on the old one).
+    Embedding { weight: Param::from_tensor(weight.detach()) }
 }
 
 /// `linear` applied to every token of `x` `[batch, seq, d_in]` as one `[batch·seq, d_in]` matrix product.

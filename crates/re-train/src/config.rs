@@ -288,10 +288,14 @@ pub enum DeviceSpec {
     Cpu,
     /// CUDA ordinals, none listed twice, at least one.
     Cuda(Vec<usize>),
+    /// One adapter through burn-wgpu (Vulkan, Metal, DX12): `None` is wgpu's default adapter, `Some(n)` the n-th
+    /// discrete GPU. One device only: burn 0.21 cannot copy tensors between two wgpu devices (see
+    /// docs/performance.md), which data-parallel training needs.
+    Wgpu(Option<usize>),
 }
 
 impl DeviceSpec {
-    pub const HELP: &'static str = "cpu | cuda | cuda:N | cuda:N,M,…";
+    pub const HELP: &'static str = "cpu | cuda | cuda:N | cuda:N,M,… | wgpu | wgpu:N";
 
     pub fn is_cpu(&self) -> bool {
         matches!(self, DeviceSpec::Cpu)
@@ -300,7 +304,7 @@ impl DeviceSpec {
     /// The CUDA ordinals, or `None` for the CPU.
     pub fn cuda_ordinals(&self) -> Option<&[usize]> {
         match self {
-            DeviceSpec::Cpu => None,
+            DeviceSpec::Cpu | DeviceSpec::Wgpu(_) => None,
             DeviceSpec::Cuda(ids) => Some(ids),
         }
     }
@@ -314,6 +318,8 @@ impl std::fmt::Display for DeviceSpec {
                 let ids: Vec<String> = ids.iter().map(usize::to_string).collect();
                 write!(f, "cuda:{}", ids.join(","))
             }
+            DeviceSpec::Wgpu(None) => f.write_str("wgpu"),
+            DeviceSpec::Wgpu(Some(n)) => write!(f, "wgpu:{n}"),
         }
     }
 }
@@ -329,6 +335,18 @@ impl std::str::FromStr for DeviceSpec {
         }
         if spec.eq_ignore_ascii_case("cuda") {
             return Ok(DeviceSpec::Cuda(vec![0]));
+        }
+        if spec.eq_ignore_ascii_case("wgpu") {
+            return Ok(DeviceSpec::Wgpu(None));
+        }
+        if let Some(rest) = spec.strip_prefix("wgpu:") {
+            if rest.contains(',') {
+                return Err(TrainError::Config(format!(
+                    "bad device {spec:?}: one wgpu device only (burn 0.21 cannot move tensors between wgpu devices, \
+                     which data-parallel training needs)"
+                )));
+            }
+            return rest.trim().parse().map(|n| DeviceSpec::Wgpu(Some(n))).map_err(|_| bad());
         }
         let rest = spec.strip_prefix("cuda:").ok_or_else(bad)?;
         let ids: Vec<usize> =
@@ -616,9 +634,13 @@ impl TrainConfig {
         // Half precision exists only on the CUDA backend here (burn's NdArray CPU backend has no f16/bf16).
         if self.precision.is_half() && self.device.is_cpu() {
             return bad(format!(
-                "--precision {} needs --device cuda (the CPU backend computes in f32 only)",
+                "--precision {} needs --device cuda or wgpu (the CPU backend computes in f32 only)",
                 self.precision
             ));
+        }
+        // WGSL has no bfloat16.
+        if self.precision == Precision::Bf16 && matches!(self.device, DeviceSpec::Wgpu(_)) {
+            return bad("--precision bf16 is not available on wgpu (WGSL has no bf16); use f16 or f32".into());
         }
         Ok(())
     }
@@ -653,6 +675,16 @@ mod tests {
         assert!(parse("cuda:").is_err());
         assert_eq!(parse("cuda:0,1").unwrap().to_string(), "cuda:0,1");
         assert_eq!(parse("cuda:0,1").unwrap().cuda_ordinals(), Some(&[0, 1][..]));
+        assert_eq!(parse("wgpu").unwrap(), DeviceSpec::Wgpu(None));
+        assert_eq!(parse("wgpu:1").unwrap(), DeviceSpec::Wgpu(Some(1)));
+        assert_eq!(parse("wgpu:1").unwrap().to_string(), "wgpu:1");
+        assert!(parse("wgpu:0,1").is_err());
+        assert!(parse("wgpu:x").is_err());
+        let bf16_wgpu =
+            TrainConfig { precision: Precision::Bf16, device: DeviceSpec::Wgpu(None), ..TrainConfig::default() };
+        assert!(bf16_wgpu.validate().unwrap_err().to_string().contains("WGSL has no bf16"));
+        let f16_wgpu = TrainConfig { precision: Precision::F16, ..bf16_wgpu };
+        assert!(f16_wgpu.validate().is_ok());
         let c: TrainConfig = toml::from_str("device = \"cuda:1\"").unwrap();
         assert_eq!(c.device, DeviceSpec::Cuda(vec![1]));
         assert!(toml::from_str::<TrainConfig>("device = \"tpu\"").is_err());

@@ -86,6 +86,37 @@ fn on_backend<J: BackendJob>(device: &DeviceSpec, precision: Precision, job: J) 
         ))),
         DeviceSpec::Cpu => job.run::<CpuAutodiff>(&[Default::default()]),
         DeviceSpec::Cuda(ids) => on_cuda(ids, precision, job),
+        DeviceSpec::Wgpu(adapter) => on_wgpu(*adapter, precision, job),
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn on_wgpu<J: BackendJob>(adapter: Option<usize>, precision: Precision, job: J) -> re_train::Result<J::Output> {
+    use burn::backend::wgpu::WgpuDevice;
+    let device = adapter.map_or(WgpuDevice::DefaultDevice, WgpuDevice::DiscreteGpu);
+    match precision {
+        Precision::F32 => job.run::<burn::backend::Autodiff<burn::backend::Wgpu<f32, i32>>>(&[device]),
+        Precision::F16 => job.run::<burn::backend::Autodiff<burn::backend::Wgpu<burn::tensor::f16, i32>>>(&[device]),
+        Precision::Bf16 => Err(TrainError::Config(
+            "--precision bf16 is not available on wgpu (WGSL has no bf16); use f16 or f32".into(),
+        )),
+    }
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn on_wgpu<J: BackendJob>(_adapter: Option<usize>, _precision: Precision, _job: J) -> re_train::Result<J::Output> {
+    Err(TrainError::Config(
+        "this kre was built without wgpu; rebuild with `cargo build --release --features wgpu`".into(),
+    ))
+}
+
+/// `kre --version`: the version and the backends compiled into this binary.
+pub fn version_line() -> &'static str {
+    match (cfg!(feature = "cuda"), cfg!(feature = "wgpu")) {
+        (false, false) => concat!(env!("CARGO_PKG_VERSION"), " (backends: cpu)"),
+        (true, false) => concat!(env!("CARGO_PKG_VERSION"), " (backends: cpu, cuda)"),
+        (false, true) => concat!(env!("CARGO_PKG_VERSION"), " (backends: cpu, wgpu)"),
+        (true, true) => concat!(env!("CARGO_PKG_VERSION"), " (backends: cpu, cuda, wgpu)"),
     }
 }
 

@@ -17,7 +17,7 @@ use re_data::labels::LabelMap;
 use re_data::markers::MarkerScheme;
 use re_models::head::{masked_attention, SpanPooling, SpanWindow};
 use re_train::checkpoint::ModelSpec;
-use re_train::config::{LabelSmoothing, LossKind, Precision, TinyConfig, TrainConfig};
+use re_train::config::{LabelSmoothing, LossKind, ModelSource, Precision, TinyConfig, TrainConfig};
 use re_train::loss::Objective;
 use re_train::model::{BatchTensors, RelationClassifier};
 use re_train::optim::clip_global_norm;
@@ -131,16 +131,19 @@ fn fixture(n: usize, pooling: SpanPooling) -> Fixture {
     let max_length = 32;
     let (enc, _) = RecordTokenizer::new(tokenizer, MarkerScheme::parse("typed").unwrap(), max_length).unwrap();
     let tiny = TinyConfig { vocab_size: 600, hidden_size: 32, num_layers: 2, num_heads: 2, intermediate_size: 64 };
-    let mut encoder_config = re_train::tiny::tiny_config_json(&tiny, enc.vocab_size(), enc.pad_id(), max_length);
-    encoder_config["hidden_dropout_prob"] = serde_json::json!(0.0);
-    encoder_config["attention_probs_dropout_prob"] = serde_json::json!(0.0);
+    let mut json = re_train::tiny::tiny_encoder_config(&tiny, enc.vocab_size(), enc.pad_id(), max_length)
+        .to_json_value()
+        .unwrap();
+    json["hidden_dropout_prob"] = serde_json::json!(0.0);
+    json["attention_probs_dropout_prob"] = serde_json::json!(0.0);
+    let encoder_config = re_models::encoder::EncoderConfig::from_json_value(json).unwrap();
     let spec = ModelSpec {
         encoder_config,
-        pooling: pooling.as_str().into(),
+        pooling,
         concat_cls: true,
         dropout: 0.0,
         num_labels: labels.len(),
-        markers: "typed".into(),
+        markers: MarkerScheme::Typed,
         max_length,
         labels: labels.names().to_vec(),
     };
@@ -326,19 +329,24 @@ fn tensor_copy_between_two_wgpu_devices() {
 
 fn small_config(dir: &Path, out: &str) -> TrainConfig {
     TrainConfig {
-        model: "tiny".into(),
+        model: ModelSource::Tiny(TinyConfig {
+            vocab_size: 500,
+            hidden_size: 32,
+            num_layers: 1,
+            num_heads: 2,
+            intermediate_size: 64,
+        }),
         train: slice("train.json", 192, dir),
         dev: Some(slice("dev.json", 48, dir)),
         out: dir.join(out),
         epochs: 3,
         batch_size: 16,
-        markers: "typed".into(),
+        markers: MarkerScheme::Typed,
         eval_batch_size: 48,
-        lr: 3e-3,
+        lr: Some(3e-3),
         warmup_ratio: 0.1,
         max_length: 48,
         dropout: 0.1,
-        tiny: TinyConfig { vocab_size: 500, hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64 },
         ..TrainConfig::default()
     }
 }
@@ -474,9 +482,11 @@ fn f16_tiny_training_on_wgpu_keeps_the_loss_finite_and_falling() {
     let _guard = serial();
     let gpu = half_device();
     let dir = tempfile::tempdir().unwrap();
-    // The device string only passes the half-precision check of the configuration, which knows `cuda` alone
-    // until `DeviceSpec` names wgpu; the backend is the type parameter.
-    let cfg = TrainConfig { precision: Precision::F16, device: "cuda".into(), ..small_config(dir.path(), "f16") };
+    let cfg = TrainConfig {
+        precision: Precision::F16,
+        device: re_train::config::DeviceSpec::Wgpu(None),
+        ..small_config(dir.path(), "f16")
+    };
     let summary = train_on::<HalfAd>(&cfg, std::slice::from_ref(&gpu), &mut Silent).unwrap();
     let losses: Vec<f64> = summary.epochs.iter().map(|m| m.train_loss).collect();
     eprintln!("f16 wgpu tiny training losses {losses:?}");
@@ -549,7 +559,13 @@ fn measure_tiny_epoch_samples_per_sec() {
         train: slice("train.json", 800, &big),
         dev: None,
         epochs: 2,
-        tiny: TinyConfig { vocab_size: 600, hidden_size: 64, num_layers: 1, num_heads: 2, intermediate_size: 128 },
+        model: ModelSource::Tiny(TinyConfig {
+            vocab_size: 600,
+            hidden_size: 64,
+            num_layers: 1,
+            num_heads: 2,
+            intermediate_size: 128,
+        }),
         max_length: 64,
         ..small_config(dir.path(), "x")
     };
