@@ -183,7 +183,12 @@ pub fn sentence_evidence<'a>(corpus: &'a Corpus, negative_label: &str) -> Vec<Se
         entry.0.extend(pair.candidate.entity_ranges());
         entry.1 |= pair.label.as_deref().is_some_and(|l| l != negative_label);
     }
-    corpus.sentences.iter().zip(per_sentence).map(|(s, (entities, positive))| (&s.analyzed, entities, positive)).collect()
+    corpus
+        .sentences
+        .iter()
+        .zip(per_sentence)
+        .map(|(s, (entities, positive))| (&s.analyzed, entities, positive))
+        .collect()
 }
 
 /// [`propose_clues`] over a whole corpus ([`sentence_evidence`]): what `kre classic clues` prints.

@@ -1,9 +1,9 @@
 //! Ensembles on small hand-checked cases and on misaligned / invalid files. Every expected value is computed by hand
 //! in the comment next to it.
-use re_ensemble::{Submission, SubmissionError, SubmissionRow};
 use re_ensemble::{
     align, align_gold, combine, search_weights, to_submission, weights_from_dev, EnsembleError, Method, ModelOutput,
 };
+use re_ensemble::{Submission, SubmissionError, SubmissionRow};
 
 fn row(id: &str, probs: &[f64]) -> SubmissionRow {
     SubmissionRow { id: id.into(), pred_label: "x".into(), probs: probs.to_vec() }

@@ -38,11 +38,7 @@ impl Default for Alpha {
 /// With the `serde` feature, missing fields take the [`Default`] values (γ = 2, α = 1, mean, no ignore index,
 /// ε = 0) and unknown fields are errors.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default, deny_unknown_fields)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default, deny_unknown_fields))]
 pub struct FocalLossConfig {
     /// Focusing parameter γ ≥ 0 (γ = 0: weighted cross-entropy).
     pub gamma: f64,

@@ -13,11 +13,7 @@ use burn::tensor::{Int, Tensor};
 /// With the `serde` feature, missing fields take the [`Default`] values (ε = 0, no weights, mean, no ignore
 /// index) and unknown fields are errors.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default, deny_unknown_fields)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default, deny_unknown_fields))]
 pub struct LabelSmoothingCrossEntropyConfig {
     /// ε ∈ [0, 1]; 0 gives the plain (weighted) cross-entropy.
     pub smoothing: f64,

@@ -1,7 +1,6 @@
 //! [`Report`]: every metric of the seed report in one serialisable struct.
 use std::fmt::Write as _;
 
-
 use crate::classification::{
     accuracy, argmax_rows, check_no_relation, confusion_matrix, micro_f1_without_no_relation, no_relation_share,
     precision_recall_fscore_support, rarest_class_recall, RareClassRecall, ZeroDivision,

@@ -50,8 +50,8 @@ use burn::tensor::{Bool, Int, Tensor, TensorData};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::activation::Activation;
-use crate::error::{ModelError, Result};
 use crate::encoder::{read_family_config, FamilyConfig};
+use crate::error::{ModelError, Result};
 use crate::layers::{hf_embedding, hf_linear, linear_tokens, most_negative, resize_embedding};
 
 /// HF checkpoint key → module path rewrites for [`DebertaV2`], applied in order by [`crate::hub::load_weights`].

@@ -30,7 +30,12 @@ pub fn validate(path: &Path, rows: &[SubmissionRow], num_labels: usize) -> Resul
             return Err(SubmissionError::NotNormalised { path: err_path(), id: row.id.clone(), sum });
         }
         if let Some(first) = index.insert(row.id.clone(), i) {
-            return Err(SubmissionError::DuplicateId { path: err_path(), id: row.id.clone(), first: first + 1, second: i + 1 });
+            return Err(SubmissionError::DuplicateId {
+                path: err_path(),
+                id: row.id.clone(),
+                first: first + 1,
+                second: i + 1,
+            });
         }
     }
     Ok(index)

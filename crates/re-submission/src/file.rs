@@ -52,7 +52,11 @@ impl Submission {
         let headers = reader.headers().map_err(|e| SubmissionError::parse(path, "header", e.to_string()))?.clone();
         let col = |name: &str| {
             headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name).ok_or_else(|| {
-                SubmissionError::parse(path, "header", format!("missing column {name:?} (expected id,pred_label,probs)"))
+                SubmissionError::parse(
+                    path,
+                    "header",
+                    format!("missing column {name:?} (expected id,pred_label,probs)"),
+                )
             })
         };
         let (ci, cl, cp) = (col("id")?, col("pred_label")?, col("probs")?);

@@ -349,8 +349,11 @@ impl std::str::FromStr for DeviceSpec {
             return rest.trim().parse().map(|n| DeviceSpec::Wgpu(Some(n))).map_err(|_| bad());
         }
         let rest = spec.strip_prefix("cuda:").ok_or_else(bad)?;
-        let ids: Vec<usize> =
-            rest.split(',').map(|s| s.trim().parse::<usize>()).collect::<std::result::Result<_, _>>().map_err(|_| bad())?;
+        let ids: Vec<usize> = rest
+            .split(',')
+            .map(|s| s.trim().parse::<usize>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| bad())?;
         if ids.is_empty() {
             return Err(bad());
         }
@@ -560,7 +563,9 @@ impl TrainConfig {
         let loss = match (self.loss, &self.alpha) {
             (LossKind::Ce, _) => "ce".to_string(),
             (LossKind::Focal, Alpha::Scalar(a)) => format!("focal (gamma {}, alpha {a})", self.gamma),
-            (LossKind::Focal, Alpha::PerClass(v)) => format!("focal (gamma {}, alpha per class ×{})", self.gamma, v.len()),
+            (LossKind::Focal, Alpha::PerClass(v)) => {
+                format!("focal (gamma {}, alpha per class ×{})", self.gamma, v.len())
+            }
         };
         format!(
             "model {model}; lr {:e}{lr_origin}, {} schedule, warmup {}, weight decay {}, grad clip {}; batch {} \

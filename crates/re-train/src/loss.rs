@@ -29,7 +29,11 @@ pub fn read_alpha_file(path: &Path) -> Result<Vec<f64>> {
         }
         for token in line.split_whitespace() {
             let v = token.parse::<f64>().map_err(|_| {
-                TrainError::Config(format!("{}: line {}: {token:?} is not a number (per-class alpha)", path.display(), i + 1))
+                TrainError::Config(format!(
+                    "{}: line {}: {token:?} is not a number (per-class alpha)",
+                    path.display(),
+                    i + 1
+                ))
             })?;
             values.push(v);
         }

@@ -52,7 +52,11 @@ impl Default for SearchSpace {
             gamma: vec![0.5, 1.0, 1.5, 2.0],
             alpha: vec![0.25, 0.5, 0.75, 1.0],
             label_smoothing: [0.05, 0.2],
-            markers: vec![MarkerScheme::TypedPunct(TypedPunctOptions::english()), MarkerScheme::Typed, MarkerScheme::Entity],
+            markers: vec![
+                MarkerScheme::TypedPunct(TypedPunctOptions::english()),
+                MarkerScheme::Typed,
+                MarkerScheme::Entity,
+            ],
             pooling: vec![SpanPooling::EntityStart, SpanPooling::Mean, SpanPooling::Attention, SpanPooling::Cls],
         }
     }

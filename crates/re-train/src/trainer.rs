@@ -497,8 +497,13 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
     };
 
     let steps_per_epoch = train_examples.len().div_ceil(cfg.batch_size);
-    let schedule =
-        LrSchedule::new(cfg.scheduler, cfg.effective_lr(), steps_per_epoch * cfg.epochs, cfg.warmup_ratio, cfg.poly_power);
+    let schedule = LrSchedule::new(
+        cfg.scheduler,
+        cfg.effective_lr(),
+        steps_per_epoch * cfg.epochs,
+        cfg.warmup_ratio,
+        cfg.poly_power,
+    );
     let mut stepper = TrainStepper::with_optimizer(model, make_optim, cfg, objective, schedule);
 
     let mut state = RunState {
@@ -724,8 +729,7 @@ fn differing_keys(a: &TrainConfig, b: &TrainConfig) -> Vec<String> {
         _ => serde_json::Map::new(),
     };
     let (fa, fb) = (fields(a), fields(b));
-    let mut keys: Vec<String> =
-        fa.keys().chain(fb.keys()).filter(|k| fa.get(*k) != fb.get(*k)).cloned().collect();
+    let mut keys: Vec<String> = fa.keys().chain(fb.keys()).filter(|k| fa.get(*k) != fb.get(*k)).cloned().collect();
     keys.sort();
     keys.dedup();
     if keys.is_empty() {

@@ -140,7 +140,8 @@ fn on_cuda<J: BackendJob>(_ids: &[usize], _precision: Precision, _job: J) -> re_
 
 const LR_HELP: &str = "Peak learning rate [default: 1e-3 with --model tiny (a randomly initialised encoder barely \
      moves at fine-tuning rates), 5e-5 with a checkpoint directory (fine-tuning)]";
-const MARKERS_HELP: &str = "How entities are marked: none | entity | typed | typed-punct[:en|:ko][:object=DELIM] | mask \
+const MARKERS_HELP: &str =
+    "How entities are marked: none | entity | typed | typed-punct[:en|:ko][:object=DELIM] | mask \
      [default: typed-punct]";
 
 /// A flag whose values are a fixed list of names, parsed into the library type: the list shows in `--help` and a

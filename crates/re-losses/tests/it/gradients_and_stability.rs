@@ -1,6 +1,6 @@
 //! f32 gradients against finite differences, numerical stability at logits of ±1e4, error paths.
-use burn::backend::{Autodiff, NdArray};
 use crate::common::*;
+use burn::backend::{Autodiff, NdArray};
 use re_losses::{FocalLossConfig, LabelSmoothingCrossEntropyConfig, LossError, Reduction};
 
 type B32 = NdArray<f32>;

@@ -2,8 +2,8 @@
 //! NdArray<f32> and NdArray<f64> share one device, whose default float dtype is process-global, so f32 and f64 tests
 //! must not run in the same process. Since all integration tests are one binary, each test here re-runs itself in a
 //! child process of this binary ([`in_own_process`]) where no f32 test runs.
-use burn::backend::{Autodiff, NdArray};
 use crate::common::*;
+use burn::backend::{Autodiff, NdArray};
 use re_losses::FocalLossConfig;
 
 /// Set in the child process that runs one f64 test.

@@ -1,8 +1,8 @@
 //! The study resumes after an interruption: finished trials are not re-run.
 use std::path::Path;
 
-use re_data::io::{read_records, ReadOptions};
 use crate::serial;
+use re_data::io::{read_records, ReadOptions};
 use re_train::config::{ModelSource, TinyConfig, TrainConfig};
 use re_train::progress::Silent;
 use re_train::search::{read_trials, run_study, Pruner, SearchConfig, SearchSpace};

@@ -169,7 +169,10 @@ fn tiny_tokenizer_is_reproducible_on_the_full_synthetic_set() {
     assert_eq!(vocab(&first), vocab(&second));
     assert!(first.get_vocab_size(true) > 3000, "vocabulary of {}", first.get_vocab_size(true));
     let text = &records[0].sentence;
-    assert_eq!(first.encode(text.as_str(), true).unwrap().get_ids(), second.encode(text.as_str(), true).unwrap().get_ids());
+    assert_eq!(
+        first.encode(text.as_str(), true).unwrap().get_ids(),
+        second.encode(text.as_str(), true).unwrap().get_ids()
+    );
 }
 
 /// `cargo run --example train_klue_re`'s settings (shortened: 1,000 training records, one epoch), run twice: the

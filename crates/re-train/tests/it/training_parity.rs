@@ -16,12 +16,12 @@ use burn::tensor::{Tensor, TensorData};
 use re_data::encode::EncodedExample;
 use re_data::io::{read_records, ReadOptions};
 use re_data::labels::LabelMap;
+use re_train::checkpoint::write_dir_atomic;
 use re_train::config::{Alpha, LabelSmoothing, LossKind, ModelSource, SchedulerKind, TrainConfig};
 use re_train::infer::Predictor;
 use re_train::loss::Objective;
 use re_train::model::RelationClassifier;
 use re_train::schedule::LrSchedule;
-use re_train::checkpoint::write_dir_atomic;
 use re_train::trainer::{build_fresh, load_model, predict_probs, save_model_dir, TrainStepper};
 use serde::Deserialize;
 use serde_json::Value;
@@ -193,9 +193,10 @@ fn apply_initial_weights(
     model.head.classifier.weight = Param::from_tensor(w);
     let bias = flat(&init.head["classifier.bias"]);
     model.head.classifier.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias, [out]), device)));
-    for (name, slot) in
-        [("subject_attention", &mut model.head.subject_attention), ("object_attention", &mut model.head.object_attention)]
-    {
+    for (name, slot) in [
+        ("subject_attention", &mut model.head.subject_attention),
+        ("object_attention", &mut model.head.object_attention),
+    ] {
         if let Some(v) = init.head.get(name) {
             let v = flat(v);
             let n = v.len();
@@ -224,9 +225,8 @@ fn run_case(name: &str) {
 
     // The model and tokenizer exactly as `kre train --model DIR` builds them.
     let labels = LabelMap::klue();
-    let records = read_records(&root().join("datasets/synthetic-klue-re/train.json"), &ReadOptions::default())
-        .unwrap()
-        .records;
+    let records =
+        read_records(&root().join("datasets/synthetic-klue-re/train.json"), &ReadOptions::default()).unwrap().records;
     let (record_tokenizer, model, spec) = build_fresh::<B>(&cfg, &records, &labels, &device).unwrap();
     assert_eq!(record_tokenizer.vocab_size(), inputs.vocab_size, "{name}: vocabulary after marker tokens");
     let model = apply_initial_weights(model, &init, &device);
@@ -347,7 +347,8 @@ fn run_case(name: &str) {
     .unwrap();
     drop(first);
     let (saved, _) = load_model::<B>(&last, &device).unwrap();
-    let mut resumed = TrainStepper::new(saved, &cfg, objective, schedule).restore_optimizer(&last, exp.steps / 2, &device).unwrap();
+    let mut resumed =
+        TrainStepper::new(saved, &cfg, objective, schedule).restore_optimizer(&last, exp.steps / 2, &device).unwrap();
     for s in exp.steps / 2..exp.steps {
         resumed.step(train, &batch(s), pad, &[device]).unwrap();
     }

@@ -131,9 +131,8 @@ fn fixture(n: usize, pooling: SpanPooling) -> Fixture {
     let max_length = 32;
     let (enc, _) = RecordTokenizer::new(tokenizer, MarkerScheme::parse("typed").unwrap(), max_length).unwrap();
     let tiny = TinyConfig { vocab_size: 600, hidden_size: 32, num_layers: 2, num_heads: 2, intermediate_size: 64 };
-    let mut json = re_train::tiny::tiny_encoder_config(&tiny, enc.vocab_size(), enc.pad_id(), max_length)
-        .to_json_value()
-        .unwrap();
+    let mut json =
+        re_train::tiny::tiny_encoder_config(&tiny, enc.vocab_size(), enc.pad_id(), max_length).to_json_value().unwrap();
     json["hidden_dropout_prob"] = serde_json::json!(0.0);
     json["attention_probs_dropout_prob"] = serde_json::json!(0.0);
     let encoder_config = re_models::encoder::EncoderConfig::from_json_value(json).unwrap();
