@@ -4,8 +4,8 @@
 //! Weights are read with burn-store ([`SafetensorsStore`], [`PytorchStore`]); checkpoint keys are rewritten by each
 //! family's `key_remap()` table (prefixes `bert.`, `roberta.`, `electra.`, `deberta.` stripped, HF layer names mapped to
 //! field names) and applied through [`PyTorchToBurnAdapter`], which transposes `Linear` weights (PyTorch `[out, in]`
-//! → burn `[in, out]`) and accepts both `LayerNorm.weight/bias` and the old `LayerNorm.gamma/beta`. Half-precision
-//! tensors (fp16/bf16) and f64 are converted to f32 while loading.
+//! → burn `[in, out]`) and accepts both `LayerNorm.weight/bias` and the old `LayerNorm.gamma/beta`. Float tensors
+//! (fp16/bf16/f32/f64) are converted to the backend's float dtype while loading.
 use crate::bert;
 use crate::deberta_v2::{self, DebertaV2, DebertaV2Config};
 use crate::electra;
@@ -124,7 +124,8 @@ pub fn load_weights_from_file<B: Backend, M: Module<B>>(
     let (snapshots, names) = remapper.remap(read_tensors(path)?);
     let original_of: BTreeMap<String, String> = names.into_iter().collect();
     tracing::debug!(file = %path.display(), tensors = snapshots.len(), "applying checkpoint");
-    let result = module.apply(snapshots, None, Some(Box::new(HfToBurnAdapter)), false);
+    let adapter = HfToBurnAdapter { float_dtype: <B::FloatElem as burn::tensor::Element>::dtype() };
+    let result = module.apply(snapshots, None, Some(Box::new(adapter)), false);
 
     let mut mismatched = Vec::new();
     for error in &result.errors {
@@ -177,21 +178,27 @@ pub fn load_weights_from_file<B: Backend, M: Module<B>>(
     Ok((module, report))
 }
 
-/// PyTorch → burn conversion (Linear transpose, LayerNorm `weight/bias` ↔ `gamma/beta`) plus a cast of fp16/bf16/f64
-/// tensors to f32, so half-precision checkpoints load into f32 modules.
+/// PyTorch → burn conversion (Linear transpose, LayerNorm `weight/bias` ↔ `gamma/beta`) plus a cast of every float
+/// tensor to the backend's float dtype: burn-store creates each parameter with the checkpoint's dtype, so an f32
+/// checkpoint on an f16 backend (or an fp16 checkpoint on f32) would otherwise leave parameters of the wrong dtype
+/// next to the backend's activations.
 #[derive(Debug, Clone, Copy)]
-struct HfToBurnAdapter;
+struct HfToBurnAdapter {
+    float_dtype: DType,
+}
 
 impl ModuleAdapter for HfToBurnAdapter {
     fn adapt(&self, snapshot: &TensorSnapshot) -> TensorSnapshot {
         let adapted = PyTorchToBurnAdapter.adapt(snapshot);
-        if !matches!(adapted.dtype, DType::F16 | DType::BF16 | DType::F64) {
+        let is_float = matches!(adapted.dtype, DType::F16 | DType::BF16 | DType::F32 | DType::F64);
+        if !is_float || adapted.dtype == self.float_dtype {
             return adapted;
         }
         let data = adapted.clone_data_fn();
+        let target = self.float_dtype;
         TensorSnapshot::from_closure(
-            Rc::new(move || data().map(|d| d.convert::<f32>())),
-            DType::F32,
+            Rc::new(move || data().map(|d| d.convert_dtype(target))),
+            target,
             adapted.shape.clone(),
             adapted.path_stack.clone().unwrap_or_default(),
             adapted.container_stack.clone().unwrap_or_default(),

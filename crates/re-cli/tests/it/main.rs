@@ -8,3 +8,4 @@ mod inference_engine_cli;
 mod minilm_weights;
 mod synth_eda_cli;
 mod train_cli;
+mod wgpu_cli;

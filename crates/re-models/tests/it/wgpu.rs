@@ -107,9 +107,6 @@ fn encoders_on_wgpu_equal_ndarray_and_transformers() {
 /// f16 weights and activations on wgpu stay within 1e-2 of f32, padded positions included (the additive attention
 /// mask must be finite in f16).
 #[test]
-#[ignore = "fails: hub's HfToBurnAdapter casts every checkpoint tensor to f32, so on an f16 backend the loaded weights stay \
-            f32 next to f16 activations (wgpu: bind-size validation error, non-finite output); un-ignore once hub.rs \
-            casts to the backend's float dtype"]
 fn encoders_in_f16_on_wgpu_are_close_to_f32() {
     let gpu = wgpu_device();
     let hdev = half_device();

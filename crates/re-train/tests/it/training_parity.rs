@@ -96,6 +96,7 @@ struct Expected {
     max_grad_norm: f64,
     trajectory: Vec<StepRecord>,
     final_head: BTreeMap<String, Value>,
+    final_head_adam_eps_share: BTreeMap<String, Value>,
     dev_logits: Vec<Vec<f64>>,
     dev_micro_f1: f64,
     dev_auprc: f64,
@@ -212,6 +213,89 @@ fn apply_initial_weights(
     model
 }
 
+/// An element whose AdamW denominator sqrt(v_hat) + eps was at least 1% eps at some step with a non-zero gradient.
+const EPS_DOMINATED: f32 = 0.01;
+
+/// Attention key biases: softmax over the keys ignores a constant added to every score of a row, so their gradient is
+/// zero in exact arithmetic (DeBERTa's `key_proj.bias` keeps a small true gradient through the position-to-content
+/// term). Both sides hold float noise there — transformers ~1e-12 (torch's fused softmax backward), kre ~1e-8
+/// (burn 0.21's softmax backward is the composite of exp / sum / div) — which AdamW normalises into steps of up to
+/// ±lr. They carry no information about the model (the dev logits, checked separately, agree), so only the bound on
+/// what AdamW can do with noise in all steps, 2·lr·steps, is comparable.
+fn is_key_bias(path: &str) -> bool {
+    ["key.bias", "key_proj.bias", "pos_key_proj.bias"].iter().any(|k| path.ends_with(k))
+}
+
+/// Final parameters, kre against the reference: within 1e-5, except (a) attention key biases ([`is_key_bias`]) and
+/// (b) the few elements whose gradient was at AdamW's eps scale (~1e-8) at some step in the reference (embedding
+/// elements of rare tokens whose first gradient happened to be ~1e-8): there m/(sqrt(v)+eps) turns a rounding
+/// difference in g into a step difference of up to lr, so they are compared within lr.
+struct Comparison {
+    lr: f64,
+    steps: usize,
+    worst: f64,
+    worst_sensitive: f64,
+    worst_key_bias: f64,
+    sensitive: usize,
+    key_bias: usize,
+    elements: usize,
+    failures: Vec<String>,
+}
+
+impl Comparison {
+    fn new(lr: f64, steps: usize) -> Self {
+        Comparison {
+            lr,
+            steps,
+            worst: 0.0,
+            worst_sensitive: 0.0,
+            worst_key_bias: 0.0,
+            sensitive: 0,
+            key_bias: 0,
+            elements: 0,
+            failures: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, path: &str, got: &[f32], want: &[f32], eps_share: &[f32]) {
+        assert_eq!((got.len(), want.len()), (eps_share.len(), eps_share.len()), "{path}: element counts");
+        let mut bad = Vec::new();
+        let key_bias = is_key_bias(path);
+        for (i, ((&a, &b), &s)) in got.iter().zip(want).zip(eps_share).enumerate() {
+            let d = (a as f64 - b as f64).abs();
+            let (tolerance, worst) = if key_bias {
+                self.key_bias += 1;
+                (2.0 * self.lr * self.steps as f64, &mut self.worst_key_bias)
+            } else if s > EPS_DOMINATED {
+                self.sensitive += 1;
+                (self.lr, &mut self.worst_sensitive)
+            } else {
+                (1e-5, &mut self.worst)
+            };
+            *worst = worst.max(d);
+            if d > tolerance {
+                bad.push(format!("[{i}] {a} vs {b} (reference eps share {s:.1e})"));
+            }
+        }
+        self.elements += got.len();
+        if !bad.is_empty() {
+            let shown = bad.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+            self.failures.push(format!("{path}: {} elements, e.g. {shown}", bad.len()));
+        }
+    }
+
+    fn check(&self, name: &str) {
+        assert!(self.failures.is_empty(), "{name}: final parameters differ: {:#?}", self.failures);
+        // The exemption must stay rare, or the 1e-5 check would no longer say much.
+        assert!(
+            self.sensitive * 100 <= self.elements,
+            "{name}: {} of {} elements had eps-dominated steps in the reference",
+            self.sensitive,
+            self.elements
+        );
+    }
+}
+
 fn run_case(name: &str) {
     let _guard = serial();
     let dir = root().join("tests/fixtures/training").join(name);
@@ -269,54 +353,23 @@ fn run_case(name: &str) {
         worst_norm = worst_norm.max(rel);
     }
 
-    // Every parameter after the last step: the encoder against the reference's checkpoint read by kre's loader.
+    // Every parameter after the last step: the encoder against the reference's checkpoint read by kre's loader,
+    // element by element; `adam_eps_share/` (same layout) marks the few elements whose AdamW steps were dominated by
+    // eps in the reference (see the fixture README).
     let trained = stepper.model().clone();
-    let (reference, _, _) = re_models::hub::load_encoder::<burn::backend::NdArray<f32>>(&dir.join("final"), &device)
-        .expect("reference checkpoint");
+    let load = |sub: &str| {
+        re_models::hub::load_encoder::<burn::backend::NdArray<f32>>(&dir.join(sub), &device)
+            .unwrap_or_else(|e| panic!("{name}: {sub}/: {e}"))
+            .0
+    };
     let got = parameters(&trained.encoder.valid());
-    let want = parameters(&reference);
+    let want = parameters(&load("final"));
+    let eps_share = parameters(&load("adam_eps_share"));
     assert_eq!(got.len(), want.len(), "{name}: parameter count");
-    let mut worst_param = 0.0f64;
-    let mut failures = Vec::new();
-    let mut noted = Vec::new();
-    for ((path, a), (_, b)) in got.iter().zip(&want) {
-        let d = max_abs_diff(a, b);
-        // Key biases get a gradient that is zero in exact arithmetic (softmax over the keys is invariant to adding
-        // q·b to every score of a row): both sides hold float noise there, which AdamW normalises into steps of up
-        // to ±lr. Only that bound is comparable.
-        if path.ends_with("key.bias") || path.ends_with("key_proj.bias") {
-            if d > 2.0 * exp.lr * exp.steps as f64 {
-                failures.push(format!("{path}: {d:e}"));
-            } else if d > 1e-5 {
-                noted.push(format!("{path} (zero true gradient): {d:.1e}"));
-            }
-            continue;
-        }
-        if path.contains("word_embeddings") {
-            // Row by row. OPEN: one rare token's row (2 occurrences in the 64 training examples) ends up to 5e-4
-            // away from the reference in some cases while every other row is within 1e-5; not yet explained.
-            let width = a.len() / inputs.vocab_size;
-            let rows: Vec<(usize, f64)> = (0..inputs.vocab_size)
-                .map(|r| (r, max_abs_diff(&a[r * width..(r + 1) * width], &b[r * width..(r + 1) * width])))
-                .filter(|(_, d)| *d > 1e-5)
-                .collect();
-            if rows.len() > 1 || rows.iter().any(|(_, d)| *d > 1e-3) {
-                failures.push(format!("{path}: rows {rows:?}"));
-            } else if !rows.is_empty() {
-                noted.push(format!("{path} rows {rows:?}"));
-            }
-            worst_param = worst_param.max(rows.iter().map(|r| r.1).fold(0.0, f64::max).min(1e-5));
-            continue;
-        }
-        if d > 1e-5 {
-            failures.push(format!("{path}: {d:e}"));
-        }
-        worst_param = worst_param.max(d);
+    let mut cmp = Comparison::new(exp.lr, exp.steps);
+    for (((path, a), (_, b)), (_, s)) in got.iter().zip(&want).zip(&eps_share) {
+        cmp.add(path, a, b, s);
     }
-    if !noted.is_empty() {
-        eprintln!("{name}: outside 1e-5 but explained or open (see comments): {noted:?}");
-    }
-    assert!(failures.is_empty(), "{name}: encoder parameters differ: {failures:?}");
     let head = trained.head.valid();
     let mut head_pairs = vec![
         (head.classifier.weight.val().transpose().into_data(), "classifier.weight"),
@@ -327,10 +380,10 @@ fn run_case(name: &str) {
         head_pairs.push((o.val().into_data(), "object_attention"));
     }
     for (data, key) in head_pairs {
-        let d = max_abs_diff(&data.to_vec::<f32>().unwrap(), &flat(&exp.final_head[key]));
-        assert!(d <= 1e-5, "{name}: head parameter {key} differs by {d:e}");
-        worst_param = worst_param.max(d);
+        let (want, spread) = (flat(&exp.final_head[key]), flat(&exp.final_head_adam_eps_share[key]));
+        cmp.add(&format!("head.{key}"), &data.to_vec::<f32>().unwrap(), &want, &spread);
     }
+    cmp.check(name);
 
     // Steps 1–10, checkpoint through `last/`, resume, steps 11–20: the same parameters.
     let (objective, _) = Objective::from_config(&cfg, &vec![1; inputs.num_labels]).unwrap();
@@ -382,37 +435,39 @@ fn run_case(name: &str) {
     assert!((f1 - exp.dev_micro_f1).abs() <= 1e-9, "{name}: micro-F1 {f1} vs the KLUE scorer's {}", exp.dev_micro_f1);
     assert!((auprc - exp.dev_auprc).abs() <= 1e-6, "{name}: AUPRC {auprc} vs the KLUE scorer's {}", exp.dev_auprc);
     eprintln!(
-        "{name}: max |Δloss| {worst_loss:.2e}, max rel Δ grad norm {worst_norm:.2e}, max |Δparam| {worst_param:.2e}, \
-         max |Δlogit| {worst_logit:.2e}, micro-F1 {f1:.2} AUPRC {auprc:.2}"
+        "{name}: max |Δloss| {worst_loss:.2e}, max rel Δ grad norm {worst_norm:.2e}, max |Δparam| {:.2e} \
+         over {} elements; {} key-bias elements: max |Δ| {:.2e}; {} eps-dominated elements: max |Δ| {:.2e}), \
+         max |Δlogit| {worst_logit:.2e}, micro-F1 {f1:.2} AUPRC {auprc:.2}",
+        cmp.worst,
+        cmp.elements - cmp.key_bias - cmp.sensitive,
+        cmp.key_bias,
+        cmp.worst_key_bias,
+        cmp.sensitive,
+        cmp.worst_sensitive
     );
 }
 
 #[test]
-#[ignore = "open (issue 13): per-step loss, lr and grad norm match PyTorch in every case, but a few parameters end outside 1e-5 after 20 steps; run with --ignored"]
 fn bert_entity_start_ce_linear() {
     run_case("bert_entity_start_ce_linear");
 }
 
 #[test]
-#[ignore = "open (issue 13): per-step loss, lr and grad norm match PyTorch in every case, but a few parameters end outside 1e-5 after 20 steps; run with --ignored"]
 fn roberta_mean_focal_cosine() {
     run_case("roberta_mean_focal_cosine");
 }
 
 #[test]
-#[ignore = "open (issue 13): per-step loss, lr and grad norm match PyTorch in every case, but a few parameters end outside 1e-5 after 20 steps; run with --ignored"]
 fn electra_attention_smoothing_polynomial() {
     run_case("electra_attention_smoothing_polynomial");
 }
 
 #[test]
-#[ignore = "open (issue 13): per-step loss, lr and grad norm match PyTorch in every case, but a few parameters end outside 1e-5 after 20 steps; run with --ignored"]
 fn deberta_v2_max_concat_cls_ce() {
     run_case("deberta_v2_max_concat_cls_ce");
 }
 
 #[test]
-#[ignore = "open (issue 13): per-step loss, lr and grad norm match PyTorch in every case, but a few parameters end outside 1e-5 after 20 steps; run with --ignored"]
 fn roberta_new_markers_cls_ce() {
     run_case("roberta_new_markers_cls_ce");
 }
