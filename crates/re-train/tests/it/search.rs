@@ -5,7 +5,7 @@ use crate::serial;
 use re_data::io::{read_records, ReadOptions};
 use re_train::config::{ModelSource, TinyConfig, TrainConfig};
 use re_train::progress::Silent;
-use re_train::search::{read_trials, run_study, Pruner, SearchConfig, SearchSpace};
+use re_train::search::{read_trials, run_study, Pruner, SamplerConfig, SearchConfig, SearchSpace};
 
 type B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
 
@@ -34,10 +34,19 @@ fn study_appends_trials_and_resumes() {
         }),
         ..TrainConfig::default()
     };
-    let space =
-        SearchSpace { max_length: vec![48, 64], batch_size: vec![16, 32], lr: [1e-3, 3e-3], ..SearchSpace::default() };
-    let cfg =
-        SearchConfig { seed: 5, base, space, pruner: Pruner { min_epochs: 1, reduction_factor: 2, enabled: true } };
+    let space = SearchSpace {
+        max_length: vec![48, 64],
+        batch_size: vec![16, 32],
+        lr: Some([1e-3, 3e-3]),
+        ..SearchSpace::default()
+    };
+    let cfg = SearchConfig {
+        seed: 5,
+        base,
+        space,
+        sampler: SamplerConfig::default(),
+        pruner: Pruner::Halving { min_epochs: 1, reduction_factor: 2 },
+    };
     let study = dir.path().join("study");
 
     // "Interrupted" after 2 trials, then the same command with 3 trials resumes.
@@ -51,6 +60,11 @@ fn study_appends_trials_and_resumes() {
     assert!(after.starts_with(&before), "finished trials must not be rewritten");
     let recs = read_trials(&log).unwrap();
     assert_eq!(recs.iter().map(|r| r.trial).collect::<Vec<_>>(), vec![0, 1, 2]);
+    // Each record carries its parameters, and they are what the configuration says.
+    for r in &recs {
+        assert_eq!(r.config.lr, Some(r.params["lr"]));
+        assert_eq!(r.params.contains_key("gamma"), r.config.loss == re_train::config::LossKind::Focal);
+    }
     assert!(all.windows(2).all(|w| w[0].best_micro_f1 >= w[1].best_micro_f1), "summary is best first");
     // The reproduce command points at the trial's full configuration, which loads back as the trial ran.
     let command = &all[0].command;
