@@ -145,13 +145,25 @@ impl SamplerConfig {
         }
     }
 
-    fn tpe(&self, rng: &mut ChaCha8Rng, name: &str, dist: &Distribution, trials: &[&Observation]) -> f64 {
+    /// l (the good trials' estimator) and g (the others').
+    pub(crate) fn estimators(
+        &self,
+        name: &str,
+        dist: &Distribution,
+        trials: &[&Observation],
+    ) -> (ParzenEstimator, ParzenEstimator) {
         let (below, above) = split_trials(trials, gamma(trials.len()));
+        // Trials without the parameter (conditional ones) still take their place in the split, as in Optuna.
         let observed = |set: &[&Observation]| -> Vec<f64> {
             set.iter().filter_map(|o| o.params.get(name).copied()).filter(|&x| dist.contains(x)).collect()
         };
         let l = ParzenEstimator::new(&observed(&below), dist, self.prior_weight);
         let g = ParzenEstimator::new(&observed(&above), dist, self.prior_weight);
+        (l, g)
+    }
+
+    fn tpe(&self, rng: &mut ChaCha8Rng, name: &str, dist: &Distribution, trials: &[&Observation]) -> f64 {
+        let (l, g) = self.estimators(name, dist, trials);
         let candidates = l.sample(rng, self.n_ei_candidates);
         // The candidate maximising l(x)/g(x), i.e. the expected improvement; the first one on ties.
         let mut best = (f64::NEG_INFINITY, candidates[0]);
