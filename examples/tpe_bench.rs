@@ -15,20 +15,17 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use re_train::search::{Distribution, Observation, Outcome, SamplerConfig, SamplerKind};
+use re_train::search::{Distribution, Observation, Outcome, SamplerConfig, SamplerKind, TrialSampler};
 
 /// Asks one trial's parameters of the sampler.
 struct Trial<'a> {
-    sampler: &'a SamplerConfig,
-    seed: u64,
-    number: usize,
-    history: &'a [Observation],
+    sampler: TrialSampler<'a>,
     params: BTreeMap<String, f64>,
 }
 
 impl Trial<'_> {
     fn ask(&mut self, name: &str, d: Distribution) -> f64 {
-        let v = self.sampler.suggest(self.seed, name, &d, self.number, self.history);
+        let v = self.sampler.suggest(name, &d);
         self.params.insert(name.into(), v);
         v
     }
@@ -110,6 +107,33 @@ fn rosenbrock5(t: &mut Trial) -> f64 {
 
 type Objective = fn(&mut Trial) -> f64;
 
+/// Every parameter an objective may ask for (multivariate TPE draws those all trials have jointly).
+fn space(objective: &str) -> Vec<(String, Distribution)> {
+    let f = |name: &str, low, high, log| (name.to_string(), Distribution::Float { low, high, log });
+    let c = |name: &str, n| (name.to_string(), Distribution::Categorical { n });
+    match objective {
+        "report" => vec![
+            f("lr", 1e-5, 5e-5, true),
+            c("batch_size", 3),
+            ("epochs".into(), Distribution::Int { low: 3, high: 8, step: 1 }),
+            c("max_length", 3),
+            f("dropout", 0.0, 0.2, false),
+            c("scheduler", 4),
+            c("loss", 2),
+            c("gamma", 4),
+            c("alpha", 4),
+            f("label_smoothing", 0.05, 0.2, false),
+            c("markers", 3),
+            c("pooling", 4),
+            c("concat_cls", 2),
+        ],
+        "branin" => vec![f("x1", -5.0, 10.0, false), f("x2", 0.0, 15.0, false)],
+        "hartmann6" => (0..6).map(|j| f(&format!("x{j}"), 0.0, 1.0, false)).collect(),
+        "rosenbrock5" => (0..5).map(|j| f(&format!("x{j}"), -2.048, 2.048, false)).collect(),
+        other => unreachable!("{other}"),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
@@ -123,16 +147,22 @@ fn main() -> anyhow::Result<()> {
     let objectives: [(&str, Objective); 4] =
         [("report", report), ("branin", branin), ("hartmann6", hartmann6), ("rosenbrock5", rosenbrock5)];
     for (name, objective) in objectives {
-        for (label, kind) in [("kre-tpe", SamplerKind::Tpe), ("kre-random", SamplerKind::Random)] {
-            let sampler = SamplerConfig { kind, ..SamplerConfig::default() };
+        let space = space(name);
+        let samplers = [
+            ("kre-tpe", SamplerConfig::default()),
+            ("kre-tpe-indep", SamplerConfig { multivariate: false, ..SamplerConfig::default() }),
+            ("kre-random", SamplerConfig { kind: SamplerKind::Random, ..SamplerConfig::default() }),
+        ];
+        for (label, sampler) in samplers {
             let started = std::time::Instant::now();
             for seed in 0..seeds {
                 let mut history: Vec<Observation> = Vec::new();
                 let mut best = Vec::with_capacity(trials);
                 for number in 0..trials {
-                    let mut t = Trial { sampler: &sampler, seed, number, history: &history, params: BTreeMap::new() };
+                    let mut t =
+                        Trial { sampler: sampler.start_trial(seed, number, &history, &space), params: BTreeMap::new() };
                     let value = objective(&mut t);
-                    let params = t.params;
+                    let params = std::mem::take(&mut t.params);
                     best.push(best.last().map_or(value, |b: &f64| b.max(value)));
                     history.push(Observation { number, outcome: Outcome::Complete(value), params });
                 }

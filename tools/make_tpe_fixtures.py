@@ -8,6 +8,8 @@ Everything here is independent of random draws, so kre (which has its own genera
              log_pdf at fixed points;
 - ppf:       optuna.samplers._tpe._truncnorm.ppf (quantiles of standard normals truncated to [a, b]);
 - log_mass:  optuna.samplers._tpe._truncnorm._log_gauss_mass;
+- joint:     the same for multivariate TPE (TPESampler's default since Optuna 5 for one objective): one
+             estimator over several parameters (float, log float, int, categorical) and its acquisition function;
 - tpe:       a study with complete and pruned trials (some without the parameter): the trials that
              optuna.samplers._tpe.sampler._split_trials puts in the "below" (good) set with default_gamma, and
              TPESampler's acquisition function log l(x) - log g(x) at fixed candidates.
@@ -164,6 +166,49 @@ def tpe_cases():
     ]
 
 
+def joint_cases():
+    rng = np.random.RandomState(2)
+    dists = {
+        "lr": FloatDistribution(1e-5, 5e-5, log=True),
+        # Distinct integer values: with ties, which observation gets which bandwidth follows numpy's unstable
+        # argsort in Optuna (kre keeps trial order), and in a joint estimator that changes the numbers.
+        "warmup_steps": IntDistribution(0, 200),
+        "dropout": FloatDistribution(0.0, 0.2),
+        "pooling": CategoricalDistribution(["entity-start", "mean", "attention", "cls"]),
+    }
+    study = optuna.create_study(direction="maximize")
+    rows = []
+    warmups = rng.choice(201, size=30, replace=False)
+    for i in range(30):
+        x = {
+            "lr": float(np.exp(rng.uniform(np.log(1e-5), np.log(5e-5)))),
+            "warmup_steps": int(warmups[i]),
+            "dropout": float(rng.uniform(0, 0.2)),
+            "pooling": int(rng.randint(0, 4)),
+        }
+        value = float(-abs(math.log(x["lr"] / 2.8e-5)) - 0.01 * abs(x["warmup_steps"] - 60) - x["dropout"] + 0.3 * (x["pooling"] == 2))
+        params = {k: dists[k].to_external_repr(v) for k, v in x.items()}
+        study.add_trial(optuna.trial.create_trial(value=value, params=params, distributions=dists))
+        rows.append({"value": value, "x": [float(x[k]) for k in dists]})
+    frozen = study.get_trials(deepcopy=False)
+    below, above = _split_trials(study, frozen, default_gamma(len(frozen)))
+    sampler = optuna.samplers.TPESampler()
+    l = sampler._build_parzen_estimator(study, dists, below, handle_below=True)
+    g = sampler._build_parzen_estimator(study, dists, above, handle_below=False)
+    candidates = [[1e-5, 0, 0.0, 0], [2.8e-5, 60, 0.05, 2], [4e-5, 200, 0.2, 1], [2e-5, 17, 0.1, 3]]
+    acq = sampler._compute_acquisition_func(
+        {k: np.asarray([c[i] for c in candidates], dtype=float) for i, k in enumerate(dists)}, l, g
+    )
+    return [{
+        "name": "report-like",
+        "names": list(dists),
+        "dists": [dist_json(d) for d in dists.values()],
+        "trials": rows,
+        "candidates": candidates,
+        "acquisition": acq.tolist(),
+    }]
+
+
 def main():
     out = {
         "optuna": optuna.__version__,
@@ -172,6 +217,7 @@ def main():
         "ppf": ppf_cases(),
         "log_mass": log_mass_cases(),
         "tpe": tpe_cases(),
+        "joint": joint_cases(),
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as fh:

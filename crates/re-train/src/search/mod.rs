@@ -11,7 +11,7 @@ mod space;
 mod tpe;
 
 pub use pruner::Pruner;
-pub use sampler::{Distribution, Observation, Outcome, SamplerConfig, SamplerKind};
+pub use sampler::{Distribution, Observation, Outcome, SamplerConfig, SamplerKind, TrialSampler};
 pub use space::SearchSpace;
 
 use serde::{Deserialize, Serialize};
@@ -67,8 +67,8 @@ impl SearchConfig {
         self.check().map_err(TrainError::Config)?;
         let observed: Vec<Observation> =
             history.iter().filter(|r| r.trial < index).map(TrialRecord::observation).collect();
-        let (mut c, params) =
-            self.space.sample(&self.base, |name, d| self.sampler.suggest(self.seed, name, d, index, &observed));
+        let trial = self.sampler.start_trial(self.seed, index, &observed, &self.space.distributions(&self.base));
+        let (mut c, params) = self.space.sample(&self.base, |name, d| trial.suggest(name, d));
         c.out = study_dir.join(format!("trial-{index:03}"));
         c.resume = true;
         c.seed = self.base.seed;
@@ -327,6 +327,27 @@ mod tests {
         for i in 0..20 {
             assert!((1e-5..=5e-5).contains(&hub.trial_config(i, &[], dir).unwrap().0.lr.unwrap()));
         }
+    }
+
+    /// `distributions` (what multivariate TPE draws jointly) lists every parameter `sample` asks for, same ranges.
+    #[test]
+    fn distributions_list_every_sampled_parameter() {
+        let cfg = SearchConfig {
+            space: SearchSpace { epochs: Some([2, 4]), ..SearchSpace::default() },
+            ..SearchConfig::default()
+        };
+        let listed = cfg.space.distributions(&cfg.base);
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..40 {
+            let sampler = SamplerConfig { kind: SamplerKind::Random, ..SamplerConfig::default() };
+            cfg.space.sample(&cfg.base, |name, d| {
+                let entry = listed.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} not listed"));
+                assert_eq!(&entry.1, d, "{name}");
+                seen.insert(name.to_string());
+                sampler.suggest(0, name, d, i, &[])
+            });
+        }
+        assert_eq!(seen.len(), listed.len(), "every listed parameter is asked for by some trial");
     }
 
     /// Trial k's parameters depend on the trials before it only: later records (as a resumed study directory may

@@ -103,6 +103,9 @@ pub struct SamplerConfig {
     pub n_ei_candidates: usize,
     /// TPE: weight of the prior kernel against one observation's.
     pub prior_weight: f64,
+    /// TPE: draw the parameters that every trial has from one joint estimator (Optuna ≥ 5's default for one
+    /// objective) instead of one by one (Optuna's `multivariate=False`, the TPE of Bergstra et al. 2011).
+    pub multivariate: bool,
 }
 
 impl Default for SamplerConfig {
@@ -113,6 +116,7 @@ impl Default for SamplerConfig {
             n_startup_trials: 10,
             n_ei_candidates: 24,
             prior_weight: 1.0,
+            multivariate: true,
         }
     }
 }
@@ -129,7 +133,8 @@ impl SamplerConfig {
         Ok(())
     }
 
-    /// The value (internal representation) of parameter `name` for trial `number`, given the finished trials
+    /// The value (internal representation) of parameter `name` for trial `number` drawn on its own (independent
+    /// TPE or random), given the finished trials
     /// `history` (the trials that finished before this one; their order does not matter). `seed` is used when the
     /// table has none.
     pub fn suggest(&self, seed: u64, name: &str, dist: &Distribution, number: usize, history: &[Observation]) -> f64 {
@@ -140,40 +145,104 @@ impl SamplerConfig {
         // Trials that ended without a usable value (NaN) are left out, as Optuna leaves out failed trials.
         let usable: Vec<&Observation> = history.iter().filter(|o| !is_failed(&o.outcome)).collect();
         match self.kind {
-            SamplerKind::Tpe if usable.len() >= self.n_startup_trials => self.tpe(&mut rng, name, dist, &usable),
+            SamplerKind::Tpe if usable.len() >= self.n_startup_trials => {
+                self.tpe(&mut rng, &[name], std::slice::from_ref(dist), &usable)[0]
+            }
             _ => sample_uniform(&mut rng, dist),
         }
     }
 
-    /// l (the good trials' estimator) and g (the others').
+    /// l (the good trials' estimator) and g (the others') over the parameters `names` with ranges `dists`, from
+    /// the trials that have all of them. Trials without them (conditional parameters) still take their place in
+    /// the split, as in Optuna.
     pub(crate) fn estimators(
         &self,
-        name: &str,
-        dist: &Distribution,
+        names: &[&str],
+        dists: &[Distribution],
         trials: &[&Observation],
     ) -> (ParzenEstimator, ParzenEstimator) {
         let (below, above) = split_trials(trials, gamma(trials.len()));
-        // Trials without the parameter (conditional ones) still take their place in the split, as in Optuna.
-        let observed = |set: &[&Observation]| -> Vec<f64> {
-            set.iter().filter_map(|o| o.params.get(name).copied()).filter(|&x| dist.contains(x)).collect()
+        let columns = |set: &[&Observation]| -> Vec<Vec<f64>> {
+            let rows: Vec<Vec<f64>> = set
+                .iter()
+                .filter_map(|o| {
+                    names.iter().zip(dists).map(|(n, d)| o.params.get(*n).copied().filter(|&x| d.contains(x))).collect()
+                })
+                .collect();
+            (0..names.len()).map(|j| rows.iter().map(|r: &Vec<f64>| r[j]).collect()).collect()
         };
-        let l = ParzenEstimator::new(&observed(&below), dist, self.prior_weight);
-        let g = ParzenEstimator::new(&observed(&above), dist, self.prior_weight);
+        let l = ParzenEstimator::new(&columns(&below), dists, self.prior_weight);
+        let g = ParzenEstimator::new(&columns(&above), dists, self.prior_weight);
         (l, g)
     }
 
-    fn tpe(&self, rng: &mut ChaCha8Rng, name: &str, dist: &Distribution, trials: &[&Observation]) -> f64 {
-        let (l, g) = self.estimators(name, dist, trials);
-        let candidates = l.sample(rng, self.n_ei_candidates);
-        // The candidate maximising l(x)/g(x), i.e. the expected improvement; the first one on ties.
-        let mut best = (f64::NEG_INFINITY, candidates[0]);
-        for &x in &candidates {
-            let score = l.log_pdf(x) - g.log_pdf(x);
-            if score > best.0 {
-                best = (score, x);
+    /// The candidate drawn from l that maximises l(x)/g(x), i.e. the expected improvement; the first on ties.
+    fn tpe(&self, rng: &mut ChaCha8Rng, names: &[&str], dists: &[Distribution], trials: &[&Observation]) -> Vec<f64> {
+        let (l, g) = self.estimators(names, dists, trials);
+        let mut best: Option<(f64, Vec<f64>)> = None;
+        for x in l.sample(rng, self.n_ei_candidates) {
+            let score = l.log_pdf(&x) - g.log_pdf(&x);
+            if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((score, x));
             }
         }
-        best.1
+        best.map(|(_, x)| x).unwrap_or_default()
+    }
+
+    /// Begin trial `number`: with multivariate TPE (and enough finished trials), the parameters of `space` that
+    /// every finished trial has are drawn together here, from one joint estimator; the rest are drawn one by one
+    /// when asked ([`TrialSampler::suggest`]). `space` lists every parameter the trial may ask for.
+    pub fn start_trial<'a>(
+        &'a self,
+        seed: u64,
+        number: usize,
+        history: &'a [Observation],
+        space: &[(String, Distribution)],
+    ) -> TrialSampler<'a> {
+        let mut joint = BTreeMap::new();
+        let usable: Vec<&Observation> = history.iter().filter(|o| !is_failed(&o.outcome)).collect();
+        if self.kind == SamplerKind::Tpe
+            && self.multivariate
+            && !usable.is_empty()
+            && usable.len() >= self.n_startup_trials
+        {
+            // Optuna's intersection search space: the parameters present (within range) in every finished trial.
+            let group: Vec<&(String, Distribution)> = space
+                .iter()
+                .filter(|(name, d)| {
+                    d.single().is_none() && usable.iter().all(|o| o.params.get(name).is_some_and(|&x| d.contains(x)))
+                })
+                .collect();
+            if !group.is_empty() {
+                let names: Vec<&str> = group.iter().map(|(n, _)| n.as_str()).collect();
+                let dists: Vec<Distribution> = group.iter().map(|(_, d)| d.clone()).collect();
+                // A name no parameter can have, so the joint draw has its own generator.
+                let mut rng = trial_rng(self.seed.unwrap_or(seed), number, "\0joint");
+                let values = self.tpe(&mut rng, &names, &dists, &usable);
+                joint = names.iter().map(|n| n.to_string()).zip(values).collect();
+            }
+        }
+        TrialSampler { config: self, seed, number, history, joint }
+    }
+}
+
+/// One trial's sampler, from [`SamplerConfig::start_trial`].
+pub struct TrialSampler<'a> {
+    config: &'a SamplerConfig,
+    seed: u64,
+    number: usize,
+    history: &'a [Observation],
+    joint: BTreeMap<String, f64>,
+}
+
+impl TrialSampler<'_> {
+    /// The value (internal representation) of parameter `name`: the joint draw's if it made one for it,
+    /// otherwise an independent one ([`SamplerConfig::suggest`]).
+    pub fn suggest(&self, name: &str, dist: &Distribution) -> f64 {
+        match self.joint.get(name) {
+            Some(&v) if dist.contains(v) => v,
+            _ => self.config.suggest(self.seed, name, dist, self.number, self.history),
+        }
     }
 }
 

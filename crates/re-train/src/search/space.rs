@@ -133,6 +133,32 @@ impl SearchSpace {
         Ok(())
     }
 
+    /// Every parameter [`SearchSpace::sample`] may ask for, with its range, in the order it asks.
+    pub(crate) fn distributions(&self, base: &TrainConfig) -> Vec<(String, Distribution)> {
+        let cat = |name: &str, n: usize| (name.to_string(), Distribution::Categorical { n });
+        let float = |name: &str, [low, high]: [f64; 2], log| (name.to_string(), Distribution::Float { low, high, log });
+        let mut v = vec![
+            float("lr", self.lr.unwrap_or_else(|| Self::default_lr_range(&base.model)), true),
+            cat("batch_size", self.batch_size.len()),
+        ];
+        if let Some([lo, hi]) = self.epochs {
+            v.push(("epochs".into(), Distribution::Int { low: lo as i64, high: hi as i64, step: 1 }));
+        }
+        v.extend([
+            cat("max_length", self.max_length.len()),
+            float("dropout", self.dropout, false),
+            cat("scheduler", self.scheduler.len()),
+            cat("loss", self.loss.len()),
+            cat("gamma", self.gamma.len()),
+            cat("alpha", self.alpha.len()),
+            float("label_smoothing", self.label_smoothing, false),
+            cat("markers", self.markers.len()),
+            cat("pooling", self.pooling.len()),
+            cat("concat_cls", self.concat_cls.len()),
+        ]);
+        v
+    }
+
     /// A training configuration from `base` with every parameter of the space set by `suggest(name, range)` (which
     /// returns the internal representation: the value, or the index of a choice), and the parameters as sampled.
     /// γ and α are asked for only when the trial uses focal loss.

@@ -178,19 +178,89 @@ enum Kernels {
     Categorical { probs: Vec<Vec<f64>> },
 }
 
-/// A mixture of one kernel per observation and a prior kernel, over one parameter.
+impl Kernels {
+    fn new(observations: &[f64], dist: &Distribution, prior_weight: f64) -> Self {
+        let n = observations.len();
+        match *dist {
+            Distribution::Categorical { n: n_choices } => {
+                if n == 0 {
+                    return Kernels::Categorical { probs: vec![vec![1.0 / n_choices as f64; n_choices]] };
+                }
+                let n_kernels = (n + 1) as f64;
+                let mut probs = vec![vec![prior_weight / n_kernels; n_choices]; n + 1];
+                for (row, &o) in probs.iter_mut().zip(observations) {
+                    row[o as usize] += 1.0;
+                }
+                for row in &mut probs {
+                    let s: f64 = row.iter().sum();
+                    let s = if s == 0.0 { 1.0 } else { s };
+                    row.iter_mut().for_each(|p| *p /= s);
+                }
+                Kernels::Categorical { probs }
+            }
+            Distribution::Float { low, high, log } => numeric_kernels(observations, low, high, log, None),
+            Distribution::Int { low, high, step } => {
+                let (low, high, step) = (low as f64, high as f64, step as f64);
+                numeric_kernels(observations, low, high, false, Some((step, low, high)))
+            }
+        }
+    }
+
+    /// A draw from kernel `k`, internal representation.
+    fn sample(&self, k: usize, rng: &mut impl Rng) -> f64 {
+        match self {
+            Kernels::Categorical { probs } => pick_weighted(&probs[k], rng.random::<f64>()) as f64,
+            Kernels::Numeric { mus, sigmas, low, high, log, step } => {
+                let (mu, sigma) = (mus[k], sigmas[k]);
+                let q = rng.random::<f64>();
+                let x = truncnorm_ppf(q, (low - mu) / sigma, (high - mu) / sigma) * sigma + mu;
+                let x = if *log { x.exp() } else { x };
+                match step {
+                    // Round half to even, as numpy does, then keep it inside the range.
+                    Some((step, lo, hi)) => (lo + ((x - lo) / step).round_ties_even() * step).clamp(*lo, *hi),
+                    None => x,
+                }
+            }
+        }
+    }
+
+    /// ln of kernel `k`'s density (mass, for integers and categoricals) at `x`.
+    fn log_pdf(&self, k: usize, x: f64) -> f64 {
+        match self {
+            Kernels::Categorical { probs } => probs[k][x as usize].ln(),
+            Kernels::Numeric { mus, sigmas, low, high, log, step } => {
+                let (mu, sigma) = (mus[k], sigmas[k]);
+                match step {
+                    None => {
+                        let xt = if *log { x.ln() } else { x };
+                        truncnorm_logpdf(xt, (low - mu) / sigma, (high - mu) / sigma, mu, sigma)
+                    }
+                    Some((step, _, _)) => {
+                        log_gauss_mass((x - step / 2.0 - mu) / sigma, (x + step / 2.0 - mu) / sigma)
+                            - log_gauss_mass((low - mu) / sigma, (high - mu) / sigma)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A mixture over one or more parameters: kernel k of the mixture is the product of kernel k of every parameter
+/// (observation k's values; the last is the prior). With one parameter this is independent TPE's estimator, with
+/// several Optuna's multivariate one.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct ParzenEstimator {
     /// Mixture weights, summing to 1; the prior's is last.
     weights: Vec<f64>,
-    kernels: Kernels,
+    dims: Vec<Kernels>,
 }
 
 impl ParzenEstimator {
-    /// `observations` in the parameter's internal representation (categoricals: the choice index), in trial-number
-    /// order (the weights favour newer observations once there are more than 25).
-    pub(crate) fn new(observations: &[f64], dist: &Distribution, prior_weight: f64) -> Self {
-        let n = observations.len();
+    /// `columns[d]` holds parameter d's observations (internal representation; categoricals: the choice index),
+    /// all columns in the same trial-number order (the weights favour newer observations beyond 25).
+    pub(crate) fn new(columns: &[Vec<f64>], dists: &[Distribution], prior_weight: f64) -> Self {
+        debug_assert_eq!(columns.len(), dists.len());
+        let n = columns.first().map_or(0, Vec::len);
         let mut weights = if n == 0 {
             vec![1.0]
         } else {
@@ -200,78 +270,32 @@ impl ParzenEstimator {
         };
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
-        let kernels = match *dist {
-            Distribution::Categorical { n: n_choices } => {
-                if n == 0 {
-                    Kernels::Categorical { probs: vec![vec![1.0 / n_choices as f64; n_choices]] }
-                } else {
-                    let n_kernels = (n + 1) as f64;
-                    let mut probs = vec![vec![prior_weight / n_kernels; n_choices]; n + 1];
-                    for (row, &o) in probs.iter_mut().zip(observations) {
-                        row[o as usize] += 1.0;
-                    }
-                    for row in &mut probs {
-                        let s: f64 = row.iter().sum();
-                        let s = if s == 0.0 { 1.0 } else { s };
-                        row.iter_mut().for_each(|p| *p /= s);
-                    }
-                    Kernels::Categorical { probs }
-                }
-            }
-            Distribution::Float { low, high, log } => numeric_kernels(observations, low, high, log, None),
-            Distribution::Int { low, high, step } => {
-                let (low, high, step) = (low as f64, high as f64, step as f64);
-                numeric_kernels(observations, low, high, false, Some((step, low, high)))
-            }
-        };
-        ParzenEstimator { weights, kernels }
+        let dims = columns.iter().zip(dists).map(|(obs, d)| Kernels::new(obs, d, prior_weight)).collect();
+        ParzenEstimator { weights, dims }
     }
 
-    /// `size` draws in the internal representation.
-    pub(crate) fn sample(&self, rng: &mut impl Rng, size: usize) -> Vec<f64> {
+    /// One parameter.
+    #[cfg(test)]
+    pub(crate) fn univariate(observations: &[f64], dist: &Distribution, prior_weight: f64) -> Self {
+        Self::new(&[observations.to_vec()], std::slice::from_ref(dist), prior_weight)
+    }
+
+    /// `size` points (one value per parameter, internal representation).
+    pub(crate) fn sample(&self, rng: &mut impl Rng, size: usize) -> Vec<Vec<f64>> {
         (0..size)
             .map(|_| {
                 let k = pick_weighted(&self.weights, rng.random::<f64>());
-                match &self.kernels {
-                    Kernels::Categorical { probs } => pick_weighted(&probs[k], rng.random::<f64>()) as f64,
-                    Kernels::Numeric { mus, sigmas, low, high, log, step } => {
-                        let (mu, sigma) = (mus[k], sigmas[k]);
-                        let q = rng.random::<f64>();
-                        let x = truncnorm_ppf(q, (low - mu) / sigma, (high - mu) / sigma) * sigma + mu;
-                        let x = if *log { x.exp() } else { x };
-                        match step {
-                            // Round half to even, as numpy does, then keep it inside the range.
-                            Some((step, lo, hi)) => (lo + ((x - lo) / step).round_ties_even() * step).clamp(*lo, *hi),
-                            None => x,
-                        }
-                    }
-                }
+                self.dims.iter().map(|d| d.sample(k, rng)).collect()
             })
             .collect()
     }
 
-    /// ln of the mixture's density (mass, for integers and categoricals) at `x` (internal representation). For log
-    /// parameters this is the density of ln x: the Jacobian cancels in TPE's ratio of two estimators.
-    pub(crate) fn log_pdf(&self, x: f64) -> f64 {
-        let per_kernel: Vec<f64> = match &self.kernels {
-            Kernels::Categorical { probs } => probs.iter().map(|row| row[x as usize].ln()).collect(),
-            Kernels::Numeric { mus, sigmas, low, high, log, step } => mus
-                .iter()
-                .zip(sigmas)
-                .map(|(&mu, &sigma)| match step {
-                    None => {
-                        let xt = if *log { x.ln() } else { x };
-                        truncnorm_logpdf(xt, (low - mu) / sigma, (high - mu) / sigma, mu, sigma)
-                    }
-                    Some((step, _, _)) => {
-                        let (left, right) = (x - step / 2.0, x + step / 2.0);
-                        log_gauss_mass((left - mu) / sigma, (right - mu) / sigma)
-                            - log_gauss_mass((low - mu) / sigma, (high - mu) / sigma)
-                    }
-                })
-                .collect(),
-        };
-        let terms: Vec<f64> = per_kernel.iter().zip(&self.weights).map(|(lp, w)| lp + w.ln()).collect();
+    /// ln of the mixture's density at `x` (one value per parameter). For log parameters this is the density of
+    /// ln x: the Jacobian cancels in TPE's ratio of two estimators (Optuna leaves it out too).
+    pub(crate) fn log_pdf(&self, x: &[f64]) -> f64 {
+        let terms: Vec<f64> = (0..self.weights.len())
+            .map(|k| self.weights[k].ln() + self.dims.iter().zip(x).map(|(d, &xi)| d.log_pdf(k, xi)).sum::<f64>())
+            .collect();
         let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         // All kernels give zero density: avoid −∞ − −∞.
         let max = if max == f64::NEG_INFINITY { 0.0 } else { max };
@@ -283,9 +307,10 @@ impl ParzenEstimator {
         &self.weights
     }
 
+    /// Parameter `d`'s kernel centres and widths, if it is numeric.
     #[cfg(test)]
-    pub(crate) fn mus_sigmas(&self) -> Option<(&[f64], &[f64])> {
-        match &self.kernels {
+    pub(crate) fn mus_sigmas(&self, d: usize) -> Option<(&[f64], &[f64])> {
+        match &self.dims[d] {
             Kernels::Numeric { mus, sigmas, .. } => Some((mus, sigmas)),
             Kernels::Categorical { .. } => None,
         }
@@ -377,8 +402,8 @@ mod tests {
     #[test]
     fn sigmas_follow_neighbour_gaps_with_magic_clip() {
         let d = Distribution::Float { low: 0.0, high: 10.0, log: false };
-        let pe = ParzenEstimator::new(&[5.0, 1.0, 2.0], &d, 1.0);
-        let (mus, sigmas) = pe.mus_sigmas().unwrap();
+        let pe = ParzenEstimator::univariate(&[5.0, 1.0, 2.0], &d, 1.0);
+        let (mus, sigmas) = pe.mus_sigmas(0).unwrap();
         assert_eq!(mus, &[5.0, 1.0, 2.0, 5.0]);
         // Sorted 1, 2, 5: the outer ones look inwards only (1 and 3), the middle one takes max(1, 3).
         // min sigma = 10 / min(100, 1 + 4) = 2.
@@ -391,13 +416,13 @@ mod tests {
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let d = Distribution::Int { low: 2, high: 9, step: 1 };
-        let pe = ParzenEstimator::new(&[2.0, 9.0, 4.0], &d, 1.0);
-        for x in pe.sample(&mut rng, 500) {
+        let pe = ParzenEstimator::univariate(&[2.0, 9.0, 4.0], &d, 1.0);
+        for x in pe.sample(&mut rng, 500).into_iter().flatten() {
             assert!((2.0..=9.0).contains(&x) && x.fract() == 0.0, "{x}");
         }
         let d = Distribution::Float { low: 1e-5, high: 1e-2, log: true };
-        let pe = ParzenEstimator::new(&[1e-4, 2e-4], &d, 1.0);
-        for x in pe.sample(&mut rng, 500) {
+        let pe = ParzenEstimator::univariate(&[1e-4, 2e-4], &d, 1.0);
+        for x in pe.sample(&mut rng, 500).into_iter().flatten() {
             assert!((1e-5..=1e-2).contains(&x), "{x}");
         }
     }
