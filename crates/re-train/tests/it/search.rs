@@ -80,3 +80,53 @@ fn study_appends_trials_and_resumes() {
     let other = SearchConfig { seed: 6, ..cfg };
     assert!(run_study::<B>(&other, 3, &study, &Default::default(), &mut Silent).is_err());
 }
+
+/// With TPE active after two trials, a study interrupted after trial 1 and resumed proposes exactly the trials an
+/// uninterrupted study proposes (same parameters, same configurations), and the median pruner runs.
+#[test]
+fn resumed_tpe_study_proposes_what_an_uninterrupted_one_does() {
+    let _guard = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re");
+    let write = |name: &str, n: usize| {
+        let recs: Vec<_> =
+            read_records(&root.join(name), &ReadOptions::default()).unwrap().records.into_iter().take(n).collect();
+        let p = dir.path().join(name);
+        re_data::io::klue_json::write(&p, &recs).unwrap();
+        p
+    };
+    let base = TrainConfig {
+        train: write("train.json", 80),
+        dev: Some(write("dev.json", 30)),
+        epochs: 2,
+        model: ModelSource::Tiny(TinyConfig {
+            vocab_size: 300,
+            hidden_size: 16,
+            num_layers: 1,
+            num_heads: 2,
+            intermediate_size: 32,
+        }),
+        ..TrainConfig::default()
+    };
+    let space = SearchSpace { max_length: vec![48, 64], batch_size: vec![16, 32], ..SearchSpace::default() };
+    let cfg = SearchConfig {
+        seed: 11,
+        base,
+        space,
+        sampler: SamplerConfig { n_startup_trials: 2, ..SamplerConfig::default() },
+        pruner: Pruner::Median { n_startup_trials: 1, n_warmup_steps: 0, interval_steps: 1 },
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    run_study::<B>(&cfg, 4, &a, &Default::default(), &mut Silent).unwrap();
+    run_study::<B>(&cfg, 2, &b, &Default::default(), &mut Silent).unwrap();
+    run_study::<B>(&cfg, 4, &b, &Default::default(), &mut Silent).unwrap();
+    let (ra, rb) = (read_trials(&a.join("trials.jsonl")).unwrap(), read_trials(&b.join("trials.jsonl")).unwrap());
+    assert_eq!(ra.len(), 4);
+    for (x, y) in ra.iter().zip(&rb) {
+        assert_eq!(x.trial, y.trial);
+        assert_eq!(x.params, y.params, "trial {}", x.trial);
+        assert_eq!(TrainConfig { out: y.config.out.clone(), ..x.config.clone() }, y.config, "trial {}", x.trial);
+    }
+    // Trials 2 and 3 came from TPE, so the history mattered: they are not trial 0/1 again.
+    assert_ne!(ra[2].params, ra[0].params);
+}
