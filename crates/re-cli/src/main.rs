@@ -37,7 +37,7 @@ enum Command {
     Train(train::TrainArgs),
     /// Write submission.csv with a trained run directory.
     Predict(train::PredictArgs),
-    /// Hyper-parameter search (random search with successive halving), resumable.
+    /// Hyper-parameter search (TPE or random sampling; successive halving, median or no pruning), resumable.
     Search(train::SearchArgs),
     /// The feature-based competition-relation system (MeCab morphology, clue words, Pegasos SVM, filters).
     Classic(classic::ClassicArgs),

@@ -9,7 +9,7 @@
 //!   [`trainer::train_with`] picks the [`infer::InferenceEngine`] of the dev evaluation.
 //! - [`predict::predict_file`]: a run directory → `submission.csv`; [`predict::predict_file_with`] with an
 //!   [`infer::InferenceEngine`] (the fused engine of `re_models::fused` or burn), through an [`infer::Predictor`].
-//! - [`search::run_study`]: random search with successive halving, resumable.
+//! - [`search::run_study`]: TPE or random search with successive halving or median pruning, resumable.
 //! - [`progress::TrainObserver`]: what the loop reports (epochs, steps, metrics); binaries draw it.
 //! - [`tiny`]: `--model tiny`, a WordPiece tokenizer trained on the data and a small RoBERTa-style encoder.
 //!

@@ -21,6 +21,7 @@ use re_train::config::{
 };
 use re_train::predict::PredictSummary;
 use re_train::progress::TrainObserver;
+use re_train::search::{Pruner, SamplerKind};
 use re_train::trainer::TrainSummary;
 use re_train::{InferenceEngine, TrainError};
 
@@ -495,7 +496,8 @@ pub fn predict(a: PredictArgs) -> anyhow::Result<()> {
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
-    /// search.toml: `[base]` training options, `[space]` ranges, `[pruner]` successive halving.
+    /// search.toml: `[base]` training options, `[space]` ranges, `[sampler]` (TPE or random), `[pruner]`
+    /// (successive halving, median or none); see docs/search.md.
     #[arg(long)]
     pub config: PathBuf,
     #[arg(long, default_value_t = 10)]
@@ -509,10 +511,26 @@ pub struct SearchArgs {
     /// Overrides `[base] precision` of search.toml.
     #[arg(long, value_parser = precision_parser(), help = PRECISION_HELP)]
     pub precision: Option<Precision>,
+    /// Overrides `[sampler] kind` of search.toml (default tpe). A resumed study needs the same sampler.
+    #[arg(long, value_parser = choice::<SamplerKind>(&SamplerKind::NAMES))]
+    pub sampler: Option<SamplerKind>,
+    /// Overrides `[pruner] kind` of search.toml (default halving); the table's settings are kept when it names
+    /// the same kind, otherwise the pruner's defaults apply (median: Optuna's MedianPruner()).
+    #[arg(long, value_parser = PossibleValuesParser::new(Pruner::NAMES))]
+    pub pruner: Option<String>,
 }
 
 pub fn search(a: SearchArgs) -> anyhow::Result<()> {
     let mut cfg = re_train::search::SearchConfig::from_toml_file(&a.config)?;
+    if let Some(kind) = a.sampler {
+        cfg.sampler.kind = kind;
+    }
+    if let Some(name) = &a.pruner {
+        let p = Pruner::from_name(name).map_err(anyhow::Error::msg)?;
+        if std::mem::discriminant(&p) != std::mem::discriminant(&cfg.pruner) {
+            cfg.pruner = p;
+        }
+    }
     if let Some(d) = &a.device {
         cfg.base.device = d.clone();
     }
