@@ -9,14 +9,24 @@
 //! Ids are `span_pooling_b32_s128_h768/<kind>/<variant>`, kind = `mean|max|attention`, so the variants of one kind
 //! print side by side. `scripts/bench/pooling_torch.py` times the PyTorch loop on the same shapes and spans.
 //!
+//! Like `kre` and the examples, the benchmark runs on mimalloc set to keep freed pages: burn's CPU backends allocate a
+//! fresh buffer per op, and with glibc's allocator returning them to the OS every op pays page faults (on this VM they
+//! were 30–60 % of every variant here), which is not what `kre` runs.
+//!
 //! Run: `cargo bench -p kre-suite --bench pooling -- --warm-up-time 1 --measurement-time 3`.
 use burn::backend::NdArray;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Distribution, ElementConversion, Int, Tensor, TensorData};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, BenchmarkId, Criterion};
 use re_models::head::{masked_attention, masked_max, masked_mean, span_mask};
 use re_models::layers::most_negative;
 use re_models::span_pool::SpanSegments;
+
+#[path = "../examples/common/mod.rs"]
+mod common;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type B = NdArray<f32>;
 type PoolFn = fn(&Tensor<B, 3>, &Tensor<B, 2, Int>, &str, &Tensor<B, 1>) -> Tensor<B, 2>;
@@ -142,4 +152,10 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+// criterion_main! plus the allocator setting, which must come before the first allocation worth keeping.
+fn main() {
+    common::retain_freed_memory();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

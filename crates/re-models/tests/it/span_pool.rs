@@ -77,7 +77,7 @@ fn one_group_matches_the_loop_in_values_and_gradients() {
     for kind in ["mean", "max", "attention"] {
         let batched = run(
             |hidden, w| {
-                let segments = SpanSegments::<AB>::from_ranges(&[spans.clone()], SEQ, &Default::default());
+                let segments = SpanSegments::<AB>::from_ranges(std::slice::from_ref(&spans), SEQ, &Default::default());
                 match kind {
                     "mean" => segments.mean(hidden),
                     "max" => segments.max(hidden),
@@ -127,7 +127,7 @@ fn single_token_spans_and_all_empty_batches() {
     // Longest span 1: the max tree has no level; every reduction returns the gathered rows themselves.
     let spans = vec![(0, 1), (3, 4), (8, 9), (4, 4), (9, 9), (2, 3), (1, 2), (0, 0)];
     let hidden = random([BATCH, SEQ, WIDTH], 3);
-    let segments = SpanSegments::<AB>::from_ranges(&[spans.clone()], SEQ, &Default::default());
+    let segments = SpanSegments::<AB>::from_ranges(std::slice::from_ref(&spans), SEQ, &Default::default());
     let expected =
         values(loop_pool(hidden.clone(), &spans, "mean", Tensor::zeros([WIDTH], &Default::default())).inner());
     let w = random([1, WIDTH], 4);
