@@ -72,7 +72,7 @@ impl<B: Backend> SpanSegments<B> {
         let all = if groups == 1 { span_groups[0].clone() } else { Tensor::cat(span_groups.to_vec(), 0) };
         assert_eq!(all.dims(), [groups * batch, 2], "every span tensor must be [batch, 2] with the same batch");
         let flat: Vec<i64> = all.into_data().iter::<i64>().collect();
-        let spans: Vec<Vec<(i64, i64)>> = flat.chunks_exact(2 * batch).map(|group| pairs(group)).collect();
+        let spans: Vec<Vec<(i64, i64)>> = flat.chunks_exact(2 * batch).map(pairs).collect();
         Self::from_ranges(&spans, seq_len, &device)
     }
 
