@@ -11,10 +11,11 @@
 //! | `max`          | element-wise max over each span                                     | `2h` (`3h` + CLS)|
 //! | `attention`    | softmax(h·w) over each span's tokens, one learnable `w` per entity  | `2h` (`3h` + CLS)|
 //!
-//! Everything is batched, with no per-example loop: each span is gathered into a `[b, L, h]` window (`L` = the batch's
-//! longest span, positions compared with `arange`) and pooled with masks; [`span_mask`]/[`masked_mean`]/... offer the
-//! same over full-length masks. A span that is empty (`start >= end`) or lies outside the sequence (cut by truncation) falls back to
-//! the CLS vector, as the seed implementation did, and is counted in [`HeadOutput::fallback_count`] so training can
+//! Everything is batched, with no per-example loop: `mean`/`max`/`attention` gather only the span tokens of both
+//! entities (one `gather_nd` of the `Σ span lengths` rows) and reduce them per span ([`SpanSegments`], module
+//! [`crate::span_pool`]); [`span_mask`]/[`masked_mean`]/... offer the same over full-length masks. A span that is empty
+//! (`start >= end`) or lies outside the sequence (cut by truncation) falls back to the CLS vector, as the seed
+//! implementation did, and is counted in [`HeadOutput::fallback_count`] so training can
 //! report how often that happens.
 //!
 //! ```
@@ -46,6 +47,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
 use crate::layers::most_negative;
+pub use crate::span_pool::SpanSegments;
 
 /// How an entity (or the whole sentence) is turned into one vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -268,28 +270,17 @@ impl<B: Backend> RelationHead<B> {
         object_span: Tensor<B, 2, Int>,
     ) -> PooledFeatures<B> {
         let cls = cls_vector(hidden.clone());
-        let (subject, object, invalid) = match self.pooling {
+        let (subject, subject_ok, object, object_ok) = match self.pooling {
             SpanPooling::Cls => return PooledFeatures { features: cls, fallback_count: 0 },
+            SpanPooling::Mean | SpanPooling::Max | SpanPooling::Attention => {
+                return self.pool_spans(hidden, cls, subject_span, object_span);
+            }
             SpanPooling::EntityStart => {
                 let (subject, subject_ok) = gather_positions(hidden.clone(), subject_start);
                 let (object, object_ok) = gather_positions(hidden, object_start);
-                (subject, object, [subject_ok, object_ok])
-            }
-            SpanPooling::Mean | SpanPooling::Max | SpanPooling::Attention => {
-                let subject_window = SpanWindow::new(hidden.clone(), subject_span);
-                let object_window = SpanWindow::new(hidden, object_span);
-                let (subject, object) = match (self.pooling, &self.subject_attention, &self.object_attention) {
-                    (SpanPooling::Max, _, _) => (subject_window.max(), object_window.max()),
-                    (SpanPooling::Attention, Some(subject_w), Some(object_w)) => {
-                        (subject_window.attention(subject_w.val()), object_window.attention(object_w.val()))
-                    }
-                    // Mean, and attention without its vectors (which `init` never builds): pool by mean, never panic.
-                    _ => (subject_window.mean(), object_window.mean()),
-                };
-                (subject, object, [subject_window.non_empty, object_window.non_empty])
+                (subject, subject_ok, object, object_ok)
             }
         };
-        let [subject_ok, object_ok] = invalid;
         let fallback_count = count_false(subject_ok.clone()) + count_false(object_ok.clone());
         let subject = fallback_to(subject, subject_ok, cls.clone());
         let object = fallback_to(object, object_ok, cls.clone());
@@ -300,72 +291,30 @@ impl<B: Backend> RelationHead<B> {
         };
         PooledFeatures { features, fallback_count }
     }
-}
 
-/// The tokens of one span per example, gathered into a window `[b, L, h]` where `L` is the longest (in-range) span of
-/// the batch — so pooling touches `b·L·h` values instead of the whole `b·s·h` hidden state. Positions past a span's end
-/// repeat its last token (harmless for `max`) and carry weight 0 for `mean`/`attention`.
-pub struct SpanWindow<B: Backend> {
-    /// Gathered states `[b, L, h]`.
-    pub states: Tensor<B, 3>,
-    /// `[b, L]`: true where the window position lies inside the span.
-    pub valid: Tensor<B, 2, Bool>,
-    /// `[b]`: the span has at least one in-range token.
-    pub non_empty: Tensor<B, 1, Bool>,
-}
-
-impl<B: Backend> SpanWindow<B> {
-    /// Gathers the spans `[b, 2]` (start, end-exclusive) of `hidden [b, s, h]`; parts outside `0..s` are dropped.
-    pub fn new(hidden: Tensor<B, 3>, span: Tensor<B, 2, Int>) -> Self {
+    /// `mean`/`max`/`attention`: both entities' span tokens in one gather, one segment reduction (see
+    /// [`SpanSegments`]); an empty span pools to CLS inside the reduction.
+    fn pool_spans(
+        &self,
+        hidden: Tensor<B, 3>,
+        cls: Tensor<B, 2>,
+        subject_span: Tensor<B, 2, Int>,
+        object_span: Tensor<B, 2, Int>,
+    ) -> PooledFeatures<B> {
         let [batch, seq_len, width] = hidden.dims();
-        let device = hidden.device();
-        let last = seq_len as i64;
-        let start = span.clone().narrow(1, 0, 1).clamp(0, last); // [b, 1]
-        let end = span.narrow(1, 1, 1).clamp(0, last);
-        let length = (end - start.clone()).clamp_min(0); // [b, 1]
-                                                         // The window length is the one value read back to the host (it sizes the gather).
-        let longest: i64 = length.clone().max().into_scalar().elem();
-        let window = longest.max(1) as usize;
-        let offsets =
-            Tensor::<B, 1, Int>::arange(0..window as i64, &device).reshape([1, window]).expand([batch, window]);
-        let valid = offsets.clone().lower(length.clone().expand([batch, window]));
-        // Past the end: repeat the last token of the span (or token start for an empty span), kept inside 0..s.
-        let last_offset = (length.clone() - 1).clamp_min(0).expand([batch, window]);
-        let positions = (start.expand([batch, window]) + offsets.min_pair(last_offset)).clamp(0, last - 1);
-        // Row-select on the flattened [b·s, h] state (an index_select, far cheaper than an element-wise gather).
-        let row_base = Tensor::<B, 1, Int>::arange_step(0..(batch * seq_len) as i64, seq_len, &device)
-            .reshape([batch, 1])
-            .expand([batch, window]);
-        let rows = (positions + row_base).reshape([batch * window]);
-        let states = hidden.reshape([batch * seq_len, width]).select(0, rows).reshape([batch, window, width]);
-        let non_empty = length.greater_elem(0).reshape([batch]);
-        Self { states, valid, non_empty }
-    }
-
-    /// Mean over the span `[b, h]` (zeros for an empty span).
-    pub fn mean(&self) -> Tensor<B, 2> {
-        let [batch, window, width] = self.states.dims();
-        let weights = self.valid.clone().float();
-        let counts = weights.clone().sum_dim(1).clamp_min(1.0);
-        (weights / counts).reshape([batch, 1, window]).matmul(self.states.clone()).reshape([batch, width])
-    }
-
-    /// Element-wise max over the span `[b, h]` (an empty span yields some token; callers replace it by CLS).
-    pub fn max(&self) -> Tensor<B, 2> {
-        let [batch, _, width] = self.states.dims();
-        // Padding positions repeat the span's last token, so no masking is needed.
-        self.states.clone().max_dim(1).reshape([batch, width])
-    }
-
-    /// Attention pooling with vector `w [h]` over the span `[b, h]` (zeros for an empty span).
-    pub fn attention(&self, w: Tensor<B, 1>) -> Tensor<B, 2> {
-        let [batch, window, width] = self.states.dims();
-        let scores = self.states.clone().matmul(w.reshape([1, width, 1])).reshape([batch, window]);
-        // Finite in every float type (f32::MIN is -inf in f16): an empty span's row stays NaN-free.
-        let fill = most_negative(scores.dtype());
-        let scores = scores.mask_fill(self.valid.clone().bool_not(), fill);
-        let weights = softmax(scores, 1) * self.valid.clone().float();
-        weights.reshape([batch, 1, window]).matmul(self.states.clone()).reshape([batch, width])
+        let segments = SpanSegments::new(&[subject_span, object_span], seq_len);
+        let pooled = match (self.pooling, &self.subject_attention, &self.object_attention) {
+            (SpanPooling::Max, _, _) => segments.max(hidden),
+            (SpanPooling::Attention, Some(subject_w), Some(object_w)) => {
+                segments.attention(hidden, Tensor::stack(vec![subject_w.val(), object_w.val()], 0))
+            }
+            // Mean, and attention without its vectors (which `init` never builds): pool by mean, never panic.
+            _ => segments.mean(hidden),
+        };
+        // Segment i·2 + g is example i's subject (g = 0) or object (g = 1): rows of [subject_i, object_i].
+        let entities = pooled.reshape([batch, 2 * width]);
+        let features = if self.concat_cls { Tensor::cat(vec![cls, entities], 1) } else { entities };
+        PooledFeatures { features, fallback_count: segments.fallback_count() }
     }
 }
 

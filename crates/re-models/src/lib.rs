@@ -34,6 +34,7 @@ pub mod hub;
 pub mod inference;
 pub mod layers;
 pub mod pooling;
+pub mod span_pool;
 pub mod tokenizer;
 
 pub use error::{ModelError, Result};

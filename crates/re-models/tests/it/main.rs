@@ -6,4 +6,5 @@ mod minilm;
 mod parity_bert;
 mod parity_deberta;
 mod parity_electra;
+mod span_pool;
 mod wgpu;

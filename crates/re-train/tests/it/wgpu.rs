@@ -15,7 +15,7 @@ use re_data::encode::{EncodedBatch, EncodedExample, RecordTokenizer};
 use re_data::io::{read_records, ReadOptions};
 use re_data::labels::LabelMap;
 use re_data::markers::MarkerScheme;
-use re_models::head::{masked_attention, SpanPooling, SpanWindow};
+use re_models::head::{masked_attention, SpanPooling, SpanSegments};
 use re_train::checkpoint::ModelSpec;
 use re_train::config::{LabelSmoothing, LossKind, ModelSource, Precision, TinyConfig, TrainConfig};
 use re_train::loss::Objective;
@@ -464,14 +464,18 @@ fn f16_attention_pooling_of_an_empty_span_stays_finite() {
     let g = to_f64(hidden.grad(&grads).expect("gradient of the hidden states"));
     assert!(g.iter().all(|v| v.is_finite()), "gradient through masked_attention in f16: {g:?}");
 
+    // The head's kernel: padding of the [S, L] scores is masked with f16's most negative finite value; the empty span
+    // pools to its CLS row.
     let spans = Tensor::<HalfAd, 2, Int>::from_data(TensorData::new(vec![1i64, 3, 2, 2], [2, 2]), &gpu);
-    let window = SpanWindow::new(hidden.clone(), spans);
-    let pooled = window.attention(w);
+    let segments = SpanSegments::new(&[spans], 5);
+    let pooled = segments.attention(hidden.clone(), w.reshape([1, 4]));
     let values = to_f64(pooled.clone());
-    assert!(values.iter().all(|v| v.is_finite()), "SpanWindow::attention in f16: {values:?}");
+    assert!(values.iter().all(|v| v.is_finite()), "SpanSegments::attention in f16: {values:?}");
+    let cls = to_f64(hidden.clone().slice([1..2, 0..1, 0..4]));
+    assert_eq!(values[4..], cls[..], "an empty span pools to its CLS row");
     let grads = pooled.sum().backward();
     let g = to_f64(hidden.grad(&grads).expect("gradient of the hidden states"));
-    assert!(g.iter().all(|v| v.is_finite()), "gradient through SpanWindow::attention in f16: {g:?}");
+    assert!(g.iter().all(|v| v.is_finite()), "gradient through SpanSegments::attention in f16: {g:?}");
 }
 
 /// f16 training through the trainer on wgpu (f32 master weights, dynamic loss scaling): the loss stays finite and
