@@ -1,27 +1,13 @@
 //! `--engine burn|fused`: `kre predict` on a tiny model trained by `kre train` (whose CPU dev evaluation and `--test`
 //! prediction use the fused engine) gives the same labels and probabilities within 1e-5 with both engines, and
 //! `kre encode` the same embeddings.
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::{s, slice};
 use re_data::io::submission::Submission;
-use re_data::io::{read_records, ReadOptions};
 
 fn kre(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_kre")).args(args).output().unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// The first `n` records of a shipped synthetic file, written to `dir/name`.
-fn slice(name: &str, n: usize, dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re").join(name);
-    let recs: Vec<_> = read_records(&src, &ReadOptions::default()).unwrap().records.into_iter().take(n).collect();
-    let out = dir.join(name);
-    re_data::io::klue_json::write(&out, &recs).unwrap();
-    out
 }
 
 #[test]

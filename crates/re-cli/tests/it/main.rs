@@ -1,5 +1,6 @@
 //! Integration tests of `re-cli`, one test binary (each module was its own binary before: one compile and link instead of one per file).
 mod classic_cli;
+mod common;
 mod data_cli;
 mod encode_cli;
 mod errors_cli;

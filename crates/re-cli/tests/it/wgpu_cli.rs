@@ -2,11 +2,10 @@
 //! `kre --version` names the backend, `kre train` trains a tiny model on wgpu and writes its run directory, and
 //! `kre predict --device wgpu` gives the CPU's labels for that model; bf16 is refused with a reason.
 #![cfg(feature = "wgpu")]
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::{s, slice};
 use re_data::io::submission::Submission;
-use re_data::io::{read_records, ReadOptions};
 
 fn kre(args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kre"));
@@ -15,18 +14,6 @@ fn kre(args: &[&str]) -> std::process::Output {
         cmd.env("XDG_RUNTIME_DIR", std::env::temp_dir());
     }
     cmd.args(args).output().unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn slice(name: &str, n: usize, dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re").join(name);
-    let recs: Vec<_> = read_records(&src, &ReadOptions::default()).unwrap().records.into_iter().take(n).collect();
-    let out = dir.join(name);
-    re_data::io::klue_json::write(&out, &recs).unwrap();
-    out
 }
 
 fn stderr(out: &std::process::Output) -> String {

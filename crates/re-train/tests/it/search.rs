@@ -9,21 +9,19 @@ use re_train::search::{read_trials, run_study, Pruner, SamplerConfig, SearchConf
 
 type B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
 
-#[test]
-fn study_appends_trials_and_resumes() {
-    let _guard = serial();
-    let dir = tempfile::tempdir().unwrap();
+/// A 2-epoch `tiny` base config on the first `n_train` / `n_dev` shipped synthetic records, written into `dir`.
+fn tiny_base(dir: &Path, n_train: usize, n_dev: usize) -> TrainConfig {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re");
     let write = |name: &str, n: usize| {
         let recs: Vec<_> =
             read_records(&root.join(name), &ReadOptions::default()).unwrap().records.into_iter().take(n).collect();
-        let p = dir.path().join(name);
+        let p = dir.join(name);
         re_data::io::klue_json::write(&p, &recs).unwrap();
         p
     };
-    let base = TrainConfig {
-        train: write("train.json", 120),
-        dev: Some(write("dev.json", 40)),
+    TrainConfig {
+        train: write("train.json", n_train),
+        dev: Some(write("dev.json", n_dev)),
         epochs: 2,
         model: ModelSource::Tiny(TinyConfig {
             vocab_size: 300,
@@ -33,7 +31,14 @@ fn study_appends_trials_and_resumes() {
             intermediate_size: 32,
         }),
         ..TrainConfig::default()
-    };
+    }
+}
+
+#[test]
+fn study_appends_trials_and_resumes() {
+    let _guard = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let base = tiny_base(dir.path(), 120, 40);
     let space = SearchSpace {
         max_length: vec![48, 64],
         batch_size: vec![16, 32],
@@ -87,27 +92,7 @@ fn study_appends_trials_and_resumes() {
 fn resumed_tpe_study_proposes_what_an_uninterrupted_one_does() {
     let _guard = serial();
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/synthetic-klue-re");
-    let write = |name: &str, n: usize| {
-        let recs: Vec<_> =
-            read_records(&root.join(name), &ReadOptions::default()).unwrap().records.into_iter().take(n).collect();
-        let p = dir.path().join(name);
-        re_data::io::klue_json::write(&p, &recs).unwrap();
-        p
-    };
-    let base = TrainConfig {
-        train: write("train.json", 80),
-        dev: Some(write("dev.json", 30)),
-        epochs: 2,
-        model: ModelSource::Tiny(TinyConfig {
-            vocab_size: 300,
-            hidden_size: 16,
-            num_layers: 1,
-            num_heads: 2,
-            intermediate_size: 32,
-        }),
-        ..TrainConfig::default()
-    };
+    let base = tiny_base(dir.path(), 80, 30);
     let space = SearchSpace { max_length: vec![48, 64], batch_size: vec![16, 32], ..SearchSpace::default() };
     let cfg = SearchConfig {
         seed: 11,
