@@ -5,7 +5,10 @@
 //! trials before it, so a resumed study proposes what an uninterrupted one would have.
 #[cfg(test)]
 mod optuna_reference;
+pub mod export;
+pub mod importance;
 mod pruner;
+pub mod report;
 mod sampler;
 mod space;
 mod tpe;
