@@ -365,6 +365,30 @@ impl StudyReport {
     }
 }
 
+/// The configuration and finished trials of the study in directory `dir` (`search.toml`, `trials.jsonl`). Errors
+/// say what is missing: the directory, its `search.toml`, or any finished trial.
+pub fn load_study_dir(dir: &Path) -> Result<(SearchConfig, Vec<TrialRecord>)> {
+    if !dir.is_dir() {
+        return Err(TrainError::Other(format!("{}: no such study directory", dir.display())));
+    }
+    let toml = dir.join("search.toml");
+    if !toml.is_file() {
+        return Err(TrainError::Other(format!(
+            "{}: not a kre study directory (no search.toml; `kre search --study DIR` makes one)",
+            dir.display()
+        )));
+    }
+    let cfg = SearchConfig::from_toml_file(&toml)?;
+    let records = super::read_trials(&dir.join("trials.jsonl"))?;
+    if records.is_empty() {
+        return Err(TrainError::Other(format!(
+            "{}: the study has no finished trials (trials.jsonl is missing or empty)",
+            dir.display()
+        )));
+    }
+    Ok((cfg, records))
+}
+
 fn state_name(s: &TrialStatus) -> &'static str {
     match s {
         TrialStatus::Complete => "complete",
@@ -466,6 +490,18 @@ mod tests {
     fn empty_study_is_an_error() {
         let e = StudyReport::new(&cfg(), &[], Path::new("/some/study")).unwrap_err().to_string();
         assert!(e.contains("/some/study") && e.contains("no finished trials"), "{e}");
+    }
+
+    #[test]
+    fn loading_names_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = load_study_dir(&dir.path().join("nope")).unwrap_err().to_string();
+        assert!(e.contains("nope: no such study directory"), "{e}");
+        let e = load_study_dir(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("no search.toml"), "{e}");
+        std::fs::write(dir.path().join("search.toml"), "").unwrap();
+        let e = load_study_dir(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("no finished trials"), "{e}");
     }
 
     #[test]
