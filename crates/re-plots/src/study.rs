@@ -151,7 +151,7 @@ pub fn optimization_history(path: &Path, points: &[HistoryPoint], y_label: &str,
             .map_err(&err)?;
         chart
             .configure_mesh()
-            .light_line_style(GRID)
+            .light_line_style(WHITE)
             .bold_line_style(GRID)
             .x_desc("trial")
             .y_desc(y_label)
@@ -226,7 +226,7 @@ pub fn intermediate_values(path: &Path, curves: &[TrialCurve], y_label: &str, ti
             .map_err(&err)?;
         chart
             .configure_mesh()
-            .light_line_style(GRID)
+            .light_line_style(WHITE)
             .bold_line_style(GRID)
             .x_desc("epoch")
             .y_desc(y_label)
@@ -340,7 +340,13 @@ pub fn parallel_coordinates(
             for (p, label) in ticks {
                 let y = y_of(p);
                 root.draw(&PathElement::new(vec![(x - 4, y), (x, y)], BLACK)).map_err(&err)?;
-                root.draw_text(&label, &anchored(SMALL_SIZE - 1.0, HPos::Left, VPos::Center), (x + 5, y)).map_err(&err)?;
+                // On a white box: the lines run under the labels.
+                let style = anchored(SMALL_SIZE - 1.0, HPos::Left, VPos::Center);
+                let (w, h) = root.estimate_text_size(&label, &style).map_err(&err)?;
+                let (w, h) = (w as i32, h as i32);
+                root.draw(&Rectangle::new([(x + 3, y - h / 2 - 2), (x + 7 + w, y + h / 2 + 2)], WHITE.mix(0.85).filled()))
+                    .map_err(&err)?;
+                root.draw_text(&label, &style, (x + 5, y)).map_err(&err)?;
             }
         }
         root.draw_text(
@@ -431,7 +437,7 @@ pub fn slices(path: &Path, panels: &[SlicePanel], y_label: &str, title: &str) ->
                 .map_err(&err)?;
             chart
                 .configure_mesh()
-                .light_line_style(GRID)
+                .light_line_style(WHITE)
                 .bold_line_style(GRID)
                 .y_desc(y_label)
                 .x_label_formatter(&formatter)

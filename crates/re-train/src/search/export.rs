@@ -131,13 +131,10 @@ pub fn param_specs(cfg: &SearchConfig) -> Result<Vec<ParamSpec>> {
 /// The run directory of a trial: `STUDY/trial-NNN` when it is there (the study may have moved since it ran),
 /// else the `out` recorded in its configuration.
 pub fn run_dir(rec: &TrialRecord, study_dir: &Path) -> PathBuf {
-    if let Some(name) = rec.config.out.file_name() {
-        let local = study_dir.join(name);
-        if local.is_dir() {
-            return local;
-        }
+    match rec.config.out.file_name().map(|name| study_dir.join(name)) {
+        Some(local) if local.is_dir() || !rec.config.out.is_dir() => local,
+        _ => rec.config.out.clone(),
     }
-    rec.config.out.clone()
 }
 
 /// When a trial ran, from its run directory's `metrics.jsonl`: finished at the file's last modification, lasted

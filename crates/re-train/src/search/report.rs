@@ -296,7 +296,12 @@ impl StudyReport {
             Some(b) => {
                 s.push_str(&format!("best trial {}: dev micro-F1 {:.2} at epoch {}\n", b.number, b.value, b.best_epoch));
                 for (k, v) in &b.params {
-                    s.push_str(&format!("  {k} = {}\n", v.as_str().map(String::from).unwrap_or_else(|| v.to_string())));
+                    let shown = match v {
+                        Value::Number(n) if n.is_f64() => super::export::format_sig(n.as_f64().unwrap_or(f64::NAN), 4),
+                        Value::String(t) => t.clone(),
+                        _ => v.to_string(),
+                    };
+                    s.push_str(&format!("  {k} = {shown}\n"));
                 }
                 s.push_str(&format!("reproduce: {}\n", b.command));
                 if b.model_dir_exists {
@@ -445,7 +450,7 @@ mod tests {
         assert_eq!((b.number, b.value, b.best_epoch), (0, 40.0, 2));
         assert_eq!(b.params["markers"], serde_json::json!("typed-punct:en"));
         assert_eq!(b.params["gamma"], serde_json::json!(2.0));
-        assert_eq!(b.command, "kre train --config /nonexistent/trial-000/train_config.toml");
+        assert_eq!(b.command, "kre train --config /nonexistent/study/trial-000/train_config.toml");
         assert!(!b.model_dir_exists && !b.config_file_exists);
         assert!(r.summary().contains("is missing; the command above re-creates it"), "{}", r.summary());
         let numbers: Vec<usize> = r.trials.iter().map(|t| t.number).collect();
