@@ -104,12 +104,18 @@ fn atomically(path: &Path, draw: impl FnOnce(&Path) -> Result<(), PlotError>) ->
 /// (min, max) of the finite values, widened a little (and around a single value) so that points are not on the
 /// frame.
 fn value_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if lo > hi {
         return None;
     }
     let pad = if hi > lo { (hi - lo) * 0.06 } else { lo.abs().max(1.0) * 0.05 };
     Some((lo - pad, hi + pad))
+}
+
+/// The lower end of a value axis extended so that the legend (lower right) sits below every point.
+fn legend_room(y0: f64, y1: f64) -> f64 {
+    y0 - 0.25 * (y1 - y0)
 }
 
 /// Light to dark blue for t in 0..1 (matplotlib's "Blues", roughly).
@@ -136,6 +142,7 @@ pub fn optimization_history(path: &Path, points: &[HistoryPoint], y_label: &str,
     let Some((y0, y1)) = value_range(points.iter().map(|p| p.value)) else {
         return Err(bad_input(path, "no trial with a finite value to plot"));
     };
+    let y0 = legend_room(y0, y1);
     let x1 = points.iter().map(|p| p.number).max().unwrap_or(0) as f64 + 0.5;
     atomically(path, |tmp| {
         let root = BitMapBackend::new(tmp, (1000, 560)).into_drawing_area();
@@ -210,6 +217,7 @@ pub fn intermediate_values(path: &Path, curves: &[TrialCurve], y_label: &str, ti
     let Some((y0, y1)) = value_range(curves.iter().flat_map(|c| c.values.iter().copied())) else {
         return Err(bad_input(path, "no intermediate values to plot"));
     };
+    let y0 = legend_room(y0, y1);
     let epochs = curves.iter().map(|c| c.values.len()).max().unwrap_or(1).max(1);
     atomically(path, |tmp| {
         let root = BitMapBackend::new(tmp, (1000, 560)).into_drawing_area();
@@ -243,15 +251,18 @@ pub fn intermediate_values(path: &Path, curves: &[TrialCurve], y_label: &str, ti
         for c in curves.iter().filter(|c| c.pruned).chain(curves.iter().filter(|c| !c.pruned)) {
             let pts = points(c);
             let colour = if c.pruned { PRUNED } else { ACCENT };
-            let series = chart
-                .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)).point_size(3))
-                .map_err(&err)?;
+            let series =
+                chart.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)).point_size(3)).map_err(&err)?;
             if c.pruned && !labelled.0 {
                 labelled.0 = true;
-                series.label("pruned trial").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], PRUNED.stroke_width(2)));
+                series
+                    .label("pruned trial")
+                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], PRUNED.stroke_width(2)));
             } else if !c.pruned && !labelled.1 {
                 labelled.1 = true;
-                series.label("complete trial").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ACCENT.stroke_width(2)));
+                series
+                    .label("complete trial")
+                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ACCENT.stroke_width(2)));
             }
             if c.pruned {
                 if let Some(&last) = pts.last() {
@@ -308,7 +319,8 @@ pub fn parallel_coordinates(
         check_font(&root, tmp)?;
         let err = draw_err(tmp);
         root.fill(&WHITE).map_err(&err)?;
-        root.draw_text(title, &anchored(TITLE_SIZE, HPos::Center, VPos::Center), (width as i32 / 2, 26)).map_err(&err)?;
+        root.draw_text(title, &anchored(TITLE_SIZE, HPos::Center, VPos::Center), (width as i32 / 2, 26))
+            .map_err(&err)?;
         // Worst first, so that the best lines are on top.
         let mut order: Vec<&ParallelLine> = lines.iter().collect();
         order.sort_by(|a, b| a.value.total_cmp(&b.value));
@@ -330,9 +342,12 @@ pub fn parallel_coordinates(
                 root.draw(&PathElement::new(pts, colour.stroke_width(2))).map_err(&err)?;
             }
         }
-        let obj_ticks: Vec<(f64, String)> =
-            (0..5).map(|k| (0.05 + 0.225 * k as f64, 0.05 + 0.225 * k as f64)).map(|(p, f)| (p, format!("{:.2}", v0 + f * (v1 - v0)))).collect();
-        let all_axes = std::iter::once((objective.to_string(), obj_ticks)).chain(axes.iter().map(|a| (a.name.clone(), a.ticks.clone())));
+        let obj_ticks: Vec<(f64, String)> = (0..5)
+            .map(|k| (0.05 + 0.225 * k as f64, 0.05 + 0.225 * k as f64))
+            .map(|(p, f)| (p, format!("{:.2}", v0 + f * (v1 - v0))))
+            .collect();
+        let all_axes = std::iter::once((objective.to_string(), obj_ticks))
+            .chain(axes.iter().map(|a| (a.name.clone(), a.ticks.clone())));
         for (i, (name, ticks)) in all_axes.enumerate() {
             let x = x_of(i);
             root.draw(&PathElement::new(vec![(x, top), (x, top + plot_h)], BLACK.stroke_width(1))).map_err(&err)?;
@@ -344,8 +359,11 @@ pub fn parallel_coordinates(
                 let style = anchored(SMALL_SIZE - 1.0, HPos::Left, VPos::Center);
                 let (w, h) = root.estimate_text_size(&label, &style).map_err(&err)?;
                 let (w, h) = (w as i32, h as i32);
-                root.draw(&Rectangle::new([(x + 3, y - h / 2 - 2), (x + 7 + w, y + h / 2 + 2)], WHITE.mix(0.85).filled()))
-                    .map_err(&err)?;
+                root.draw(&Rectangle::new(
+                    [(x + 3, y - h / 2 - 2), (x + 7 + w, y + h / 2 + 2)],
+                    WHITE.mix(0.85).filled(),
+                ))
+                .map_err(&err)?;
                 root.draw_text(&label, &style, (x + 5, y)).map_err(&err)?;
             }
         }
@@ -374,8 +392,10 @@ pub fn importances(path: &Path, importances: &[(String, f64)], method: &str, tit
         check_font(&root, tmp)?;
         let err = draw_err(tmp);
         root.fill(&WHITE).map_err(&err)?;
-        root.draw_text(title, &anchored(TITLE_SIZE, HPos::Center, VPos::Center), (width as i32 / 2, 26)).map_err(&err)?;
-        root.draw_text(method, &anchored(SMALL_SIZE, HPos::Center, VPos::Center), (width as i32 / 2, 54)).map_err(&err)?;
+        root.draw_text(title, &anchored(TITLE_SIZE, HPos::Center, VPos::Center), (width as i32 / 2, 26))
+            .map_err(&err)?;
+        root.draw_text(method, &anchored(SMALL_SIZE, HPos::Center, VPos::Center), (width as i32 / 2, 54))
+            .map_err(&err)?;
         let mut label_w = 0u32;
         for (name, _) in importances {
             label_w = label_w.max(root.estimate_text_size(name, &text(LABEL_SIZE)).map_err(&err)?.0);
@@ -416,7 +436,8 @@ pub fn slices(path: &Path, panels: &[SlicePanel], y_label: &str, title: &str) ->
         check_font(&root, tmp)?;
         let err = draw_err(tmp);
         root.fill(&WHITE).map_err(&err)?;
-        root.draw_text(title, &anchored(TITLE_SIZE, HPos::Center, VPos::Center), (width as i32 / 2, 24)).map_err(&err)?;
+        root.draw_text(title, &anchored(TITLE_SIZE, HPos::Center, VPos::Center), (width as i32 / 2, 24))
+            .map_err(&err)?;
         root.draw_text(
             "colour: trial number (darker = later)",
             &anchored(SMALL_SIZE, HPos::Center, VPos::Center),
@@ -446,9 +467,13 @@ pub fn slices(path: &Path, panels: &[SlicePanel], y_label: &str, title: &str) ->
                 .draw()
                 .map_err(&err)?;
             chart
-                .draw_series(panel.points.iter().filter(|q| q.1.is_finite()).map(|&(x, y, n)| {
-                    Circle::new((x, y), 4, blues(0.2 + 0.8 * n as f64 / last).filled())
-                }))
+                .draw_series(
+                    panel
+                        .points
+                        .iter()
+                        .filter(|q| q.1.is_finite())
+                        .map(|&(x, y, n)| Circle::new((x, y), 4, blues(0.2 + 0.8 * n as f64 / last).filled())),
+                )
                 .map_err(&err)?;
         }
         root.present().map_err(&err)?;

@@ -120,7 +120,9 @@ pub fn param_specs(cfg: &SearchConfig) -> Result<Vec<ParamSpec>> {
         };
         if let (Distribution::Categorical { n }, Some(c)) = (&distribution, &choices) {
             if *n != c.len() || c.iter().any(|v| v.is_null() || v.is_object() || v.is_array()) {
-                return Err(TrainError::Other(format!("search space parameter `{name}`: choices {c:?} not exportable")));
+                return Err(TrainError::Other(format!(
+                    "search space parameter `{name}`: choices {c:?} not exportable"
+                )));
             }
         }
         out.push(ParamSpec { name, distribution, choices });
@@ -232,17 +234,14 @@ pub fn export_trials(records: &[TrialRecord], specs: &[ParamSpec], study_dir: &P
                         Some(v) => {
                             params.insert(spec.name.clone(), v);
                         }
-                        None => tracing::warn!("trial {}: {} = {x} lies outside the space; left out", r.trial, spec.name),
+                        None => {
+                            tracing::warn!("trial {}: {} = {x} lies outside the space; left out", r.trial, spec.name)
+                        }
                     }
                 }
             }
-            let intermediate_values = r
-                .curve
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.is_finite())
-                .map(|(i, &v)| (i + 1, v))
-                .collect();
+            let intermediate_values =
+                r.curve.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, &v)| (i + 1, v)).collect();
             let dir = run_dir(r, study_dir);
             let user_attrs = BTreeMap::from([
                 ("best_epoch".to_string(), json!(r.best_epoch)),
@@ -357,7 +356,8 @@ pub(crate) mod tests {
     use crate::search::{train_command, SearchSpace};
 
     pub(crate) fn rec(trial: usize, status: TrialStatus, curve: &[f64], params: &[(&str, f64)]) -> TrialRecord {
-        let config = TrainConfig { out: PathBuf::from(format!("/nonexistent/trial-{trial:03}")), ..TrainConfig::default() };
+        let config =
+            TrainConfig { out: PathBuf::from(format!("/nonexistent/trial-{trial:03}")), ..TrainConfig::default() };
         TrialRecord {
             trial,
             status,
@@ -371,7 +371,10 @@ pub(crate) mod tests {
     }
 
     fn cfg() -> SearchConfig {
-        SearchConfig { space: SearchSpace { epochs: Some([2, 4]), ..SearchSpace::default() }, ..SearchConfig::default() }
+        SearchConfig {
+            space: SearchSpace { epochs: Some([2, 4]), ..SearchSpace::default() },
+            ..SearchConfig::default()
+        }
     }
 
     #[test]
@@ -409,10 +412,7 @@ pub(crate) mod tests {
             by("epochs"),
             json!({"name": "IntDistribution", "attributes": {"low": 2, "high": 4, "log": false, "step": 1}})
         );
-        assert_eq!(
-            by("loss"),
-            json!({"name": "CategoricalDistribution", "attributes": {"choices": ["ce", "focal"]}})
-        );
+        assert_eq!(by("loss"), json!({"name": "CategoricalDistribution", "attributes": {"choices": ["ce", "focal"]}}));
     }
 
     #[test]
@@ -441,7 +441,10 @@ pub(crate) mod tests {
         assert_eq!(row0[18], "2", "best epoch");
         assert_eq!(row0[20], "3", "epochs run");
         let row1: Vec<&str> = lines[2].split(',').collect();
-        assert_eq!((row1[0], row1[1], row1[7], row1[10], row1[14], row1[22]), ("1", "12.5", "False", "", "typed", "PRUNED"));
+        assert_eq!(
+            (row1[0], row1[1], row1[7], row1[10], row1[14], row1[22]),
+            ("1", "12.5", "False", "", "typed", "PRUNED")
+        );
     }
 
     #[test]

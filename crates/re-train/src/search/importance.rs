@@ -29,7 +29,13 @@ pub struct PedAnova {
 
 impl Default for PedAnova {
     fn default() -> Self {
-        PedAnova { target_quantile: 0.1, region_quantile: 1.0, n_steps: 50, prior_weight: 1.0, min_n_trials_in_regime: 2 }
+        PedAnova {
+            target_quantile: 0.1,
+            region_quantile: 1.0,
+            n_steps: 50,
+            prior_weight: 1.0,
+            min_n_trials_in_regime: 2,
+        }
     }
 }
 
@@ -49,11 +55,8 @@ impl PedAnova {
         let params: Vec<&ParamSpec> =
             specs.iter().filter(|s| complete.iter().any(|r| active_value(r, s).is_some())).collect();
         let trials: Vec<&TrialRecord> = complete.into_iter().filter(|r| r.best_micro_f1.is_finite()).collect();
-        let raw: Vec<f64> = if trials.len() <= 1 {
-            vec![0.0; params.len()]
-        } else {
-            self.raw_importances(&trials, &params)
-        };
+        let raw: Vec<f64> =
+            if trials.len() <= 1 { vec![0.0; params.len()] } else { self.raw_importances(&trials, &params) };
         let sum: f64 = raw.iter().sum();
         let mut out: Vec<Importance> = params
             .iter()
@@ -269,13 +272,21 @@ mod tests {
 
     fn specs() -> Vec<ParamSpec> {
         vec![
-            ParamSpec { name: "x".into(), distribution: Distribution::Float { low: 0.0, high: 1.0, log: false }, choices: None },
+            ParamSpec {
+                name: "x".into(),
+                distribution: Distribution::Float { low: 0.0, high: 1.0, log: false },
+                choices: None,
+            },
             ParamSpec {
                 name: "c".into(),
                 distribution: Distribution::Categorical { n: 3 },
                 choices: Some(vec![json!("a"), json!("b"), json!("c")]),
             },
-            ParamSpec { name: "noise".into(), distribution: Distribution::Float { low: 1e-3, high: 1.0, log: true }, choices: None },
+            ParamSpec {
+                name: "noise".into(),
+                distribution: Distribution::Float { low: 1e-3, high: 1.0, log: true },
+                choices: None,
+            },
         ]
     }
 

@@ -178,9 +178,9 @@ impl StudyReport {
     /// The axis of `spec`: one tick per choice, or five ticks over a numeric range (geometric on a log range).
     pub fn axis(&self, spec: &ParamSpec) -> Axis {
         let ticks = match spec.distribution {
-            Distribution::Categorical { n } => (0..n)
-                .map(|i| (if n <= 1 { 0.5 } else { i as f64 / (n - 1) as f64 }, spec.display(i as f64)))
-                .collect(),
+            Distribution::Categorical { n } => {
+                (0..n).map(|i| (if n <= 1 { 0.5 } else { i as f64 / (n - 1) as f64 }, spec.display(i as f64))).collect()
+            }
             Distribution::Int { low, high, step } => {
                 let count = ((high - low) / step.max(1) + 1).clamp(1, 5);
                 (0..count)
@@ -294,7 +294,10 @@ impl StudyReport {
         );
         match &self.best {
             Some(b) => {
-                s.push_str(&format!("best trial {}: dev micro-F1 {:.2} at epoch {}\n", b.number, b.value, b.best_epoch));
+                s.push_str(&format!(
+                    "best trial {}: dev micro-F1 {:.2} at epoch {}\n",
+                    b.number, b.value, b.best_epoch
+                ));
                 for (k, v) in &b.params {
                     let shown = match v {
                         Value::Number(n) if n.is_f64() => super::export::format_sig(n.as_f64().unwrap_or(f64::NAN), 4),
@@ -305,9 +308,16 @@ impl StudyReport {
                 }
                 s.push_str(&format!("reproduce: {}\n", b.command));
                 if b.model_dir_exists {
-                    s.push_str(&format!("model: {} (kre predict --model-dir {})\n", b.model_dir.display(), b.run_dir.display()));
+                    s.push_str(&format!(
+                        "model: {} (kre predict --model-dir {})\n",
+                        b.model_dir.display(),
+                        b.run_dir.display()
+                    ));
                 } else {
-                    s.push_str(&format!("model: {} is missing; the command above re-creates it\n", b.model_dir.display()));
+                    s.push_str(&format!(
+                        "model: {} is missing; the command above re-creates it\n",
+                        b.model_dir.display()
+                    ));
                 }
             }
             None => s.push_str("no complete trial yet: no best trial\n"),
@@ -330,7 +340,11 @@ impl StudyReport {
              th{background:#eef}tr.best{background:#ffd}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}\
              code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n",
         );
-        h.push_str(&format!("<h1>Study {}</h1>\n<pre>{}</pre>\n", esc(&self.study_dir.display().to_string()), esc(&self.summary())));
+        h.push_str(&format!(
+            "<h1>Study {}</h1>\n<pre>{}</pre>\n",
+            esc(&self.study_dir.display().to_string()),
+            esc(&self.summary())
+        ));
         h.push_str(&format!("<p>Parameter importances: {}.</p>\n", esc(&self.importance_method)));
         for (title, path) in plots {
             let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
@@ -430,13 +444,21 @@ mod tests {
     use crate::search::SearchSpace;
 
     fn cfg() -> SearchConfig {
-        SearchConfig { space: SearchSpace { epochs: Some([2, 4]), ..SearchSpace::default() }, ..SearchConfig::default() }
+        SearchConfig {
+            space: SearchSpace { epochs: Some([2, 4]), ..SearchSpace::default() },
+            ..SearchConfig::default()
+        }
     }
 
     fn study() -> Vec<TrialRecord> {
         vec![
             rec(2, TrialStatus::Pruned, &[5.0], &[("lr", 1e-3), ("markers", 2.0), ("loss", 0.0)]),
-            rec(0, TrialStatus::Complete, &[20.0, 40.0], &[("lr", 5e-4), ("markers", 0.0), ("loss", 1.0), ("gamma", 3.0)]),
+            rec(
+                0,
+                TrialStatus::Complete,
+                &[20.0, 40.0],
+                &[("lr", 5e-4), ("markers", 0.0), ("loss", 1.0), ("gamma", 3.0)],
+            ),
             rec(1, TrialStatus::Complete, &[30.0, 35.0], &[("lr", 2e-3), ("markers", 1.0), ("loss", 0.0)]),
             // Ties with trial 0 later: the earlier trial stays best.
             rec(3, TrialStatus::Complete, &[40.0], &[("lr", 3e-4), ("markers", 1.0), ("loss", 0.0)]),
@@ -511,7 +533,9 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE=")] {
+        for (i, o) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE=")]
+        {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }
