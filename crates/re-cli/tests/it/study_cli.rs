@@ -117,3 +117,50 @@ fn missing_or_empty_study_is_a_clear_error() {
     assert!(e.contains("empty: the study has no finished trials"), "{e}");
     assert!(!out.exists(), "nothing written for a failed report");
 }
+
+/// A real (tiny, 2-trial) study, then its report and export: the best trial's `best/` model exists and is reported
+/// as such, and the export has the trials' times from their run directories.
+#[test]
+fn report_of_a_real_study_points_at_the_best_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = crate::common::slice("train.json", 40, dir.path());
+    let dev = crate::common::slice("dev.json", 20, dir.path());
+    let toml = dir.path().join("search.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "seed = 1\n[base]\ntrain = {:?}\ndev = {:?}\nmodel = \"tiny\"\nepochs = 2\n\
+             [base.tiny]\nvocab_size = 300\nhidden_size = 16\nnum_layers = 1\nnum_heads = 2\nintermediate_size = 32\n\
+             [sampler]\nkind = \"random\"\n[pruner]\nkind = \"none\"\n",
+            s(&train),
+            s(&dev)
+        ),
+    )
+    .unwrap();
+    let study = dir.path().join("study");
+    ok(&kre(&["search", "--config", s(&toml), "--trials", "2", "--study", s(&study)]));
+    let out = dir.path().join("report");
+    let stdout = ok(&kre(&["search", "report", "--study", s(&study), "--out", s(&out)]));
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("best.json")).unwrap()).unwrap();
+    let b = &best["best_trial"];
+    assert_eq!(b["model_dir_exists"], true, "{best}");
+    assert_eq!(b["config_file_exists"], true, "{best}");
+    let model_dir = PathBuf::from(b["model_dir"].as_str().unwrap());
+    assert!(model_dir.join("config.json").is_file() || model_dir.read_dir().unwrap().count() > 0);
+    assert!(
+        stdout.contains(&format!(
+            "kre predict --model-dir {}",
+            study.join(format!("trial-{:03}", b["number"].as_u64().unwrap())).display()
+        )),
+        "{stdout}"
+    );
+    let csv = dir.path().join("t.csv");
+    ok(&kre(&["search", "export", "--study", s(&study), "--out", s(&csv)]));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    for row in text.lines().skip(1) {
+        let cells: Vec<&str> = row.split(',').collect();
+        assert!(cells[2].starts_with("20") && cells[3].starts_with("20"), "datetimes: {row}");
+        assert!(cells[4].starts_with("0 days 00:"), "duration: {row}");
+    }
+}

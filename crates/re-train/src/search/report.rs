@@ -513,6 +513,17 @@ mod tests {
         assert_eq!(ax.ticks[4].1, "0.003");
     }
 
+    /// Records written before TPE have no parameters: the report still has its table and best trial, and no
+    /// importances.
+    #[test]
+    fn trials_without_parameters_still_report() {
+        let old = vec![rec(0, TrialStatus::Complete, &[10.0], &[]), rec(1, TrialStatus::Complete, &[20.0], &[])];
+        let r = StudyReport::new(&cfg(), &old, Path::new("/s")).unwrap();
+        assert_eq!(r.best.as_ref().unwrap().number, 1);
+        assert!(r.used_params().is_empty() && r.importances.is_empty());
+        assert_eq!(r.trials_csv().lines().next(), Some("number,state,value,best_epoch,epochs_run"));
+    }
+
     #[test]
     fn empty_study_is_an_error() {
         let e = StudyReport::new(&cfg(), &[], Path::new("/some/study")).unwrap_err().to_string();
