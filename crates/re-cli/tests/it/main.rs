@@ -9,4 +9,5 @@ mod inference_engine_cli;
 mod minilm_weights;
 mod synth_eda_cli;
 mod train_cli;
+mod search_cli;
 mod wgpu_cli;

@@ -153,6 +153,21 @@ impl WorkerOptions {
         }
     }
 
+    /// What is wrong with the heartbeat settings, if anything.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.heartbeat_interval.is_zero() {
+            return Err("the heartbeat interval must be positive".into());
+        }
+        if self.grace <= self.heartbeat_interval {
+            return Err(format!(
+                "the heartbeat grace period ({:?}) must be longer than the heartbeat interval ({:?}), or live \
+                 trials would be failed",
+                self.grace, self.heartbeat_interval
+            ));
+        }
+        Ok(())
+    }
+
     /// How long a worker with nothing to claim waits before asking again (a running trial may fail meanwhile).
     fn poll_interval(&self) -> Duration {
         self.heartbeat_interval.clamp(Duration::from_millis(20), Duration::from_secs(5))
@@ -402,6 +417,7 @@ pub fn run_study_in(
 ) -> Result<Vec<TrialRecord>> {
     cfg.base.validate()?;
     cfg.check().map_err(TrainError::Config)?;
+    worker.check().map_err(TrainError::Config)?;
     std::fs::create_dir_all(runs_dir).map_err(|e| TrainError::io(runs_dir, e))?;
     check_study_config(storage, cfg)?;
     loop {

@@ -6,7 +6,8 @@
 //!
 //! Several workers share a study as Optuna's RDB storage does: [`StudyStorage::claim`] picks the lowest trial
 //! number that is neither finished nor running and stores it as running with its parameters, atomically (SQLite:
-//! `BEGIN IMMEDIATE`; PostgreSQL: the study's row locked `FOR UPDATE`, and a primary key on (study, number)).
+//! `BEGIN IMMEDIATE`; PostgreSQL: the study's row locked `FOR NO KEY UPDATE`, and a primary key on
+//! (study, number)).
 //! Every write of a running trial names the claim's attempt, so a worker whose trial was declared stale and
 //! handed to another one cannot overwrite the new attempt. A running trial whose heartbeat is older than the
 //! claimer's grace period is marked failed and its number claimed again with the same parameters.
@@ -517,6 +518,27 @@ enum Sql {
     Text(Option<String>),
 }
 
+impl Sql {
+    fn int(&self) -> i64 {
+        match self {
+            Sql::Int(i) => *i,
+            _ => 0,
+        }
+    }
+    fn real(&self) -> Option<f64> {
+        match self {
+            Sql::Real(r) => *r,
+            _ => None,
+        }
+    }
+    fn text(&self) -> Option<&str> {
+        match self {
+            Sql::Text(t) => t.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// The column types a query reads, in order.
 #[derive(Clone, Copy)]
 enum Col {
@@ -644,7 +666,7 @@ impl Database for Postgres {
         self.batch("BEGIN")?;
         // The study's row is the claims' lock: a second claim waits here until the first commits.
         self.query(
-            "SELECT name FROM studies WHERE name = $1 FOR UPDATE",
+            "SELECT name FROM studies WHERE name = $1 FOR NO KEY UPDATE",
             &[Sql::Text(Some(study.into()))],
             &[Col::Text],
         )
@@ -792,37 +814,30 @@ impl SqlStorage {
             .map_err(|e| self.err(e))?;
         let mut intermediate: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
         for r in steps {
-            if let [Sql::Int(n), Sql::Int(step), Sql::Real(v)] = r.as_slice() {
-                let curve = intermediate.entry(*n as usize).or_default();
-                let step = *step as usize;
-                if curve.len() <= step {
-                    curve.resize(step + 1, f64::NAN);
-                }
-                curve[step] = v.unwrap_or(f64::NAN);
+            let curve = intermediate.entry(r[0].int() as usize).or_default();
+            let step = r[1].int() as usize;
+            if curve.len() <= step {
+                curve.resize(step + 1, f64::NAN);
             }
+            curve[step] = r[2].real().unwrap_or(f64::NAN);
         }
         rows.into_iter()
-            .map(|r| match r.as_slice() {
-                [Sql::Int(number), Sql::Text(Some(state)), Sql::Int(attempt), Sql::Text(worker), Sql::Text(params), Sql::Real(value), Sql::Real(heartbeat), Sql::Text(failure), Sql::Text(payload)] =>
-                {
-                    let number = *number as usize;
-                    let bad = |what: &str, e: &dyn std::fmt::Display| self.err(format!("trial {number}: {what}: {e}"));
-                    Ok(StoredTrial {
-                        number,
-                        state: TrialState::parse(state).ok_or_else(|| bad("state", state))?,
-                        attempt: *attempt as u32,
-                        worker: worker.clone().unwrap_or_default(),
-                        params: serde_json::from_str(params.as_deref().unwrap_or("{}"))
-                            .map_err(|e| bad("params", &e))?,
-                        intermediate: intermediate.remove(&number).unwrap_or_default(),
-                        value: *value,
-                        heartbeat: heartbeat.unwrap_or(0.0),
-                        failure: failure.clone(),
-                        payload: serde_json::from_str(payload.as_deref().unwrap_or("{}"))
-                            .map_err(|e| bad("payload", &e))?,
-                    })
-                }
-                _ => Err(self.err("unexpected row shape in trials")),
+            .map(|r| {
+                let number = r[0].int() as usize;
+                let bad = |what: &str, e: &dyn std::fmt::Display| self.err(format!("trial {number}: {what}: {e}"));
+                let state = r[1].text().unwrap_or_default();
+                Ok(StoredTrial {
+                    number,
+                    state: TrialState::parse(state).ok_or_else(|| bad("state", &state))?,
+                    attempt: r[2].int() as u32,
+                    worker: r[3].text().unwrap_or_default().to_string(),
+                    params: serde_json::from_str(r[4].text().unwrap_or("{}")).map_err(|e| bad("params", &e))?,
+                    intermediate: intermediate.remove(&number).unwrap_or_default(),
+                    value: r[5].real(),
+                    heartbeat: r[6].real().unwrap_or(0.0),
+                    failure: r[7].text().map(str::to_string),
+                    payload: serde_json::from_str(r[8].text().unwrap_or("{}")).map_err(|e| bad("payload", &e))?,
+                })
             })
             .collect()
     }
@@ -891,9 +906,11 @@ impl StudyStorage for SqlStorage {
             for t in trials.iter_mut().filter(|t| t.state == TrialState::Running && t.heartbeat < cutoff) {
                 let reason = stale_reason(&t.worker, t.heartbeat, now);
                 tracing::warn!("{}: trial {} failed: {reason}; it will run again", self.what, t.number);
+                let (number, attempt) = (Sql::Int(t.number as i64), Sql::Int(t.attempt as i64));
                 db.execute(
-                    "UPDATE trials SET state = 'failed', failure = $4 WHERE study = $1 AND number = $2 AND attempt = $3",
-                    &[self.name(), Sql::Int(t.number as i64), Sql::Int(t.attempt as i64), Sql::Text(Some(reason.clone()))],
+                    "UPDATE trials SET state = 'failed', failure = $4 \
+                     WHERE study = $1 AND number = $2 AND attempt = $3",
+                    &[self.name(), number, attempt, Sql::Text(Some(reason.clone()))],
                 )
                 .map_err(|e| self.err(e))?;
                 t.state = TrialState::Failed;

@@ -2,6 +2,7 @@
 mod fused_predict;
 mod parallel;
 mod search;
+mod search_storage;
 mod training;
 mod training_parity;
 mod wgpu;
