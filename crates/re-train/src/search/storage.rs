@@ -421,10 +421,6 @@ impl StudyStorage for DirectoryStorage {
         propose: &mut dyn FnMut(usize, &[StoredTrial]) -> Result<Proposal>,
     ) -> Result<Claim> {
         let mut trials = self.lock();
-        // One worker: a trial still marked running was abandoned by this process (an error in the caller).
-        for t in trials.iter_mut().filter(|t| t.state == TrialState::Running) {
-            t.state = TrialState::Failed;
-        }
         let (number, attempt, proposal) = match plan_claim(&trials, n_trials) {
             Plan::Done => return Ok(Claim::Done),
             Plan::Wait => return Ok(Claim::Wait),
