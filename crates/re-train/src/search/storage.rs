@@ -421,14 +421,15 @@ impl StudyStorage for DirectoryStorage {
         propose: &mut dyn FnMut(usize, &[StoredTrial]) -> Result<Proposal>,
     ) -> Result<Claim> {
         let mut trials = self.lock();
-        let (number, attempt, proposal) = match plan_claim(&trials, n_trials) {
+        let (number, attempt, proposal, failure) = match plan_claim(&trials, n_trials) {
             Plan::Done => return Ok(Claim::Done),
             Plan::Wait => return Ok(Claim::Wait),
             Plan::Retry(n) => {
                 let t = trials.iter().find(|t| t.number == n).expect("planned from these trials");
-                (n, t.attempt + 1, Proposal { params: t.params.clone(), payload: t.payload.clone() })
+                let proposal = Proposal { params: t.params.clone(), payload: t.payload.clone() };
+                (n, t.attempt + 1, proposal, t.failure.clone())
             }
-            Plan::New(n) => (n, 1, propose(n, &trials)?),
+            Plan::New(n) => (n, 1, propose(n, &trials)?, None),
         };
         trials.retain(|t| t.number != number);
         trials.push(StoredTrial {
@@ -440,7 +441,7 @@ impl StudyStorage for DirectoryStorage {
             intermediate: Vec::new(),
             value: None,
             heartbeat: unix_now(),
-            failure: None,
+            failure,
             payload: proposal.payload.clone(),
         });
         trials.sort_by_key(|t| t.number);
