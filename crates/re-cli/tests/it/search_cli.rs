@@ -28,12 +28,14 @@ fn search_toml(dir: &std::path::Path) -> std::path::PathBuf {
 fn bad_storage_arguments_fail_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let config = search_toml(dir.path());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let db = format!("sqlite:{}/s.db", s(dir.path()));
     let cases: [(&[&str], &str); 5] = [
         (&["--storage", "mysql://h/d", "--study-name", "x"], "unknown storage scheme `mysql`"),
         (&["--storage", "sqlite:"], "no database file"),
-        (&["--storage", &format!("sqlite:{}/s.db", s(dir.path()))], "--study-name is required"),
-        (&["--study", s(&dir.path().join("a")), "--storage", s(&dir.path().join("b"))], "cannot be used with"),
-        (&["--study", s(&dir.path().join("a")), "--heartbeat-interval", "2", "--heartbeat-grace", "1"], "grace"),
+        (&["--storage", &db], "--study-name is required"),
+        (&["--study", s(&a), "--storage", s(&b)], "cannot be used with"),
+        (&["--study", s(&a), "--heartbeat-interval", "2", "--heartbeat-grace", "1"], "grace"),
     ];
     for (extra, expected) in cases {
         let mut args = vec!["search", "--config", s(&config), "--trials", "1"];
@@ -54,18 +56,29 @@ fn sqlite_study_runs_resumes_and_is_readable() {
     let storage = format!("sqlite:{}", s(&db));
     let runs = dir.path().join("runs");
     let args = [
-        "search", "--config", s(&config), "--trials", "2", "--storage", &storage, "--study-name", "cli", "--runs",
-        s(&runs), "--heartbeat-interval", "0.5",
+        "search",
+        "--config",
+        s(&config),
+        "--trials",
+        "2",
+        "--storage",
+        &storage,
+        "--study-name",
+        "cli",
+        "--runs",
+        s(&runs),
+        "--heartbeat-interval",
+        "0.5",
     ];
     let out = kre(&args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&format!("kre train --config {}", s(&runs.join("trial-00"))).to_string()), "{stdout}");
     let trials = StorageSpec::Sqlite(db.clone()).open("cli").unwrap().trials().unwrap();
-    assert_eq!(trials.iter().map(|t| (t.number, t.state, t.attempt)).collect::<Vec<_>>(), vec![
-        (0, TrialState::Complete, 1),
-        (1, TrialState::Complete, 1)
-    ]);
+    assert_eq!(
+        trials.iter().map(|t| (t.number, t.state, t.attempt)).collect::<Vec<_>>(),
+        vec![(0, TrialState::Complete, 1), (1, TrialState::Complete, 1)]
+    );
     assert!(runs.join("trial-001/train_config.toml").exists());
     // Same command: the study is complete, nothing runs again; one more trial runs trial 2 only.
     let again = kre(&args);

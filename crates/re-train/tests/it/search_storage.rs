@@ -15,8 +15,8 @@ use re_train::config::TrainConfig;
 use re_train::progress::{Silent, TrainObserver};
 use re_train::search::storage::{Claim, Proposal, StoredTrial, TrialResult};
 use re_train::search::{
-    run_study_in, Pruner, SamplerConfig, SamplerKind, SearchConfig, SearchSpace, StorageSpec, StudyStorage,
-    TrialState, WorkerOptions,
+    run_study_in, Pruner, SamplerConfig, SamplerKind, SearchConfig, SearchSpace, StorageSpec, StudyStorage, TrialState,
+    WorkerOptions,
 };
 use re_train::trainer::{EpochMetrics, TrainSummary};
 use serde_json::json;
@@ -297,7 +297,8 @@ fn search_worker_process() {
         grace: ms("KRE_TEST_WORKER_GRACE_MS"),
     };
     let cfg = study_config(&env("KRE_TEST_WORKER_VARIANT"));
-    let mut train = fake_train(env("KRE_TEST_WORKER_EPOCH_MS").parse().unwrap(), Some(env("KRE_TEST_WORKER_LOG").into()));
+    let mut train =
+        fake_train(env("KRE_TEST_WORKER_EPOCH_MS").parse().unwrap(), Some(env("KRE_TEST_WORKER_LOG").into()));
     let trials: usize = env("KRE_TEST_WORKER_TRIALS").parse().unwrap();
     run_study_in(&*st, &cfg, trials, Path::new(&env("KRE_TEST_WORKER_RUNS")), &worker, &mut Silent, &mut train)
         .unwrap();
@@ -452,7 +453,8 @@ fn killed_worker_is_replaced(storage: &str, dir: &Path) {
     let killed_params = loop {
         assert!(start.elapsed() < Duration::from_secs(30), "w0 never reported an epoch");
         let trials = watcher.trials().unwrap_or_default();
-        if let Some(t) = trials.iter().find(|t| t.worker == "w0" && t.state == TrialState::Running && !t.intermediate.is_empty())
+        if let Some(t) =
+            trials.iter().find(|t| t.worker == "w0" && t.state == TrialState::Running && !t.intermediate.is_empty())
         {
             victim.kill().unwrap();
             victim.wait().unwrap();
