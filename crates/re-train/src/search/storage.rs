@@ -344,7 +344,7 @@ fn read_directory_trials(path: &Path) -> Result<Vec<StoredTrial>> {
     for (i, l) in lines.iter().enumerate() {
         let parsed = serde_json::from_str::<serde_json::Map<String, Value>>(l)
             .map_err(|e| e.to_string())
-            .and_then(|m| directory_line_to_trial(m));
+            .and_then(directory_line_to_trial);
         match parsed {
             Ok(t) => {
                 out.retain(|o| o.number != t.number);

@@ -102,9 +102,10 @@ fn storage_semantics(open: &dyn Fn() -> Box<dyn StudyStorage>, concurrent: bool)
         assert_eq!(seen.iter().find(|t| t.number == 2).unwrap().intermediate, vec![7.0]);
         assert_eq!(b.claim(4, "B", LONG, &mut propose_x).unwrap(), Claim::Wait, "2 and 3 are running");
         // A keeps trial 2 alive, B's trial 3 goes silent: after the grace period B's next claim fails 3 only.
-        let grace = Duration::from_millis(400);
+        // Generous against a loaded CI machine: A's heartbeats come every 50 ms, B's trial is silent for 1.5 s.
+        let grace = Duration::from_millis(1000);
         let start = Instant::now();
-        while start.elapsed() < grace + Duration::from_millis(300) {
+        while start.elapsed() < grace + Duration::from_millis(500) {
             assert!(a.heartbeat(2, 1).unwrap());
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -320,8 +321,8 @@ impl Study<'_> {
         self.dir.join(format!("{}.log", self.name))
     }
 
-    fn spawn(&self, id: &str) -> Child {
-        Command::new(std::env::current_exe().unwrap())
+    fn spawn(&self, id: &str) -> Worker {
+        let child = Command::new(std::env::current_exe().unwrap())
             .args(["search_storage::search_worker_process", "--exact", "--ignored", "--test-threads", "1"])
             .env("KRE_TEST_WORKER_STORAGE", self.storage)
             .env("KRE_TEST_WORKER_STUDY", self.name)
@@ -336,7 +337,8 @@ impl Study<'_> {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap()
+            .unwrap();
+        Worker(child)
     }
 
     /// (trial number → process ids that started it), from the workers' log.
@@ -352,8 +354,21 @@ impl Study<'_> {
     }
 }
 
+/// A worker process, killed if the test fails before it exits.
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Waits for every worker (at most `limit`), asserting each succeeded; kills them all on timeout.
-fn wait_all(children: &mut [Child], limit: Duration) {
+fn wait_all(workers: &mut [Worker], limit: Duration) {
+    let mut children: Vec<&mut Child> = workers.iter_mut().map(|w| &mut w.0).collect();
     let start = Instant::now();
     loop {
         let mut running = false;
@@ -402,7 +417,7 @@ fn three_workers_equal_one(storage: &str, dir: &Path) {
         grace_ms: 5000,
         dir,
     };
-    let mut workers: Vec<Child> = (0..3).map(|i| study.spawn(&format!("w{i}"))).collect();
+    let mut workers: Vec<Worker> = (0..3).map(|i| study.spawn(&format!("w{i}"))).collect();
     wait_all(&mut workers, Duration::from_secs(60));
     let spec: StorageSpec = storage.parse().unwrap();
     let shared = spec.open("three").unwrap().trials().unwrap();
@@ -436,12 +451,13 @@ fn killed_worker_is_replaced(storage: &str, dir: &Path) {
         trials: 8,
         epoch_ms: 150,
         heartbeat_ms: 100,
-        grace_ms: 700,
+        // Fifteen missed heartbeats: a live worker on a loaded machine is not declared stale.
+        grace_ms: 1500,
         dir,
     };
     let spec: StorageSpec = storage.parse().unwrap();
     let mut victim = study.spawn("w0");
-    let mut others: Vec<Child> = (1..3).map(|i| study.spawn(&format!("w{i}"))).collect();
+    let mut others: Vec<Worker> = (1..3).map(|i| study.spawn(&format!("w{i}"))).collect();
     let watcher = loop {
         // The study's tables exist once a worker opened it.
         match spec.open("kill") {
@@ -456,8 +472,8 @@ fn killed_worker_is_replaced(storage: &str, dir: &Path) {
         if let Some(t) =
             trials.iter().find(|t| t.worker == "w0" && t.state == TrialState::Running && !t.intermediate.is_empty())
         {
-            victim.kill().unwrap();
-            victim.wait().unwrap();
+            victim.0.kill().unwrap();
+            victim.0.wait().unwrap();
             break t.params.clone();
         }
         std::thread::sleep(Duration::from_millis(10));
