@@ -26,6 +26,9 @@ pub enum TrainError {
     Config(String),
     #[error("{path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
+    /// A study storage (`kre search --storage`): which one, and what went wrong.
+    #[error("{storage}: {message}")]
+    Storage { storage: String, message: String },
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     #[error("{0}")]

@@ -6,7 +6,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use re_plots::study::{HistoryPoint, ParallelLine, ParamAxis, SlicePanel, TrialCurve};
 use re_train::search::export::{export_trials, optuna_json, param_specs, trials_dataframe_csv};
-use re_train::search::report::{load_study_dir, Axis, StudyReport};
+use re_train::search::report::{load_study, Axis, StudyReport};
+use re_train::search::storage::StorageSpec;
+use re_train::search::{SearchConfig, TrialRecord};
 
 #[derive(Subcommand, Debug)]
 pub enum StudyCommand {
@@ -18,11 +20,55 @@ pub enum StudyCommand {
     Export(ExportArgs),
 }
 
+/// Which study: a directory (`--study`) or a database study (`--storage` + `--study-name`), as `kre search` names it.
+#[derive(Args, Debug)]
+pub struct StudySource {
+    /// Study directory (search.toml, trials.jsonl).
+    #[arg(long, conflicts_with = "storage", required_unless_present = "storage")]
+    pub study: Option<PathBuf>,
+    /// `sqlite:FILE.db`, `postgres://…` or a directory, as given to `kre search --storage`.
+    #[arg(long, value_name = "sqlite:PATH|postgres://…|DIR")]
+    pub storage: Option<StorageSpec>,
+    /// The study's name in a database storage; with a JSON export also the name written into it (default: the
+    /// study directory's name).
+    #[arg(long)]
+    pub study_name: Option<String>,
+    /// Where the workers put the trials' run directories (default: the study directory, or `runs/search/NAME`
+    /// with a database storage, as `kre search`); only used to find each trial's timing and `best/` model.
+    #[arg(long)]
+    pub runs: Option<PathBuf>,
+}
+
+impl StudySource {
+    /// The study's configuration and finished trials, the directory its trial runs are looked for in, and a name
+    /// for titles.
+    fn load(&self) -> anyhow::Result<(SearchConfig, Vec<TrialRecord>, PathBuf, String)> {
+        let (spec, name) = match (&self.study, &self.storage) {
+            (Some(dir), _) | (None, Some(StorageSpec::Directory(dir))) => {
+                (StorageSpec::Directory(dir.clone()), self.study_name.clone().unwrap_or_else(|| study_name(dir)))
+            }
+            (None, Some(spec)) => match &self.study_name {
+                Some(name) => (spec.clone(), name.clone()),
+                None => {
+                    anyhow::bail!("--study-name is required with --storage {spec} (one database holds many studies)")
+                }
+            },
+            (None, None) => anyhow::bail!("give --study DIR or --storage"),
+        };
+        let runs = match (&self.runs, &spec) {
+            (Some(r), _) => r.clone(),
+            (None, StorageSpec::Directory(dir)) => dir.clone(),
+            (None, _) => Path::new("runs/search").join(&name),
+        };
+        let (cfg, records) = load_study(&spec, &name)?;
+        Ok((cfg, records, runs, name))
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// Study directory (search.toml, trials.jsonl).
-    #[arg(long)]
-    pub study: PathBuf,
+    #[command(flatten)]
+    pub source: StudySource,
     /// Output directory (created; the files in it are replaced).
     #[arg(long)]
     pub out: PathBuf,
@@ -36,17 +82,13 @@ pub enum ExportFormat {
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// Study directory (search.toml, trials.jsonl).
-    #[arg(long)]
-    pub study: PathBuf,
+    #[command(flatten)]
+    pub source: StudySource,
     /// Output file; `.csv` or `.json` chooses the format unless --format is given.
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long, value_enum)]
     pub format: Option<ExportFormat>,
-    /// Study name in the JSON export (default: the study directory's name).
-    #[arg(long)]
-    pub study_name: Option<String>,
 }
 
 pub fn run(cmd: StudyCommand) -> anyhow::Result<()> {
@@ -65,15 +107,12 @@ fn export(a: ExportArgs) -> anyhow::Result<()> {
             _ => anyhow::bail!("--out {}: name a .csv or .json file, or give --format csv|json", a.out.display()),
         },
     };
-    let (cfg, records) = load_study_dir(&a.study)?;
+    let (cfg, records, runs, name) = a.source.load()?;
     let specs = param_specs(&cfg)?;
-    let trials = export_trials(&records, &specs, &a.study);
+    let trials = export_trials(&records, &specs, &runs);
     let text = match format {
         ExportFormat::Csv => trials_dataframe_csv(&specs, &trials),
-        ExportFormat::Json => {
-            let name = a.study_name.clone().unwrap_or_else(|| study_name(&a.study));
-            serde_json::to_string_pretty(&optuna_json(&name, &specs, &trials))? + "\n"
-        }
+        ExportFormat::Json => serde_json::to_string_pretty(&optuna_json(&name, &specs, &trials))? + "\n",
     };
     re_data::fsutil::write_atomic(&a.out, text.as_bytes())?;
     eprintln!("wrote {} trials to {}", trials.len(), a.out.display());
@@ -90,13 +129,12 @@ fn plot_axis(a: Axis) -> ParamAxis {
 }
 
 fn report(a: ReportArgs) -> anyhow::Result<()> {
-    let (cfg, records) = load_study_dir(&a.study)?;
-    let r = StudyReport::new(&cfg, &records, &a.study)?;
+    let (cfg, records, runs, name) = a.source.load()?;
+    let r = StudyReport::new(&cfg, &records, &runs)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create the directory", a.out.display()))?;
     r.write_files(&a.out)?;
 
     let y = "dev micro-F1 (%)";
-    let name = study_name(&a.study);
     let mut plots: Vec<(String, PathBuf)> = Vec::new();
     let history: Vec<HistoryPoint> = r
         .trials

@@ -9,6 +9,7 @@
 //! encoder through the fused f32 engine (`re_models::fused`) and the relation head on burn; on CUDA everything
 //! runs on burn. `kre predict --engine burn|fused` overrides the choice ([`EngineArg`]).
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
@@ -21,7 +22,7 @@ use re_train::config::{
 };
 use re_train::predict::PredictSummary;
 use re_train::progress::TrainObserver;
-use re_train::search::{Pruner, SamplerKind};
+use re_train::search::{Pruner, SamplerKind, StorageSpec, WorkerOptions};
 use re_train::trainer::TrainSummary;
 use re_train::{InferenceEngine, TrainError};
 
@@ -153,6 +154,14 @@ where
     T::Err: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
 {
     PossibleValuesParser::new(names.iter().copied()).try_map(|name| name.parse::<T>())
+}
+
+/// `--heartbeat-*`: seconds, fractions allowed.
+fn seconds(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!("expected a positive number of seconds, got `{s}`")),
+    }
 }
 
 fn precision_parser() -> impl TypedValueParser<Value = Precision> {
@@ -504,11 +513,32 @@ pub struct SearchArgs {
     /// (successive halving, median or none); see docs/search.md.
     #[arg(long, required = true)]
     pub config: Option<PathBuf>,
+    /// The study's size: workers stop once trials 0..N are complete or pruned (failed ones run again).
     #[arg(long, default_value_t = 10)]
     pub trials: usize,
-    /// Study directory (trials.jsonl, one run directory per trial); re-run the same command to resume.
-    #[arg(long, required = true)]
+    /// Study directory (trials.jsonl, one run directory per trial), one worker; re-run the same command to
+    /// resume. Same as `--storage DIR`.
+    #[arg(long, conflicts_with = "storage", required_unless_present = "storage")]
     pub study: Option<PathBuf>,
+    /// Where the study lives: `sqlite:FILE.db` (several workers on one machine), `postgres://USER@HOST/DB`
+    /// (several machines) or a directory (as --study). Any number of `kre search` workers may share a
+    /// database study; see docs/search.md.
+    #[arg(long, value_name = "sqlite:PATH|postgres://…|DIR")]
+    pub storage: Option<StorageSpec>,
+    /// The study's name in a database storage (one database holds many studies). Required with sqlite:/postgres.
+    #[arg(long)]
+    pub study_name: Option<String>,
+    /// Where this worker puts the trials' run directories (`trial-NNN/`). Default: the study directory, or
+    /// `runs/search/NAME` with a database storage.
+    #[arg(long)]
+    pub runs: Option<PathBuf>,
+    /// Seconds between heartbeats of the running trial (database storages).
+    #[arg(long, default_value = "30", value_parser = seconds)]
+    pub heartbeat_interval: Duration,
+    /// A running trial without a heartbeat for this many seconds is marked failed by another worker and run
+    /// again. Default: twice --heartbeat-interval.
+    #[arg(long, value_parser = seconds)]
+    pub heartbeat_grace: Option<Duration>,
     /// Overrides `[base] device` of search.toml. Trials run one after another, each on all listed devices.
     #[arg(long, help = DEVICE_HELP)]
     pub device: Option<DeviceSpec>,
@@ -528,8 +558,8 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
     if let Some(cmd) = a.action {
         return super::study::run(cmd);
     }
-    // clap requires both when no subcommand is given.
-    let (Some(config), Some(study)) = (&a.config, &a.study) else { anyhow::bail!("--config and --study are required") };
+    // clap requires --config when no subcommand is given.
+    let Some(config) = &a.config else { anyhow::bail!("--config is required") };
     let mut cfg = re_train::search::SearchConfig::from_toml_file(config)?;
     if let Some(kind) = a.sampler {
         cfg.sampler.kind = kind;
@@ -554,8 +584,32 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
         let job = TrainJob { cfg: tc, observer, predict_test: false, engine };
         on_backend(&tc.device, tc.precision, job).map(|(summary, _)| summary)
     };
-    let trials =
-        re_train::search::run_study_with(&cfg, a.trials, study, &mut ProgressBars::default(), &mut train_trial)?;
+    let (spec, name) = match (&a.study, &a.storage) {
+        (Some(dir), _) => (StorageSpec::Directory(dir.clone()), String::new()),
+        (None, Some(spec @ StorageSpec::Directory(_))) => (spec.clone(), String::new()),
+        (None, Some(spec)) => match &a.study_name {
+            Some(name) => (spec.clone(), name.clone()),
+            None => anyhow::bail!("--study-name is required with --storage {spec} (one database holds many studies)"),
+        },
+        (None, None) => anyhow::bail!("give --study DIR or --storage"),
+    };
+    let runs = match (&a.runs, &spec) {
+        (Some(r), _) => r.clone(),
+        (None, StorageSpec::Directory(dir)) => dir.clone(),
+        (None, _) => Path::new("runs/search").join(&name),
+    };
+    let worker = WorkerOptions::with_heartbeat(a.heartbeat_interval, a.heartbeat_grace);
+    worker.check().map_err(anyhow::Error::msg)?;
+    let storage = spec.open(&name)?;
+    let trials = re_train::search::run_study_in(
+        &*storage,
+        &cfg,
+        a.trials,
+        &runs,
+        &worker,
+        &mut ProgressBars::default(),
+        &mut train_trial,
+    )?;
     println!("{:>5}  {:>8}  {:>9}  {:>5}", "trial", "status", "micro-F1", "epoch");
     for t in &trials {
         println!(

@@ -3,6 +3,11 @@
 //! Every finished trial is appended to `STUDY/trials.jsonl`; re-running the same command skips finished trials and
 //! resumes an interrupted one from its `last/` checkpoint. A trial's parameters depend only on the seed and the
 //! trials before it, so a resumed study proposes what an uninterrupted one would have.
+//!
+//! A study can also live in a database ([`storage`]: SQLite, PostgreSQL) that any number of workers share
+//! ([`run_study_in`]): each trial is claimed atomically with its parameters, intermediate values are stored as
+//! each epoch ends (so pruning sees the other workers' trials), and a heartbeat thread keeps the running trial
+//! alive; a trial whose worker died is failed by another worker and run again.
 pub mod export;
 pub mod importance;
 #[cfg(test)]
@@ -11,15 +16,21 @@ mod pruner;
 pub mod report;
 mod sampler;
 mod space;
+pub mod storage;
 mod tpe;
 
 pub use pruner::Pruner;
 pub use sampler::{Distribution, Observation, Outcome, SamplerConfig, SamplerKind, TrialSampler};
 pub use space::SearchSpace;
+pub use storage::{StorageSpec, StoredTrial, StudyStorage, TrialState};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use storage::{Claim, ClaimedTrial, DirectoryStorage, Proposal, TrialResult};
 
 use burn::tensor::backend::AutodiffBackend;
 
@@ -46,9 +57,13 @@ pub struct SearchConfig {
 impl SearchConfig {
     pub fn from_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        let cfg: SearchConfig =
-            toml::from_str(&text).map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
-        cfg.check().map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a search.toml text; `origin` (a file or a storage) prefixes the errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
+        let cfg: SearchConfig = toml::from_str(text).map_err(|e| TrainError::Config(format!("{origin}: {e}")))?;
+        cfg.check().map_err(|e| TrainError::Config(format!("{origin}: {e}")))?;
         Ok(cfg)
     }
 
@@ -67,16 +82,114 @@ impl SearchConfig {
         history: &[TrialRecord],
         study_dir: &Path,
     ) -> Result<(TrainConfig, BTreeMap<String, f64>)> {
+        let observed: Vec<Observation> = history.iter().map(TrialRecord::observation).collect();
+        self.propose(index, &observed, study_dir)
+    }
+
+    /// [`Self::trial_config`] from the finished trials' observations (those numbered `index` or above are
+    /// ignored).
+    fn propose(
+        &self,
+        index: usize,
+        observed: &[Observation],
+        runs_dir: &Path,
+    ) -> Result<(TrainConfig, BTreeMap<String, f64>)> {
         self.check().map_err(TrainError::Config)?;
-        let observed: Vec<Observation> =
-            history.iter().filter(|r| r.trial < index).map(TrialRecord::observation).collect();
+        let observed: Vec<Observation> = observed.iter().filter(|o| o.number < index).cloned().collect();
         let trial = self.sampler.start_trial(self.seed, index, &observed, &self.space.distributions(&self.base));
-        let (mut c, params) = self.space.sample(&self.base, |name, d| trial.suggest(name, d));
-        c.out = study_dir.join(format!("trial-{index:03}"));
+        let (c, params) = self.space.sample(&self.base, |name, d| trial.suggest(name, d));
+        Ok((self.place(c, index, runs_dir), params))
+    }
+
+    /// The configuration of trial `index` whose parameters were stored when it was claimed (a trial claimed
+    /// again after a failure runs what it was given first, wherever this worker keeps its run directories).
+    fn stored_trial_config(
+        &self,
+        index: usize,
+        params: &BTreeMap<String, f64>,
+        runs_dir: &Path,
+    ) -> Result<TrainConfig> {
+        let mut missing = None;
+        let (c, _) = self.space.sample(&self.base, |name, d| match params.get(name) {
+            Some(&v) if d.contains(v) => v,
+            _ => {
+                missing.get_or_insert_with(|| name.to_string());
+                0.0
+            }
+        });
+        if let Some(name) = missing {
+            return Err(TrainError::Config(format!(
+                "trial {index}: the stored parameters have no valid `{name}` for this search space"
+            )));
+        }
+        Ok(self.place(c, index, runs_dir))
+    }
+
+    fn place(&self, mut c: TrainConfig, index: usize, runs_dir: &Path) -> TrainConfig {
+        c.out = runs_dir.join(format!("trial-{index:03}"));
         c.resume = true;
         c.seed = self.base.seed;
-        Ok((c, params))
+        c
     }
+}
+
+/// How this process takes part in a study that other workers may share.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkerOptions {
+    /// Stored with each trial this worker claims; `HOST-PID` by default.
+    pub worker_id: String,
+    /// How often the running trial's heartbeat is written.
+    pub heartbeat_interval: Duration,
+    /// A running trial whose heartbeat is older than this is failed by the next claim and run again.
+    pub grace: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions::with_heartbeat(Duration::from_secs(30), None)
+    }
+}
+
+impl WorkerOptions {
+    /// Heartbeat every `interval`; `grace` defaults to twice that.
+    pub fn with_heartbeat(interval: Duration, grace: Option<Duration>) -> Self {
+        WorkerOptions {
+            worker_id: default_worker_id(),
+            heartbeat_interval: interval,
+            grace: grace.unwrap_or(interval * 2),
+        }
+    }
+
+    /// What is wrong with the heartbeat settings, if anything.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.heartbeat_interval.is_zero() {
+            return Err("the heartbeat interval must be positive".into());
+        }
+        if self.grace <= self.heartbeat_interval {
+            return Err(format!(
+                "the heartbeat grace period ({:?}) must be longer than the heartbeat interval ({:?}), or live \
+                 trials would be failed",
+                self.grace, self.heartbeat_interval
+            ));
+        }
+        Ok(())
+    }
+
+    /// How long a worker with nothing to claim waits before asking again (a running trial may fail meanwhile).
+    fn poll_interval(&self) -> Duration {
+        self.heartbeat_interval.clamp(Duration::from_millis(20), Duration::from_secs(5))
+    }
+}
+
+/// `HOST-PID`.
+pub fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!("{host}-{}", std::process::id())
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -115,6 +228,46 @@ impl TrialRecord {
         };
         Observation { number: self.trial, outcome, params: self.params.clone() }
     }
+
+    /// The record of a finished stored trial (`None` for running and failed ones). The payload is what
+    /// [`run_study_in`] stores: the configuration, the reproducing command and the best epoch.
+    pub fn from_stored(t: &StoredTrial) -> Result<Option<TrialRecord>> {
+        let status = match t.state {
+            TrialState::Complete => TrialStatus::Complete,
+            TrialState::Pruned => TrialStatus::Pruned,
+            TrialState::Running | TrialState::Failed => return Ok(None),
+        };
+        let field = |name: &str| t.payload.get(name).cloned().unwrap_or(serde_json::Value::Null);
+        let bad = |name: &str, e: serde_json::Error| TrainError::Other(format!("trial {}: {name}: {e}", t.number));
+        Ok(Some(TrialRecord {
+            trial: t.number,
+            status,
+            best_micro_f1: t.value.unwrap_or(f64::NAN),
+            best_epoch: serde_json::from_value(field("best_epoch")).unwrap_or(0),
+            curve: t.intermediate.clone(),
+            config: serde_json::from_value(field("config")).map_err(|e| bad("config", e))?,
+            command: field("command").as_str().unwrap_or_default().to_string(),
+            params: t.params.clone(),
+        }))
+    }
+}
+
+/// What the samplers learn from the finished trials among `trials`.
+fn observations(trials: &[StoredTrial]) -> Vec<Observation> {
+    trials
+        .iter()
+        .filter_map(|t| {
+            let outcome = match t.state {
+                TrialState::Complete => Outcome::Complete(t.value.unwrap_or(f64::NAN)),
+                TrialState::Pruned => Outcome::Pruned {
+                    step: t.intermediate.len(),
+                    value: t.intermediate.last().copied().unwrap_or(f64::NAN),
+                },
+                TrialState::Running | TrialState::Failed => return None,
+            };
+            Some(Observation { number: t.number, outcome, params: t.params.clone() })
+        })
+        .collect()
 }
 
 /// Read `trials.jsonl` (missing = none). A torn last line (killed mid-write) is ignored.
@@ -136,30 +289,56 @@ pub fn read_trials(path: &Path) -> Result<Vec<TrialRecord>> {
     Ok(out)
 }
 
-fn append_trial(path: &Path, rec: &TrialRecord) -> Result<()> {
-    use std::io::Write;
-    let line = serde_json::to_string(rec).map_err(|e| TrainError::checkpoint(path, e))?;
-    let mut f =
-        std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| TrainError::io(path, e))?;
-    writeln!(f, "{line}").and_then(|_| f.sync_all()).map_err(|e| TrainError::io(path, e))
-}
-
 /// The `kre train` command that reproduces a trial: its full configuration is `OUT/train_config.toml`
 /// ([`write_train_config`]), so nothing is lost in a flag string.
 pub fn train_command(c: &TrainConfig) -> String {
     format!("kre train --config {}", c.out.join(CONFIG_FILE).display())
 }
 
-/// Asks the pruner after every epoch, with the trials that finished before this one.
+/// Asks the pruner after every epoch. With a storage, the epoch's value is stored first and the other trials'
+/// values are read back, so pruning sees what the other workers' trials reported so far.
 struct PruningObserver<'a> {
     inner: &'a mut dyn TrainObserver,
     pruner: &'a Pruner,
-    /// (completed, dev micro-F1 curve) of the earlier trials.
-    history: Vec<(bool, &'a [f64])>,
+    /// (completed, dev micro-F1 curve) of the other trials.
+    history: Vec<(bool, Vec<f64>)>,
     /// This trial's dev micro-F1 per epoch so far (NaN where an epoch had none), including epochs run before an
     /// interruption.
     curve: Vec<f64>,
     pruned: bool,
+    shared: Option<SharedTrial<'a>>,
+}
+
+/// The running trial in its storage.
+struct SharedTrial<'a> {
+    storage: &'a dyn StudyStorage,
+    number: usize,
+    attempt: u32,
+    /// Set when the storage says this attempt no longer runs the trial (declared stale, given to another worker).
+    lost: &'a AtomicBool,
+}
+
+impl SharedTrial<'_> {
+    fn lose(&self) {
+        if !self.lost.swap(true, Ordering::SeqCst) {
+            tracing::warn!(
+                "{}: trial {} was declared stale and given to another worker; stopping it here",
+                self.storage.describe(),
+                self.number
+            );
+        }
+    }
+
+    /// The other trials that ran or run (failed ones excluded): (completed, intermediate values).
+    fn others(&self) -> Result<Vec<(bool, Vec<f64>)>> {
+        Ok(self
+            .storage
+            .trials()?
+            .into_iter()
+            .filter(|t| t.number != self.number && t.state != TrialState::Failed)
+            .map(|t| (t.state == TrialState::Complete, t.intermediate))
+            .collect())
+    }
 }
 
 impl TrainObserver for PruningObserver<'_> {
@@ -174,8 +353,26 @@ impl TrainObserver for PruningObserver<'_> {
     }
     fn should_stop(&mut self, m: &EpochMetrics) -> bool {
         self.curve.resize(m.epoch.saturating_sub(1), f64::NAN);
-        self.curve.push(m.micro_f1.unwrap_or(f64::NAN));
-        self.pruned = self.pruner.should_prune(&self.curve, &self.history);
+        let value = m.micro_f1.unwrap_or(f64::NAN);
+        self.curve.push(value);
+        if let Some(shared) = &self.shared {
+            match shared.storage.report(shared.number, shared.attempt, self.curve.len() - 1, value) {
+                Ok(true) => {}
+                Ok(false) => shared.lose(),
+                Err(e) => tracing::warn!("trial {}: storing epoch {}'s value: {e}", shared.number, m.epoch),
+            }
+            if shared.lost.load(Ordering::SeqCst) {
+                return true;
+            }
+            match shared.others() {
+                Ok(h) => self.history = h,
+                Err(e) => {
+                    tracing::warn!("trial {}: reading the other trials (pruning on older values): {e}", shared.number)
+                }
+            }
+        }
+        let history: Vec<(bool, &[f64])> = self.history.iter().map(|(done, c)| (*done, c.as_slice())).collect();
+        self.pruned = self.pruner.should_prune(&self.curve, &history);
         self.pruned
     }
 }
@@ -192,82 +389,182 @@ pub fn run_study<B: AutodiffBackend>(
     run_study_with(cfg, trials, study_dir, observer, &mut |tc, obs| train::<B>(tc, device, obs))
 }
 
+/// The training function of a study: a trial's configuration and the observer that reports its epochs (and
+/// decides pruning) in, its summary out.
+pub type TrainFn<'a> = dyn FnMut(&TrainConfig, &mut dyn TrainObserver) -> Result<TrainSummary> + 'a;
+
 /// [`run_study`] with the training function given: `kre search` passes one that picks the backend (CPU, CUDA,
-/// several GPUs, precision) from each trial's configuration, exactly as `kre train` does.
+/// several GPUs, precision) from each trial's configuration, exactly as `kre train` does. The study lives in
+/// `study_dir` ([`DirectoryStorage`]: one worker).
 pub fn run_study_with(
     cfg: &SearchConfig,
     trials: usize,
     study_dir: &Path,
     observer: &mut dyn TrainObserver,
-    train_fn: &mut dyn FnMut(&TrainConfig, &mut dyn TrainObserver) -> Result<TrainSummary>,
+    train_fn: &mut TrainFn<'_>,
 ) -> Result<Vec<TrialRecord>> {
     cfg.base.validate()?;
     cfg.check().map_err(TrainError::Config)?;
-    std::fs::create_dir_all(study_dir).map_err(|e| TrainError::io(study_dir, e))?;
-    let saved = study_dir.join("search.toml");
-    let text = toml::to_string_pretty(cfg).map_err(|e| TrainError::Config(e.to_string()))?;
-    if let Ok(prev) = std::fs::read_to_string(&saved) {
-        let prev: SearchConfig = toml::from_str(&prev).map_err(|e| TrainError::checkpoint(&saved, e.to_string()))?;
-        // The devices may differ between sessions of one study (as for `kre train --resume`).
-        let comparable = |c: &SearchConfig| {
-            let mut c = c.clone();
-            c.base.device = DeviceSpec::Cpu;
-            c
+    let storage = DirectoryStorage::open(study_dir)?;
+    run_study_in(&storage, cfg, trials, study_dir, &WorkerOptions::default(), observer, train_fn)
+}
+
+/// One worker of a study in `storage`, which other workers (processes, machines) may share: claims trials until
+/// numbers `0..trials` are all complete or pruned, waiting while the last ones run elsewhere (one of them may
+/// fail and need running again). Trial run directories go under `runs_dir` (`trial-NNN`). Returns every finished
+/// trial's record, best first.
+pub fn run_study_in(
+    storage: &dyn StudyStorage,
+    cfg: &SearchConfig,
+    trials: usize,
+    runs_dir: &Path,
+    worker: &WorkerOptions,
+    observer: &mut dyn TrainObserver,
+    train_fn: &mut TrainFn<'_>,
+) -> Result<Vec<TrialRecord>> {
+    cfg.base.validate()?;
+    cfg.check().map_err(TrainError::Config)?;
+    worker.check().map_err(TrainError::Config)?;
+    std::fs::create_dir_all(runs_dir).map_err(|e| TrainError::io(runs_dir, e))?;
+    check_study_config(storage, cfg)?;
+    loop {
+        let mut propose = |number: usize, all: &[StoredTrial]| -> Result<Proposal> {
+            let (tc, params) = cfg.propose(number, &observations(all), runs_dir)?;
+            Ok(Proposal { params, payload: trial_payload(&tc, None) })
         };
-        if comparable(&prev) != comparable(cfg) {
-            return Err(TrainError::Config(format!(
-                "{} holds a study with a different search configuration; use another --study directory",
-                study_dir.display()
-            )));
+        match storage.claim(trials, &worker.worker_id, worker.grace, &mut propose)? {
+            Claim::Done => break,
+            Claim::Wait => std::thread::sleep(worker.poll_interval()),
+            Claim::Run(claimed) => run_trial(storage, cfg, runs_dir, worker, &claimed, observer, train_fn)?,
         }
     }
-    re_data::fsutil::write_atomic(&saved, text.as_bytes())?;
-    let log = study_dir.join("trials.jsonl");
-    let mut records = read_trials(&log)?;
-    for index in 0..trials {
-        if records.iter().any(|r| r.trial == index) {
-            continue;
-        }
-        let (tc, params) = cfg.trial_config(index, &records, study_dir)?;
+    let mut records = Vec::new();
+    for t in storage.trials()? {
+        records.extend(TrialRecord::from_stored(&t)?);
+    }
+    records.sort_by(|a, b| b.best_micro_f1.total_cmp(&a.best_micro_f1));
+    Ok(records)
+}
+
+/// Stores `cfg` as the study's configuration, or checks it against the stored one (devices may differ between
+/// workers and sessions, as for `kre train --resume`).
+fn check_study_config(storage: &dyn StudyStorage, cfg: &SearchConfig) -> Result<()> {
+    let text = toml::to_string_pretty(cfg).map_err(|e| TrainError::Config(e.to_string()))?;
+    let stored = storage.init_config(&text)?;
+    if stored == text {
+        return Ok(());
+    }
+    let prev: SearchConfig = toml::from_str(&stored).map_err(|e| TrainError::Storage {
+        storage: storage.describe(),
+        message: format!("the stored search configuration does not load: {e}"),
+    })?;
+    let comparable = |c: &SearchConfig| {
+        let mut c = c.clone();
+        c.base.device = DeviceSpec::Cpu;
+        c
+    };
+    if comparable(&prev) != comparable(cfg) {
+        return Err(TrainError::Config(format!(
+            "{} holds a study with a different search configuration; use another --study directory or --study-name",
+            storage.describe()
+        )));
+    }
+    Ok(())
+}
+
+/// What a trial's row carries besides its parameters: the configuration it runs, the command that reproduces
+/// it, and once it finished its best epoch.
+fn trial_payload(tc: &TrainConfig, best_epoch: Option<usize>) -> serde_json::Value {
+    let config = TrainConfig { resume: false, ..tc.clone() };
+    let mut payload = serde_json::json!({
+        "config": serde_json::to_value(&config).unwrap_or_default(),
+        "command": train_command(&config),
+    });
+    if let Some(e) = best_epoch {
+        payload["best_epoch"] = e.into();
+    }
+    payload
+}
+
+/// Runs one claimed trial with a heartbeat thread beside it and stores how it ended. A training error marks the
+/// trial failed (another worker, or this command run again, will retry it) and is returned.
+fn run_trial(
+    storage: &dyn StudyStorage,
+    cfg: &SearchConfig,
+    runs_dir: &Path,
+    worker: &WorkerOptions,
+    claimed: &ClaimedTrial,
+    observer: &mut dyn TrainObserver,
+    train_fn: &mut TrainFn<'_>,
+) -> Result<()> {
+    let (number, attempt) = (claimed.number, claimed.attempt);
+    let outcome = (|| {
+        let tc = cfg.stored_trial_config(number, &claimed.params, runs_dir)?;
         // Written before training starts, so even a trial that fails can be re-run with `train_command`.
         write_train_config(&tc.out, &tc)?;
-        tracing::info!("trial {index}: {}", tc.describe());
+        tracing::info!("trial {number} (attempt {attempt}, {}): {}", worker.worker_id, tc.describe());
         // An interrupted trial resumes after its last finished epoch; the pruner needs the epochs before it too.
         let metrics = tc.out.join(METRICS_FILE);
-        let curve = if metrics.exists() {
+        let curve: Vec<f64> = if metrics.exists() {
             read_metrics(&metrics)?.iter().map(|m| m.micro_f1.unwrap_or(f64::NAN)).collect()
         } else {
             Vec::new()
         };
-        let mut pruning = PruningObserver {
-            inner: &mut *observer,
-            pruner: &cfg.pruner,
-            history: records
-                .iter()
-                .filter(|r| r.trial < index)
-                .map(|r| (r.status == TrialStatus::Complete, r.curve.as_slice()))
-                .collect(),
-            curve,
-            pruned: false,
-        };
-        let summary = train_fn(&tc, &mut pruning)?;
-        let pruned = pruning.pruned;
-        let curve: Vec<f64> = summary.epochs.iter().map(|m| m.micro_f1.unwrap_or(f64::NAN)).collect();
-        let rec = TrialRecord {
-            trial: index,
-            status: if pruned { TrialStatus::Pruned } else { TrialStatus::Complete },
-            best_micro_f1: summary.best_micro_f1,
-            best_epoch: summary.best_epoch,
-            curve,
-            command: train_command(&TrainConfig { resume: false, ..tc.clone() }),
-            config: TrainConfig { resume: false, ..tc },
-            params,
-        };
-        append_trial(&log, &rec)?;
-        records.push(rec);
+        for (step, v) in curve.iter().enumerate() {
+            storage.report(number, attempt, step, *v)?;
+        }
+        let lost = AtomicBool::new(false);
+        let shared = SharedTrial { storage, number, attempt, lost: &lost };
+        let history = shared.others()?;
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (summary, pruned) = std::thread::scope(|s| {
+            let beat = &shared;
+            s.spawn(move || {
+                // Ends when `tx` is dropped: after training, or while unwinding from a panic in it.
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(worker.heartbeat_interval) {
+                    match beat.storage.heartbeat(beat.number, beat.attempt) {
+                        Ok(true) => {}
+                        Ok(false) => beat.lose(),
+                        Err(e) => tracing::warn!("trial {}: heartbeat: {e}", beat.number),
+                    }
+                }
+            });
+            let mut pruning = PruningObserver {
+                inner: &mut *observer,
+                pruner: &cfg.pruner,
+                history,
+                curve,
+                pruned: false,
+                shared: Some(SharedTrial { storage, number, attempt, lost: &lost }),
+            };
+            let summary = train_fn(&tc, &mut pruning);
+            drop(tx);
+            (summary, pruning.pruned)
+        });
+        Ok::<_, TrainError>((tc, summary?, pruned))
+    })();
+    let (tc, summary, pruned) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            if let Err(fail) = storage.fail(number, attempt, &e.to_string()) {
+                tracing::warn!("trial {number}: recording the failure: {fail}");
+            }
+            return Err(e);
+        }
+    };
+    let result = TrialResult {
+        state: if pruned { TrialState::Pruned } else { TrialState::Complete },
+        value: summary.best_micro_f1,
+        intermediate: summary.epochs.iter().map(|m| m.micro_f1.unwrap_or(f64::NAN)).collect(),
+        payload: trial_payload(&tc, Some(summary.best_epoch)),
+    };
+    if !storage.finish(number, attempt, &result)? {
+        tracing::warn!(
+            "{}: trial {number} was given to another worker while this one ran it; its result here is dropped",
+            storage.describe()
+        );
     }
-    records.sort_by(|a, b| b.best_micro_f1.total_cmp(&a.best_micro_f1));
-    Ok(records)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -424,10 +721,11 @@ mod tests {
         let mut obs = PruningObserver {
             inner: &mut silent,
             pruner: &pruner,
-            history: done.iter().map(|c| (true, c.as_slice())).collect(),
+            history: done.iter().map(|c| (true, c.clone())).collect(),
             // Epoch 1 ran before the interruption with a good value.
             curve: vec![35.0],
             pruned: false,
+            shared: None,
         };
         let m = EpochMetrics {
             epoch: 2,
@@ -455,8 +753,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("trials.jsonl");
         let rec = record(0, TrialStatus::Complete, vec![1.0], TrainConfig::default(), BTreeMap::new());
-        append_trial(&p, &rec).unwrap();
-        std::fs::write(&p, format!("{}{{\"trial\": 1, \"sta", std::fs::read_to_string(&p).unwrap())).unwrap();
+        std::fs::write(&p, format!("{}\n{{\"trial\": 1, \"sta", serde_json::to_string(&rec).unwrap())).unwrap();
         assert_eq!(read_trials(&p).unwrap(), vec![rec.clone()]);
         std::fs::write(&p, format!("garbage\n{}\n", serde_json::to_string(&rec).unwrap())).unwrap();
         assert!(read_trials(&p).is_err());

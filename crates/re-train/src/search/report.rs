@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::export::{export_trials, param_specs, run_dir, ParamSpec};
 use super::importance::{Importance, PedAnova};
 use super::sampler::Distribution;
+use super::storage::StorageSpec;
 use super::{SearchConfig, TrialRecord, TrialStatus};
 use crate::checkpoint::CONFIG_FILE;
 use crate::error::{Result, TrainError};
@@ -404,6 +405,34 @@ pub fn load_study_dir(dir: &Path) -> Result<(SearchConfig, Vec<TrialRecord>)> {
             "{}: the study has no finished trials (trials.jsonl is missing or empty)",
             dir.display()
         )));
+    }
+    Ok((cfg, records))
+}
+
+/// The configuration and finished trials of study `name` in `storage` (a directory: [`load_study_dir`]). Reading
+/// creates nothing: a missing SQLite file or a study no worker has started is an error.
+pub fn load_study(storage: &StorageSpec, name: &str) -> Result<(SearchConfig, Vec<TrialRecord>)> {
+    match storage {
+        StorageSpec::Directory(dir) => return load_study_dir(dir),
+        StorageSpec::Sqlite(path) if !path.is_file() => {
+            return Err(TrainError::Other(format!("{}: no such SQLite database", path.display())))
+        }
+        _ => {}
+    }
+    let opened = storage.open(name)?;
+    let Some(text) = opened.config()? else {
+        return Err(TrainError::Other(format!(
+            "{}: no such study (run `kre search --storage {storage} --study-name {name}` first)",
+            opened.describe()
+        )));
+    };
+    let cfg = SearchConfig::from_toml_str(&text, &opened.describe())?;
+    let mut records = Vec::new();
+    for t in opened.trials()? {
+        records.extend(TrialRecord::from_stored(&t)?);
+    }
+    if records.is_empty() {
+        return Err(TrainError::Other(format!("{}: the study has no finished trials", opened.describe())));
     }
     Ok((cfg, records))
 }
