@@ -1,0 +1,396 @@
+//! The model thread and its bounded queue (dynamic batching).
+//!
+//! One dedicated OS thread owns the model (burn's CPU work must not run on tokio's reactor threads). Request
+//! handlers put a [`Job`] (their records + a reply channel) into a bounded queue with `try_send`: a full queue is
+//! answered at once with 503 instead of piling up latency. The thread takes a job, then waits at most `max_wait`
+//! for more until `max_batch_size` records are gathered, scores them all in one [`Scorer::score`] call and sends
+//! each job its own rows. A job that would overflow the batch starts the next one; a job with more records than
+//! `max_batch_size` is scored alone, in chunks of that size.
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use burn::tensor::backend::Backend;
+use re_data::record::RelationRecord;
+use re_train::predict::TrainedModel;
+use tokio::sync::oneshot;
+
+use crate::config::ServeConfig;
+use crate::error::{Result, ServeError};
+use crate::metrics::Metrics;
+
+/// Why scoring failed.
+#[derive(Debug, Clone)]
+pub enum ScoreError {
+    /// A record could not be encoded (spans, markers, tokenization); the message names it.
+    Record(String),
+    /// Anything else (the model itself failed).
+    Model(String),
+}
+
+/// What the model thread runs: class probabilities for records, row-major `[records, labels()]`, in input order.
+/// [`TrainedModel`] is the real one; tests use small fakes.
+pub trait Scorer {
+    fn labels(&self) -> &[String];
+    fn score(&self, records: &[RelationRecord], batch_size: usize) -> std::result::Result<Vec<f64>, ScoreError>;
+}
+
+impl<B: Backend> Scorer for TrainedModel<B> {
+    fn labels(&self) -> &[String] {
+        TrainedModel::labels(self)
+    }
+
+    fn score(&self, records: &[RelationRecord], batch_size: usize) -> std::result::Result<Vec<f64>, ScoreError> {
+        match self.predict(records, batch_size) {
+            Ok(p) => Ok(p.probs),
+            Err(re_train::TrainError::Data(e)) => Err(ScoreError::Record(e.to_string())),
+            Err(e) => Err(ScoreError::Model(e.to_string())),
+        }
+    }
+}
+
+/// One request's records waiting for the model thread.
+struct Job {
+    records: Vec<RelationRecord>,
+    reply: oneshot::Sender<std::result::Result<Vec<f64>, ScoreError>>,
+}
+
+/// The request side of the queue: cheap to clone, shared by all handlers.
+#[derive(Clone, Debug)]
+pub struct ModelQueue {
+    sender: SyncSender<Job>,
+    labels: Arc<[String]>,
+    capacity: usize,
+    metrics: Arc<Metrics>,
+}
+
+impl ModelQueue {
+    /// Label names, in the order of each probability row.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Scores `records` (batched with other requests' records): row-major probabilities in input order.
+    /// A full queue is [`ServeError::QueueFull`]; a record that cannot be encoded is [`ServeError::BadRequest`].
+    pub async fn score(&self, records: Vec<RelationRecord>) -> Result<Vec<f64>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.metrics.queue_push();
+        if let Err(e) = self.sender.try_send(Job { records, reply }) {
+            self.metrics.queue_pop();
+            return Err(match e {
+                TrySendError::Full(_) => ServeError::QueueFull { capacity: self.capacity },
+                TrySendError::Disconnected(_) => ServeError::Unavailable("the model thread has stopped".into()),
+            });
+        }
+        match answer.await {
+            Ok(Ok(probs)) => Ok(probs),
+            Ok(Err(ScoreError::Record(m))) => Err(ServeError::BadRequest(m)),
+            Ok(Err(ScoreError::Model(m))) => Err(ServeError::Model(m)),
+            Err(_) => Err(ServeError::Unavailable("the model thread stopped before answering".into())),
+        }
+    }
+}
+
+/// The model thread and the queue that feeds it. Drop every clone of [`WorkerHandle::queue`] (the server does when
+/// it stops), then [`WorkerHandle::join`]: the thread finishes the jobs already queued and exits.
+#[derive(Debug)]
+pub struct WorkerHandle {
+    pub queue: ModelQueue,
+    thread: JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Waits for the model thread to finish its queued jobs and exit.
+    pub fn join(self) -> Result<()> {
+        let WorkerHandle { queue, thread } = self;
+        drop(queue);
+        thread.join().map_err(|_| ServeError::Model("the model thread panicked".into()))
+    }
+}
+
+/// Starts the model thread: `load` runs on it (so the model never crosses threads) and the call returns once the
+/// model is loaded, or with the loading error.
+pub fn spawn_worker<S, F>(load: F, config: &ServeConfig, metrics: Arc<Metrics>) -> Result<WorkerHandle>
+where
+    S: Scorer,
+    F: FnOnce() -> std::result::Result<S, String> + Send + 'static,
+{
+    config.validate().map_err(ServeError::Startup)?;
+    let (sender, receiver) = sync_channel::<Job>(config.queue_capacity);
+    let (ready_tx, ready_rx) = sync_channel::<std::result::Result<Vec<String>, String>>(1);
+    let thread_config = config.clone();
+    let thread_metrics = Arc::clone(&metrics);
+    let thread = std::thread::Builder::new()
+        .name("kre-model".into())
+        .spawn(move || {
+            let scorer = match catch_unwind(AssertUnwindSafe(load)) {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+                Err(_) => {
+                    let _ = ready_tx.send(Err("loading the model panicked".into()));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(scorer.labels().to_vec()));
+            drop(ready_tx);
+            run(&scorer, &receiver, &thread_config, &thread_metrics);
+        })?;
+    let labels = match ready_rx.recv() {
+        Ok(Ok(labels)) => labels,
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            return Err(ServeError::Startup(e));
+        }
+        Err(_) => return Err(ServeError::Startup("the model thread stopped while loading".into())),
+    };
+    let queue = ModelQueue { sender, labels: labels.into(), capacity: config.queue_capacity, metrics };
+    Ok(WorkerHandle { queue, thread })
+}
+
+/// The model thread's loop: gather a batch, score it, answer; until every sender is gone and the queue is empty.
+fn run<S: Scorer>(scorer: &S, receiver: &Receiver<Job>, config: &ServeConfig, metrics: &Metrics) {
+    let mut next: Option<Job> = None;
+    loop {
+        let first = match next.take() {
+            Some(job) => job,
+            None => match receiver.recv() {
+                Ok(job) => {
+                    metrics.queue_pop();
+                    job
+                }
+                Err(_) => return,
+            },
+        };
+        let deadline = Instant::now() + config.max_wait;
+        let mut size = first.records.len();
+        let mut jobs = vec![first];
+        while size < config.max_batch_size {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match receiver.recv_timeout(deadline - now) {
+                Ok(job) => {
+                    metrics.queue_pop();
+                    if size + job.records.len() > config.max_batch_size {
+                        next = Some(job);
+                        break;
+                    }
+                    size += job.records.len();
+                    jobs.push(job);
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        score_batch(scorer, jobs, config, metrics);
+    }
+}
+
+fn score_guarded<S: Scorer>(
+    scorer: &S,
+    records: &[RelationRecord],
+    batch_size: usize,
+) -> std::result::Result<Vec<f64>, ScoreError> {
+    catch_unwind(AssertUnwindSafe(|| scorer.score(records, batch_size)))
+        .unwrap_or_else(|_| Err(ScoreError::Model("the model panicked on this batch".into())))
+}
+
+/// Scores the jobs' records in one call and answers each job with its rows. When the merged call fails, each job is
+/// scored alone, so one request's bad record fails that request only.
+fn score_batch<S: Scorer>(scorer: &S, mut jobs: Vec<Job>, config: &ServeConfig, metrics: &Metrics) {
+    // A client that gave up (closed connection) needs no answer.
+    jobs.retain(|j| !j.reply.is_closed());
+    if jobs.is_empty() {
+        return;
+    }
+    let num_labels = scorer.labels().len();
+    let lens: Vec<usize> = jobs.iter().map(|j| j.records.len()).collect();
+    let mut records = Vec::with_capacity(lens.iter().sum());
+    for job in &mut jobs {
+        records.append(&mut job.records);
+    }
+    metrics.record_batch(records.len(), jobs.len());
+    match score_guarded(scorer, &records, config.max_batch_size) {
+        Ok(probs) if probs.len() == records.len() * num_labels => {
+            let mut rows = probs.chunks(num_labels.max(1));
+            for (job, n) in jobs.into_iter().zip(lens) {
+                let mine: Vec<f64> = rows.by_ref().take(n).flatten().copied().collect();
+                let _ = job.reply.send(Ok(mine));
+            }
+        }
+        Ok(probs) => {
+            let message = format!("expected {} probabilities, the model gave {}", records.len() * num_labels, probs.len());
+            for job in jobs {
+                let _ = job.reply.send(Err(ScoreError::Model(message.clone())));
+            }
+        }
+        Err(e) if jobs.len() == 1 => {
+            let _ = jobs.pop().map(|job| job.reply.send(Err(e)));
+        }
+        Err(_) => {
+            let mut rest = records.into_iter();
+            for (job, n) in jobs.into_iter().zip(lens) {
+                let mine: Vec<RelationRecord> = rest.by_ref().take(n).collect();
+                let _ = job.reply.send(score_guarded(scorer, &mine, config.max_batch_size));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use re_data::record::Entity;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Probabilities that encode the record: `[len(sentence), 1]`; fails on a sentence "bad"; counts its calls.
+    struct Echo {
+        labels: Vec<String>,
+        calls: Arc<AtomicUsize>,
+        delay: Duration,
+    }
+
+    impl Scorer for Echo {
+        fn labels(&self) -> &[String] {
+            &self.labels
+        }
+        fn score(&self, records: &[RelationRecord], _: usize) -> std::result::Result<Vec<f64>, ScoreError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(self.delay);
+            if let Some(r) = records.iter().find(|r| r.sentence == "bad") {
+                return Err(ScoreError::Record(format!("record {}: cannot encode", r.id)));
+            }
+            Ok(records.iter().flat_map(|r| [r.sentence.chars().count() as f64, 1.0]).collect())
+        }
+    }
+
+    fn record(id: &str, sentence: &str) -> RelationRecord {
+        RelationRecord {
+            id: id.into(),
+            sentence: sentence.into(),
+            subject: Entity::new("a", 0, 0, "PER"),
+            object: Entity::new("b", 1, 1, "ORG"),
+            label: None,
+            source: None,
+        }
+    }
+
+    fn start(config: &ServeConfig, delay: Duration) -> (WorkerHandle, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let load = move || Ok(Echo { labels: vec!["x".into(), "y".into()], calls: c, delay });
+        (spawn_worker(load, config, Arc::new(Metrics::default())).unwrap(), calls)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    }
+
+    #[test]
+    fn concurrent_requests_share_one_call_and_get_their_own_rows() {
+        let config = ServeConfig { max_wait: Duration::from_millis(200), max_batch_size: 64, ..Default::default() };
+        let (worker, calls) = start(&config, Duration::ZERO);
+        let rt = runtime();
+        let answers = rt.block_on(async {
+            let mut tasks = Vec::new();
+            for i in 0..8 {
+                let q = worker.queue.clone();
+                let sentence = "가".repeat(i + 1);
+                tasks.push(tokio::spawn(async move { q.score(vec![record(&i.to_string(), &sentence)]).await }));
+            }
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap().unwrap());
+            }
+            out
+        });
+        for (i, a) in answers.iter().enumerate() {
+            assert_eq!(a, &vec![(i + 1) as f64, 1.0]);
+        }
+        // 8 requests within 200 ms: far fewer calls than requests.
+        assert!(calls.load(Ordering::SeqCst) < 8, "{} calls", calls.load(Ordering::SeqCst));
+        let h = worker.queue.metrics().batch_records();
+        assert_eq!(h.sum(), 8.0);
+        assert!(h.count() < 8);
+        worker.join().unwrap();
+    }
+
+    #[test]
+    fn a_bad_record_fails_only_its_own_request() {
+        let config = ServeConfig { max_wait: Duration::from_millis(200), ..Default::default() };
+        let (worker, _) = start(&config, Duration::ZERO);
+        let rt = runtime();
+        let (good, bad) = rt.block_on(async {
+            let (q1, q2) = (worker.queue.clone(), worker.queue.clone());
+            let good = tokio::spawn(async move { q1.score(vec![record("g", "좋은"), record("h", "문장")]).await });
+            let bad = tokio::spawn(async move { q2.score(vec![record("b", "bad")]).await });
+            (good.await.unwrap(), bad.await.unwrap())
+        });
+        assert_eq!(good.unwrap(), vec![2.0, 1.0, 2.0, 1.0]);
+        match bad {
+            Err(ServeError::BadRequest(m)) => assert!(m.contains("record b"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        worker.join().unwrap();
+    }
+
+    #[test]
+    fn a_full_queue_refuses_at_once_and_nothing_is_lost() {
+        // A slow model and a queue of 2: of 12 simultaneous requests, some must be refused, and every accepted one
+        // is answered with its own row.
+        let config = ServeConfig {
+            queue_capacity: 2,
+            max_batch_size: 1,
+            max_wait: Duration::ZERO,
+            ..Default::default()
+        };
+        let (worker, _) = start(&config, Duration::from_millis(50));
+        let rt = runtime();
+        let results = rt.block_on(async {
+            let mut tasks = Vec::new();
+            for i in 0..12 {
+                let q = worker.queue.clone();
+                let sentence = "나".repeat(i + 1);
+                tasks.push(tokio::spawn(async move { q.score(vec![record(&i.to_string(), &sentence)]).await }));
+            }
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        });
+        let mut full = 0;
+        for (i, r) in results.iter().enumerate() {
+            match r {
+                Ok(row) => assert_eq!(row, &vec![(i + 1) as f64, 1.0]),
+                Err(ServeError::QueueFull { capacity: 2 }) => full += 1,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(full > 0 && full < 12, "{full} refused");
+        assert_eq!(worker.queue.metrics().queue_depth(), 0);
+        worker.join().unwrap();
+    }
+
+    #[test]
+    fn a_failed_load_is_a_startup_error() {
+        let load = || -> std::result::Result<Echo, String> { Err("no model here".into()) };
+        match spawn_worker(load, &ServeConfig::default(), Arc::new(Metrics::default())) {
+            Err(ServeError::Startup(m)) => assert_eq!(m, "no model here"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
