@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 mod commands;
 mod progress;
-use commands::{classic, common, data, encode, eval, train};
+use commands::{classic, common, data, encode, eval, serve, train};
 
 #[derive(Parser, Debug)]
 #[command(name = "kre", version = commands::train::version_line(), about = "Korean sentence-level relation extraction: data, models, training, scoring")]
@@ -41,6 +41,8 @@ enum Command {
     Search(train::SearchArgs),
     /// The feature-based competition-relation system (MeCab morphology, clue words, Pegasos SVM, filters).
     Classic(classic::ClassicArgs),
+    /// Serve a trained run over HTTP (POST /v1/predict, GET /healthz, GET /metrics) with dynamic batching.
+    Serve(serve::ServeArgs),
 }
 
 // mimalloc, set to keep freed pages in the process: burn's CPU backends allocate a fresh buffer for every tensor op
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => train::predict(a),
         Command::Search(a) => train::search(a),
         Command::Classic(a) => classic::run(a),
+        Command::Serve(a) => serve::serve(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,8 +27,6 @@ pub const ROUTES: [&str; 3] = ["/v1/predict", "/healthz", "/metrics"];
 pub struct AppState {
     pub queue: ModelQueue,
     pub config: ServeConfig,
-    /// Shown by `/healthz` (model directory, engine, …), as the caller describes the model.
-    pub model_info: serde_json::Value,
 }
 
 impl AppState {
@@ -103,7 +101,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> 
     Json(serde_json::json!({
         "status": "ok",
         "labels": state.queue.labels(),
-        "model": state.model_info,
+        "model": state.queue.info(),
         "max_batch_size": state.config.max_batch_size,
         "max_wait_ms": state.config.max_wait.as_secs_f64() * 1000.0,
         "queue_capacity": state.config.queue_capacity,
@@ -131,13 +129,12 @@ pub async fn serve<F>(
     listener: TcpListener,
     worker: WorkerHandle,
     config: ServeConfig,
-    model_info: serde_json::Value,
     shutdown: F,
 ) -> Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let state = Arc::new(AppState { queue: worker.queue.clone(), config, model_info });
+    let state = Arc::new(AppState { queue: worker.queue.clone(), config });
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
     // Every connection has closed, so the router and its queue handles are gone; the thread now drains and exits.
     tokio::task::spawn_blocking(move || worker.join())

@@ -34,12 +34,24 @@ pub enum ScoreError {
 /// [`TrainedModel`] is the real one; tests use small fakes.
 pub trait Scorer {
     fn labels(&self) -> &[String];
+    /// What `/healthz` shows about the model (directory, engine, …).
+    fn describe(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
     fn score(&self, records: &[RelationRecord], batch_size: usize) -> std::result::Result<Vec<f64>, ScoreError>;
 }
 
 impl<B: Backend> Scorer for TrainedModel<B> {
     fn labels(&self) -> &[String] {
         TrainedModel::labels(self)
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dir": self.dir().display().to_string(),
+            "engine": self.engine().to_string(),
+            "max_length": self.spec().max_length,
+        })
     }
 
     fn score(&self, records: &[RelationRecord], batch_size: usize) -> std::result::Result<Vec<f64>, ScoreError> {
@@ -62,6 +74,7 @@ struct Job {
 pub struct ModelQueue {
     sender: SyncSender<Job>,
     labels: Arc<[String]>,
+    info: Arc<serde_json::Value>,
     capacity: usize,
     metrics: Arc<Metrics>,
 }
@@ -70,6 +83,11 @@ impl ModelQueue {
     /// Label names, in the order of each probability row.
     pub fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    /// The model as [`Scorer::describe`] tells it.
+    pub fn info(&self) -> &serde_json::Value {
+        &self.info
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -126,7 +144,8 @@ where
 {
     config.validate().map_err(ServeError::Startup)?;
     let (sender, receiver) = sync_channel::<Job>(config.queue_capacity);
-    let (ready_tx, ready_rx) = sync_channel::<std::result::Result<Vec<String>, String>>(1);
+    type Ready = std::result::Result<(Vec<String>, serde_json::Value), String>;
+    let (ready_tx, ready_rx) = sync_channel::<Ready>(1);
     let thread_config = config.clone();
     let thread_metrics = Arc::clone(&metrics);
     let thread = std::thread::Builder::new()
@@ -143,19 +162,19 @@ where
                     return;
                 }
             };
-            let _ = ready_tx.send(Ok(scorer.labels().to_vec()));
+            let _ = ready_tx.send(Ok((scorer.labels().to_vec(), scorer.describe())));
             drop(ready_tx);
             run(&scorer, &receiver, &thread_config, &thread_metrics);
         })?;
-    let labels = match ready_rx.recv() {
-        Ok(Ok(labels)) => labels,
+    let (labels, info) = match ready_rx.recv() {
+        Ok(Ok(ready)) => ready,
         Ok(Err(e)) => {
             let _ = thread.join();
             return Err(ServeError::Startup(e));
         }
         Err(_) => return Err(ServeError::Startup("the model thread stopped while loading".into())),
     };
-    let queue = ModelQueue { sender, labels: labels.into(), capacity: config.queue_capacity, metrics };
+    let queue = ModelQueue { sender, labels: labels.into(), info: Arc::new(info), capacity: config.queue_capacity, metrics };
     Ok(WorkerHandle { queue, thread })
 }
 

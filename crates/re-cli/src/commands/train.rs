@@ -74,13 +74,13 @@ pub fn resolve_engine(device: &DeviceSpec, requested: Option<EngineArg>) -> re_t
 
 /// Work that runs on whichever backend `--device`/`--precision` select; `devices` are that backend's devices
 /// (one for `cpu`, one per listed ordinal for CUDA).
-trait BackendJob {
+pub(crate) trait BackendJob {
     type Output;
     fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> re_train::Result<Self::Output>;
 }
 
 /// Pick the backend for `device` + `precision` and run `job` on it: the one place a device becomes a backend.
-fn on_backend<J: BackendJob>(device: &DeviceSpec, precision: Precision, job: J) -> re_train::Result<J::Output> {
+pub(crate) fn on_backend<J: BackendJob>(device: &DeviceSpec, precision: Precision, job: J) -> re_train::Result<J::Output> {
     match device {
         DeviceSpec::Cpu if precision.is_half() => Err(TrainError::Config(format!(
             "--precision {precision} needs --device cuda (the CPU backend computes in f32 only)"
@@ -155,7 +155,7 @@ where
     PossibleValuesParser::new(names.iter().copied()).try_map(|name| name.parse::<T>())
 }
 
-fn precision_parser() -> impl TypedValueParser<Value = Precision> {
+pub(crate) fn precision_parser() -> impl TypedValueParser<Value = Precision> {
     PossibleValuesParser::new([
         PossibleValue::new("f32").alias("fp32"),
         PossibleValue::new("bf16"),

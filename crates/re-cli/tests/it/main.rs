@@ -7,6 +7,7 @@ mod errors_cli;
 mod eval_cli;
 mod inference_engine_cli;
 mod minilm_weights;
+mod serve_cli;
 mod synth_eda_cli;
 mod train_cli;
 mod wgpu_cli;
