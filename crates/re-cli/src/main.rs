@@ -41,7 +41,7 @@ enum Command {
     Search(train::SearchArgs),
     /// The feature-based competition-relation system (MeCab morphology, clue words, Pegasos SVM, filters).
     Classic(classic::ClassicArgs),
-    /// Serve a trained run over HTTP (POST /v1/predict, GET /healthz, GET /metrics) with dynamic batching.
+    /// Serve a trained run over HTTP (POST /v1/predict, POST /v1/extract, GET /healthz, GET /metrics) with dynamic batching.
     Serve(serve::ServeArgs),
 }
 

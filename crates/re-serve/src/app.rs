@@ -16,11 +16,11 @@ use tokio::net::TcpListener;
 use crate::config::ServeConfig;
 use crate::error::{Result, ServeError};
 use crate::metrics::Metrics;
-use crate::request::{self, PredictResponse};
+use crate::request::{self, ExtractResponse, PredictResponse};
 use crate::worker::{ModelQueue, WorkerHandle};
 
 /// The routes, as `/metrics` labels them; anything else is `other`.
-pub const ROUTES: [&str; 3] = ["/v1/predict", "/healthz", "/metrics"];
+pub const ROUTES: [&str; 4] = ["/v1/predict", "/v1/extract", "/healthz", "/metrics"];
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -51,11 +51,12 @@ impl IntoResponse for ServeError {
     }
 }
 
-/// The application: `/v1/predict`, `/healthz`, `/metrics`, JSON 404/405 answers, the body limit and the
+/// The application: `/v1/predict`, `/v1/extract`, `/healthz`, `/metrics`, JSON 404/405 answers, the body limit and the
 /// request metrics.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/predict", post(predict))
+        .route("/v1/extract", post(extract))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -95,6 +96,17 @@ async fn predict(
     let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
     let probs = state.queue.score(records).await?;
     Ok(Json(request::predictions(ids, &probs, state.queue.labels())))
+}
+
+async fn extract(
+    State(state): State<Arc<AppState>>,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Json<ExtractResponse>> {
+    let body = body_bytes(body, state.config.max_body_bytes)?;
+    let (sentences, options) =
+        request::parse_extract_body(&body, state.config.max_sentence_chars, state.queue.labels())?;
+    let triples = state.queue.extract(sentences, options).await?;
+    Ok(Json(ExtractResponse { triples }))
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {

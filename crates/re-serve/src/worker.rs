@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use burn::tensor::backend::Backend;
 use re_data::record::RelationRecord;
-use re_train::predict::TrainedModel;
+use re_extract::{CandidatePair, ExtractError, ExtractOptions, Extractor, Sentence, Triple};
+use re_train::predict::{Predictions, TrainedModel};
 use tokio::sync::oneshot;
 
 use crate::config::ServeConfig;
@@ -26,6 +27,8 @@ use crate::metrics::Metrics;
 pub enum ScoreError {
     /// A record could not be encoded (spans, markers, tokenization); the message names it.
     Record(String),
+    /// A request this server cannot do (text without entities and no mention finder).
+    Unsupported(String),
     /// Anything else (the model itself failed).
     Model(String),
 }
@@ -63,10 +66,54 @@ impl<B: Backend> Scorer for TrainedModel<B> {
     }
 }
 
-/// One request's records waiting for the model thread.
+/// What the model thread runs for one request.
+enum Work {
+    /// Score these records (`/v1/predict`).
+    Records(Vec<RelationRecord>),
+    /// Find candidate pairs, score them, keep triples (`/v1/extract`).
+    Extract { sentences: Vec<Sentence>, options: ExtractOptions },
+}
+
+/// What a request gets back.
+enum Answer {
+    Probs(Vec<f64>),
+    Triples(Vec<Triple>),
+}
+
+type Reply = oneshot::Sender<std::result::Result<Answer, ScoreError>>;
+
+/// One request waiting for the model thread.
 struct Job {
+    work: Work,
+    reply: Reply,
+}
+
+/// A job whose records are known (an extraction job's candidate pairs found), ready to join a batch.
+struct Prepared {
     records: Vec<RelationRecord>,
-    reply: oneshot::Sender<std::result::Result<Vec<f64>, ScoreError>>,
+    then: Then,
+    reply: Reply,
+}
+
+/// What to do with a prepared job's probabilities.
+enum Then {
+    Answer,
+    Triples { sentences: Vec<Sentence>, pairs: Vec<CandidatePair>, options: ExtractOptions },
+}
+
+/// What the model thread owns: the scorer and, for `/v1/extract`, the extractor (mention finder + allowed type
+/// pairs). Both stay on that thread (the mention finder holds a MeCab handle).
+pub struct Served<S> {
+    pub scorer: S,
+    pub extractor: Option<Extractor>,
+}
+
+impl<B: Backend> Served<TrainedModel<B>> {
+    /// `model` with its extractor ([`Extractor::for_model`]: the type pairs stored in the model, MeCab if present).
+    pub fn with_extractor(model: TrainedModel<B>) -> std::result::Result<Self, String> {
+        let extractor = Extractor::for_model(&model).map_err(|e| e.to_string())?;
+        Ok(Served { scorer: model, extractor: Some(extractor) })
+    }
 }
 
 /// The request side of the queue: cheap to clone, shared by all handlers.
@@ -100,9 +147,27 @@ impl ModelQueue {
         if records.is_empty() {
             return Ok(Vec::new());
         }
+        match self.submit(Work::Records(records)).await? {
+            Answer::Probs(p) => Ok(p),
+            Answer::Triples(_) => Err(ServeError::Model("the model thread answered triples to records".into())),
+        }
+    }
+
+    /// Triples of `sentences`: their candidate pairs are scored in the same batches as other requests' records.
+    pub async fn extract(&self, sentences: Vec<Sentence>, options: ExtractOptions) -> Result<Vec<Triple>> {
+        if sentences.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.submit(Work::Extract { sentences, options }).await? {
+            Answer::Triples(t) => Ok(t),
+            Answer::Probs(_) => Err(ServeError::Model("the model thread answered probabilities to texts".into())),
+        }
+    }
+
+    async fn submit(&self, work: Work) -> Result<Answer> {
         let (reply, answer) = oneshot::channel();
         self.metrics.queue_push();
-        if let Err(e) = self.sender.try_send(Job { records, reply }) {
+        if let Err(e) = self.sender.try_send(Job { work, reply }) {
             self.metrics.queue_pop();
             return Err(match e {
                 TrySendError::Full(_) => ServeError::QueueFull { capacity: self.capacity },
@@ -110,8 +175,9 @@ impl ModelQueue {
             });
         }
         match answer.await {
-            Ok(Ok(probs)) => Ok(probs),
+            Ok(Ok(a)) => Ok(a),
             Ok(Err(ScoreError::Record(m))) => Err(ServeError::BadRequest(m)),
+            Ok(Err(ScoreError::Unsupported(m))) => Err(ServeError::Unprocessable(m)),
             Ok(Err(ScoreError::Model(m))) => Err(ServeError::Model(m)),
             Err(_) => Err(ServeError::Unavailable("the model thread stopped before answering".into())),
         }
@@ -140,7 +206,7 @@ impl WorkerHandle {
 pub fn spawn_worker<S, F>(load: F, config: &ServeConfig, metrics: Arc<Metrics>) -> Result<WorkerHandle>
 where
     S: Scorer,
-    F: FnOnce() -> std::result::Result<S, String> + Send + 'static,
+    F: FnOnce() -> std::result::Result<Served<S>, String> + Send + 'static,
 {
     config.validate().map_err(ServeError::Startup)?;
     let (sender, receiver) = sync_channel::<Job>(config.queue_capacity);
@@ -151,7 +217,7 @@ where
     let thread = std::thread::Builder::new()
         .name("kre-model".into())
         .spawn(move || {
-            let scorer = match catch_unwind(AssertUnwindSafe(load)) {
+            let served = match catch_unwind(AssertUnwindSafe(load)) {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     let _ = ready_tx.send(Err(e));
@@ -162,9 +228,14 @@ where
                     return;
                 }
             };
-            let _ = ready_tx.send(Ok((scorer.labels().to_vec(), scorer.describe())));
+            let mut info = served.scorer.describe();
+            if let Some(map) = info.as_object_mut() {
+                let finder = served.extractor.as_ref().is_some_and(|e| e.finder().is_some());
+                map.insert("mention_finder".into(), finder.into());
+            }
+            let _ = ready_tx.send(Ok((served.scorer.labels().to_vec(), info)));
             drop(ready_tx);
-            run(&scorer, &receiver, &thread_config, &thread_metrics);
+            run(&served, &receiver, &thread_config, &thread_metrics);
         })?;
     let (labels, info) = match ready_rx.recv() {
         Ok(Ok(ready)) => ready,
@@ -179,15 +250,18 @@ where
 }
 
 /// The model thread's loop: gather a batch, score it, answer; until every sender is gone and the queue is empty.
-fn run<S: Scorer>(scorer: &S, receiver: &Receiver<Job>, config: &ServeConfig, metrics: &Metrics) {
-    let mut next: Option<Job> = None;
+fn run<S: Scorer>(served: &Served<S>, receiver: &Receiver<Job>, config: &ServeConfig, metrics: &Metrics) {
+    let mut next: Option<Prepared> = None;
     loop {
         let first = match next.take() {
             Some(job) => job,
             None => match receiver.recv() {
                 Ok(job) => {
                     metrics.queue_pop();
-                    job
+                    match prepare(served, job) {
+                        Some(p) => p,
+                        None => continue,
+                    }
                 }
                 Err(_) => return,
             },
@@ -203,6 +277,7 @@ fn run<S: Scorer>(scorer: &S, receiver: &Receiver<Job>, config: &ServeConfig, me
             match receiver.recv_timeout(deadline - now) {
                 Ok(job) => {
                     metrics.queue_pop();
+                    let Some(job) = prepare(served, job) else { continue };
                     if size + job.records.len() > config.max_batch_size {
                         next = Some(job);
                         break;
@@ -213,7 +288,45 @@ fn run<S: Scorer>(scorer: &S, receiver: &Receiver<Job>, config: &ServeConfig, me
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        score_batch(scorer, jobs, config, metrics);
+        score_batch(served, jobs, config, metrics);
+    }
+}
+
+/// The records a job needs scored; `None` when it was answered already (no candidate pairs, an error, or a client
+/// that has gone).
+fn prepare<S: Scorer>(served: &Served<S>, job: Job) -> Option<Prepared> {
+    let Job { work, reply } = job;
+    if reply.is_closed() {
+        return None;
+    }
+    match work {
+        Work::Records(records) => Some(Prepared { records, then: Then::Answer, reply }),
+        Work::Extract { sentences, options } => {
+            let Some(extractor) = &served.extractor else {
+                let _ = reply.send(Err(ScoreError::Unsupported("this server does not extract from text".into())));
+                return None;
+            };
+            let found = catch_unwind(AssertUnwindSafe(|| extractor.pairs(&sentences)))
+                .unwrap_or_else(|_| Err(ExtractError::Options("finding mentions panicked".into())));
+            match found {
+                Ok(pairs) if pairs.is_empty() => {
+                    let _ = reply.send(Ok(Answer::Triples(Vec::new())));
+                    None
+                }
+                Ok(pairs) => {
+                    let records = pairs.iter().map(|p| p.record.clone()).collect();
+                    Some(Prepared { records, then: Then::Triples { sentences, pairs, options }, reply })
+                }
+                Err(e @ ExtractError::NoMentionFinder { .. }) => {
+                    let _ = reply.send(Err(ScoreError::Unsupported(e.to_string())));
+                    None
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(ScoreError::Model(e.to_string())));
+                    None
+                }
+            }
+        }
     }
 }
 
@@ -222,18 +335,28 @@ fn score_guarded<S: Scorer>(
     records: &[RelationRecord],
     batch_size: usize,
 ) -> std::result::Result<Vec<f64>, ScoreError> {
-    catch_unwind(AssertUnwindSafe(|| scorer.score(records, batch_size)))
-        .unwrap_or_else(|_| Err(ScoreError::Model("the model panicked on this batch".into())))
+    let num_labels = scorer.labels().len();
+    match catch_unwind(AssertUnwindSafe(|| scorer.score(records, batch_size))) {
+        Ok(Ok(p)) if p.len() == records.len() * num_labels => Ok(p),
+        Ok(Ok(p)) => Err(ScoreError::Model(format!(
+            "expected {} probabilities, the model gave {}",
+            records.len() * num_labels,
+            p.len()
+        ))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(ScoreError::Model("the model panicked on this batch".into())),
+    }
 }
 
-/// Scores the jobs' records in one call and answers each job with its rows. When the merged call fails, each job is
+/// Scores the jobs' records in one call and answers each job from its rows. When the merged call fails, each job is
 /// scored alone, so one request's bad record fails that request only.
-fn score_batch<S: Scorer>(scorer: &S, mut jobs: Vec<Job>, config: &ServeConfig, metrics: &Metrics) {
+fn score_batch<S: Scorer>(served: &Served<S>, mut jobs: Vec<Prepared>, config: &ServeConfig, metrics: &Metrics) {
     // A client that gave up (closed connection) needs no answer.
     jobs.retain(|j| !j.reply.is_closed());
     if jobs.is_empty() {
         return;
     }
+    let scorer = &served.scorer;
     let num_labels = scorer.labels().len();
     let lens: Vec<usize> = jobs.iter().map(|j| j.records.len()).collect();
     let mut records = Vec::with_capacity(lens.iter().sum());
@@ -242,30 +365,46 @@ fn score_batch<S: Scorer>(scorer: &S, mut jobs: Vec<Job>, config: &ServeConfig, 
     }
     metrics.record_batch(records.len(), jobs.len());
     match score_guarded(scorer, &records, config.max_batch_size) {
-        Ok(probs) if probs.len() == records.len() * num_labels => {
+        Ok(probs) => {
             let mut rows = probs.chunks(num_labels.max(1));
             for (job, n) in jobs.into_iter().zip(lens) {
                 let mine: Vec<f64> = rows.by_ref().take(n).flatten().copied().collect();
-                let _ = job.reply.send(Ok(mine));
-            }
-        }
-        Ok(probs) => {
-            let message = format!("expected {} probabilities, the model gave {}", records.len() * num_labels, probs.len());
-            for job in jobs {
-                let _ = job.reply.send(Err(ScoreError::Model(message.clone())));
+                finish(served, job, Ok(mine));
             }
         }
         Err(e) if jobs.len() == 1 => {
-            let _ = jobs.pop().map(|job| job.reply.send(Err(e)));
+            if let Some(job) = jobs.pop() {
+                finish(served, job, Err(e));
+            }
         }
         Err(_) => {
             let mut rest = records.into_iter();
             for (job, n) in jobs.into_iter().zip(lens) {
                 let mine: Vec<RelationRecord> = rest.by_ref().take(n).collect();
-                let _ = job.reply.send(score_guarded(scorer, &mine, config.max_batch_size));
+                let probs = score_guarded(scorer, &mine, config.max_batch_size);
+                finish(served, job, probs);
             }
         }
     }
+}
+
+/// Answers a job from its probabilities: as they are, or as triples.
+fn finish<S: Scorer>(served: &Served<S>, job: Prepared, probs: std::result::Result<Vec<f64>, ScoreError>) {
+    let answer = probs.map(|probs| match job.then {
+        Then::Answer => Answer::Probs(probs),
+        Then::Triples { sentences, pairs, options } => {
+            let labels = served.scorer.labels();
+            let predictions =
+                Predictions { num_labels: labels.len(), probs, fallback_spans: 0, truncated_entities: 0 };
+            let triples = served
+                .extractor
+                .as_ref()
+                .map(|x| x.triples(&sentences, &pairs, &predictions, labels, &options))
+                .unwrap_or_default();
+            Answer::Triples(triples)
+        }
+    });
+    let _ = job.reply.send(answer);
 }
 
 #[cfg(test)]
@@ -310,7 +449,10 @@ mod tests {
     fn start(config: &ServeConfig, delay: Duration) -> (WorkerHandle, Arc<AtomicUsize>) {
         let calls = Arc::new(AtomicUsize::new(0));
         let c = Arc::clone(&calls);
-        let load = move || Ok(Echo { labels: vec!["x".into(), "y".into()], calls: c, delay });
+        let load = move || {
+            let scorer = Echo { labels: vec!["x".into(), "y".into()], calls: c, delay };
+            Ok(Served { scorer, extractor: Some(Extractor::new(None, None)) })
+        };
         (spawn_worker(load, config, Arc::new(Metrics::default())).unwrap(), calls)
     }
 
@@ -406,7 +548,7 @@ mod tests {
 
     #[test]
     fn a_failed_load_is_a_startup_error() {
-        let load = || -> std::result::Result<Echo, String> { Err("no model here".into()) };
+        let load = || -> std::result::Result<Served<Echo>, String> { Err("no model here".into()) };
         match spawn_worker(load, &ServeConfig::default(), Arc::new(Metrics::default())) {
             Err(ServeError::Startup(m)) => assert_eq!(m, "no model here"),
             other => panic!("{other:?}"),

@@ -89,7 +89,9 @@ impl BackendJob for ServeJob<'_> {
         let engine = self.engine;
         // The model is loaded on its own thread and never leaves it.
         let load = move || {
-            TrainedModel::<B::InnerBackend>::load(&model_dir, engine, &device).map_err(|e| e.to_string())
+            let model =
+                TrainedModel::<B::InnerBackend>::load(&model_dir, engine, &device).map_err(|e| e.to_string())?;
+            re_serve::Served::with_extractor(model)
         };
         Ok(run_server(self.args, self.config, load))
     }
@@ -98,7 +100,7 @@ impl BackendJob for ServeJob<'_> {
 fn run_server<S, F>(a: &ServeArgs, config: ServeConfig, load: F) -> anyhow::Result<()>
 where
     S: re_serve::Scorer,
-    F: FnOnce() -> Result<S, String> + Send + 'static,
+    F: FnOnce() -> Result<re_serve::Served<S>, String> + Send + 'static,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(a.http_threads.max(1))

@@ -350,3 +350,81 @@ fn sigterm_finishes_the_request_in_flight_and_exits_0() {
     assert_eq!(r.json()["predictions"].as_array().unwrap().len(), 1);
     assert!(status.success(), "{status:?}");
 }
+
+/// The record's sentence with its entities written as `[[word|TYPE]]` (a `kre extract` markup line).
+fn markup(r: &serde_json::Value) -> String {
+    let chars: Vec<char> = r["sentence"].as_str().unwrap().chars().collect();
+    let mut spans: Vec<(usize, usize, String)> = ["subject_entity", "object_entity"]
+        .iter()
+        .map(|k| {
+            let e = &r[*k];
+            (
+                e["start_idx"].as_u64().unwrap() as usize,
+                e["end_idx"].as_u64().unwrap() as usize,
+                e["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    spans.sort();
+    let mut out = String::new();
+    let mut at = 0;
+    for (start, end, ty) in spans {
+        out.extend(&chars[at..start]);
+        out.push_str(&format!("[[{}|{ty}]]", chars[start..=end].iter().collect::<String>()));
+        at = end + 1;
+    }
+    out.extend(&chars[at..]);
+    out
+}
+
+#[test]
+fn extract_scores_candidate_pairs_like_predict_scores_the_same_records() {
+    let t = tiny_run();
+    let records: Vec<serde_json::Value> = test_records().into_iter().take(12).collect();
+    let server = Server::start(&t.run, &["--max-sentence-chars", "300"]);
+    let texts: Vec<String> = records.iter().map(markup).collect();
+    let answer = server.post_json("/v1/extract", &serde_json::json!({ "texts": texts, "include_no_relation": true }));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let triples = answer.json()["triples"].as_array().unwrap().clone();
+    let predicted = server.post_json("/v1/predict", &serde_json::json!(records));
+    assert_eq!(predicted.status, 200, "{}", predicted.body);
+    let predictions = predicted.json()["predictions"].as_array().unwrap().clone();
+    // The triple of each record's own (subject, object) pair carries the label and top probability that
+    // /v1/predict gives the record (pairs of a type combination the model never saw are not scored).
+    let mut matched = 0;
+    for (i, (r, p)) in records.iter().zip(&predictions).enumerate() {
+        let same_pair = triples.iter().find(|x| {
+            x["sentence_id"] == (i + 1).to_string()
+                && x["subject"]["start"] == r["subject_entity"]["start_idx"]
+                && x["object"]["start"] == r["object_entity"]["start_idx"]
+        });
+        let Some(triple) = same_pair else { continue };
+        matched += 1;
+        assert_eq!(triple["sentence"], r["sentence"]);
+        assert_eq!(triple["subject"]["word"], r["subject_entity"]["word"]);
+        assert_eq!(triple["relation"], p["label"], "record {}", r["guid"]);
+        let top = p["probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).fold(0.0, f64::max);
+        assert!((triple["probability"].as_f64().unwrap() - top).abs() <= 1e-5, "{triple} vs {top}");
+    }
+    assert!(matched >= 6, "only {matched} of 12 records' pairs came back as triples: {triples:?}");
+
+    // Options as `kre extract` has them: top_k per sentence, a threshold; bad options are a 400.
+    let top1 = server.post_json("/v1/extract", &serde_json::json!({ "texts": texts, "include_no_relation": true, "top_k": 1 }));
+    assert_eq!(top1.status, 200);
+    let n = top1.json()["triples"].as_array().unwrap().len();
+    assert!(n <= 12 && n >= matched.min(1), "{n}");
+    let none = server.post_json("/v1/extract", &serde_json::json!({ "texts": texts, "threshold": 1.0 }));
+    assert_eq!(none.status, 200);
+    assert!(none.json()["triples"].as_array().unwrap().is_empty());
+    let bad = server.post_json("/v1/extract", &serde_json::json!({ "texts": texts, "threshold": 3 }));
+    assert_eq!(bad.status, 400);
+    assert!(bad.error().contains("threshold"), "{}", bad.body);
+    let bad = server.post_json("/v1/extract", &serde_json::json!({ "texts": ["[[a|PER]] 와 [[b|XYZ]]", 5] }));
+    assert_eq!(bad.status, 400);
+    let long = format!("[[이순신|PER]]{}", "가".repeat(400));
+    let too_long = server.post_json("/v1/extract", &serde_json::json!({ "text": long }));
+    assert_eq!(too_long.status, 422, "{}", too_long.body);
+    let m = server.request("GET", "/metrics", b"").body;
+    assert_eq!(metric(&m, "kre_http_requests_total{route=\"/v1/extract\",status=\"200\"}"), 3.0);
+    assert!(server.terminate().success());
+}
