@@ -85,7 +85,8 @@ async fn run(args: Args, records: Arc<Vec<Value>>) -> Result<(), Box<dyn std::er
         let deadline = started + Duration::from_secs(args.max_seconds);
         let mut tasks = Vec::new();
         for _ in 0..c.max(1) {
-            let (client, url, records, next) = (client.clone(), args.url.clone(), Arc::clone(&records), Arc::clone(&next));
+            let (client, url, records, next) =
+                (client.clone(), args.url.clone(), Arc::clone(&records), Arc::clone(&next));
             let (total, texts_every) = (args.requests, args.texts_every);
             tasks.push(tokio::spawn(async move {
                 let mut out = Outcome::default();
@@ -116,7 +117,14 @@ async fn run(args: Args, records: Arc<Vec<Value>>) -> Result<(), Box<dyn std::er
     Ok(())
 }
 
-async fn one_request(client: &reqwest::Client, url: &str, records: &[Value], i: usize, texts_every: usize, out: &mut Outcome) {
+async fn one_request(
+    client: &reqwest::Client,
+    url: &str,
+    records: &[Value],
+    i: usize,
+    texts_every: usize,
+    out: &mut Outcome,
+) {
     let extract = texts_every > 0 && i % texts_every == texts_every - 1;
     let (path, body, ids) = if extract {
         let r = &records[i % records.len()];

@@ -137,12 +137,7 @@ async fn method_not_allowed(req: Request) -> Response {
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets in-flight requests finish (the model
 /// thread answers everything already queued) and stops the model thread.
-pub async fn serve<F>(
-    listener: TcpListener,
-    worker: WorkerHandle,
-    config: ServeConfig,
-    shutdown: F,
-) -> Result<()>
+pub async fn serve<F>(listener: TcpListener, worker: WorkerHandle, config: ServeConfig, shutdown: F) -> Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {

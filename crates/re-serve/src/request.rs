@@ -203,7 +203,8 @@ mod tests {
         assert_eq!(options.top_k, Some(2));
         let (s, o) = parse_extract_body(r#"["한 문장.", "두 문장."]"#.as_bytes(), 100, &labels()).unwrap();
         assert_eq!((s.len(), o.include_no_relation), (2, false));
-        let (s, _) = parse_extract_body(r#"{"text": "첫 문장이다. 둘째 문장이다."}"#.as_bytes(), 100, &labels()).unwrap();
+        let (s, _) =
+            parse_extract_body(r#"{"text": "첫 문장이다. 둘째 문장이다."}"#.as_bytes(), 100, &labels()).unwrap();
         assert_eq!(s.len(), 2, "{s:?}");
     }
 
@@ -214,10 +215,16 @@ mod tests {
         assert!(matches!(e(r#"{"txt": "a"}"#), ServeError::BadRequest(m) if m.contains("txt")));
         assert!(matches!(e(r#"{"texts": []}"#), ServeError::BadRequest(m) if m.contains("no texts")));
         assert!(matches!(e(r#"{"texts": ["a"], "threshold": 2}"#), ServeError::BadRequest(m) if m.contains("outside")));
-        assert!(matches!(e(r#"{"texts": ["a"], "threshold": {"x": 0.5}}"#), ServeError::BadRequest(m) if m.contains("unknown relation")));
+        assert!(
+            matches!(e(r#"{"texts": ["a"], "threshold": {"x": 0.5}}"#), ServeError::BadRequest(m) if m.contains("unknown relation"))
+        );
         assert!(matches!(e(r#"{"texts": ["a"], "format": "xml"}"#), ServeError::BadRequest(m) if m.contains("format")));
-        assert!(matches!(e(r#"{"texts": ["a", {"text": "b", "entities": [{"word": "b"}]}]}"#), ServeError::BadRequest(m) if m.contains("texts[1]")));
-        assert!(matches!(e(r#"{"texts": ["가나다라마바사아자차카타"]}"#), ServeError::Unprocessable(m) if m.contains("at most 10")));
+        assert!(
+            matches!(e(r#"{"texts": ["a", {"text": "b", "entities": [{"word": "b"}]}]}"#), ServeError::BadRequest(m) if m.contains("texts[1]"))
+        );
+        assert!(
+            matches!(e(r#"{"texts": ["가나다라마바사아자차카타"]}"#), ServeError::Unprocessable(m) if m.contains("at most 10"))
+        );
     }
 
     #[test]
@@ -287,23 +294,21 @@ pub fn parse_extract_body(
         let (line, line_format) = match input {
             serde_json::Value::String(s) => (s, format),
             v @ serde_json::Value::Object(_) => (v.to_string(), InputFormat::Jsonl),
-            other => {
-                return Err(bad(format!("texts[{i}]: expected a string or an object, got {}", json_kind(&other))))
-            }
+            other => return Err(bad(format!("texts[{i}]: expected a string or an object, got {}", json_kind(&other)))),
         };
         if line.contains('\n') {
             return Err(bad(format!("texts[{i}]: one text per item (no line breaks)")));
         }
         let parsed = parse_line(&line, i + 1, line_format).map_err(|e| match e {
-            ExtractError::Input { field, message, .. } => bad(format!(
-                "texts[{i}]{}: {message}",
-                field.map(|f| format!(", field `{f}`")).unwrap_or_default()
-            )),
+            ExtractError::Input { field, message, .. } => {
+                bad(format!("texts[{i}]{}: {message}", field.map(|f| format!(", field `{f}`")).unwrap_or_default()))
+            }
             other => bad(format!("texts[{i}]: {other}")),
         })?;
         for s in &parsed {
-            check_sentence_length(&s.text, max_sentence_chars)
-                .map_err(|m| ServeError::Unprocessable(format!("{BODY}: texts[{i}] (sentence {}): {m}", s.sentence_id)))?;
+            check_sentence_length(&s.text, max_sentence_chars).map_err(|m| {
+                ServeError::Unprocessable(format!("{BODY}: texts[{i}] (sentence {}): {m}", s.sentence_id))
+            })?;
         }
         sentences.extend(parsed);
     }

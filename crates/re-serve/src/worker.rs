@@ -214,29 +214,27 @@ where
     let (ready_tx, ready_rx) = sync_channel::<Ready>(1);
     let thread_config = config.clone();
     let thread_metrics = Arc::clone(&metrics);
-    let thread = std::thread::Builder::new()
-        .name("kre-model".into())
-        .spawn(move || {
-            let served = match catch_unwind(AssertUnwindSafe(load)) {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-                Err(_) => {
-                    let _ = ready_tx.send(Err("loading the model panicked".into()));
-                    return;
-                }
-            };
-            let mut info = served.scorer.describe();
-            if let Some(map) = info.as_object_mut() {
-                let finder = served.extractor.as_ref().is_some_and(|e| e.finder().is_some());
-                map.insert("mention_finder".into(), finder.into());
+    let thread = std::thread::Builder::new().name("kre-model".into()).spawn(move || {
+        let served = match catch_unwind(AssertUnwindSafe(load)) {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                let _ = ready_tx.send(Err(e));
+                return;
             }
-            let _ = ready_tx.send(Ok((served.scorer.labels().to_vec(), info)));
-            drop(ready_tx);
-            run(&served, &receiver, &thread_config, &thread_metrics);
-        })?;
+            Err(_) => {
+                let _ = ready_tx.send(Err("loading the model panicked".into()));
+                return;
+            }
+        };
+        let mut info = served.scorer.describe();
+        if let Some(map) = info.as_object_mut() {
+            let finder = served.extractor.as_ref().is_some_and(|e| e.finder().is_some());
+            map.insert("mention_finder".into(), finder.into());
+        }
+        let _ = ready_tx.send(Ok((served.scorer.labels().to_vec(), info)));
+        drop(ready_tx);
+        run(&served, &receiver, &thread_config, &thread_metrics);
+    })?;
     let (labels, info) = match ready_rx.recv() {
         Ok(Ok(ready)) => ready,
         Ok(Err(e)) => {
@@ -245,7 +243,8 @@ where
         }
         Err(_) => return Err(ServeError::Startup("the model thread stopped while loading".into())),
     };
-    let queue = ModelQueue { sender, labels: labels.into(), info: Arc::new(info), capacity: config.queue_capacity, metrics };
+    let queue =
+        ModelQueue { sender, labels: labels.into(), info: Arc::new(info), capacity: config.queue_capacity, metrics };
     Ok(WorkerHandle { queue, thread })
 }
 
@@ -394,8 +393,7 @@ fn finish<S: Scorer>(served: &Served<S>, job: Prepared, probs: std::result::Resu
         Then::Answer => Answer::Probs(probs),
         Then::Triples { sentences, pairs, options } => {
             let labels = served.scorer.labels();
-            let predictions =
-                Predictions { num_labels: labels.len(), probs, fallback_spans: 0, truncated_entities: 0 };
+            let predictions = Predictions { num_labels: labels.len(), probs, fallback_spans: 0, truncated_entities: 0 };
             let triples = served
                 .extractor
                 .as_ref()
@@ -512,12 +510,8 @@ mod tests {
     fn a_full_queue_refuses_at_once_and_nothing_is_lost() {
         // A slow model and a queue of 2: of 12 simultaneous requests, some must be refused, and every accepted one
         // is answered with its own row.
-        let config = ServeConfig {
-            queue_capacity: 2,
-            max_batch_size: 1,
-            max_wait: Duration::ZERO,
-            ..Default::default()
-        };
+        let config =
+            ServeConfig { queue_capacity: 2, max_batch_size: 1, max_wait: Duration::ZERO, ..Default::default() };
         let (worker, _) = start(&config, Duration::from_millis(50));
         let rt = runtime();
         let results = rt.block_on(async {

@@ -111,8 +111,7 @@ where
     let worker = re_serve::spawn_worker(load, &config, Arc::new(Metrics::default()))?;
     tracing::info!("model loaded: {}", worker.queue.info());
     runtime.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::bind(a.addr).await.with_context(|| format!("binding {}", a.addr))?;
+        let listener = tokio::net::TcpListener::bind(a.addr).await.with_context(|| format!("binding {}", a.addr))?;
         let bound = listener.local_addr()?;
         // Tests and scripts read this line to find the port (with --addr …:0).
         println!("listening on http://{bound}");

@@ -80,7 +80,11 @@ pub(crate) trait BackendJob {
 }
 
 /// Pick the backend for `device` + `precision` and run `job` on it: the one place a device becomes a backend.
-pub(crate) fn on_backend<J: BackendJob>(device: &DeviceSpec, precision: Precision, job: J) -> re_train::Result<J::Output> {
+pub(crate) fn on_backend<J: BackendJob>(
+    device: &DeviceSpec,
+    precision: Precision,
+    job: J,
+) -> re_train::Result<J::Output> {
     match device {
         DeviceSpec::Cpu if precision.is_half() => Err(TrainError::Config(format!(
             "--precision {precision} needs --device cuda (the CPU backend computes in f32 only)"
