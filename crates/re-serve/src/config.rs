@@ -6,6 +6,12 @@ pub struct ServeConfig {
     /// Most records in one model call; the records of one request are never split across answers, but a request
     /// with more records than this is scored in chunks of this size.
     pub max_batch_size: usize,
+    /// Records per encoder forward pass within one model call: the merged records are sorted by length and run in
+    /// chunks of this size, so a short record is not padded to the longest of the whole batch (on the CPU, small
+    /// chunks cost less than one large padded one).
+    pub encoder_batch_size: usize,
+    /// Model threads, each with its own copy of the model, sharing one queue.
+    pub model_threads: usize,
     /// How long the model thread waits, after taking a request, for more requests to fill the batch.
     pub max_wait: Duration,
     /// Requests waiting for the model thread; one more is refused with 503 and `Retry-After`.
@@ -22,6 +28,8 @@ impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             max_batch_size: 32,
+            encoder_batch_size: 8,
+            model_threads: 1,
             max_wait: Duration::from_millis(5),
             queue_capacity: 256,
             max_body_bytes: 2 * 1024 * 1024,
@@ -36,6 +44,8 @@ impl ServeConfig {
     pub fn validate(&self) -> Result<(), String> {
         for (name, v) in [
             ("max batch size", self.max_batch_size),
+            ("encoder batch size", self.encoder_batch_size),
+            ("model threads", self.model_threads),
             ("queue capacity", self.queue_capacity),
             ("max body bytes", self.max_body_bytes),
             ("max sentence chars", self.max_sentence_chars),

@@ -1,14 +1,16 @@
 //! The model thread and its bounded queue (dynamic batching).
 //!
-//! One dedicated OS thread owns the model (burn's CPU work must not run on tokio's reactor threads). Request
+//! Dedicated OS threads own the model, one copy each (burn's CPU work must not run on tokio's reactor threads;
+//! the fused CPU engine runs a small batch on about one core, so `model_threads` copies use more cores). Request
 //! handlers put a [`Job`] (their records + a reply channel) into a bounded queue with `try_send`: a full queue is
 //! answered at once with 503 instead of piling up latency. The thread takes a job, then waits at most `max_wait`
 //! for more until `max_batch_size` records are gathered, scores them all in one [`Scorer::score`] call and sends
 //! each job its own rows. A job that would overflow the batch starts the next one; a job with more records than
-//! `max_batch_size` is scored alone, in chunks of that size.
+//! `max_batch_size` is scored alone. Within a call, the scorer runs the records in length-sorted chunks of
+//! `encoder_batch_size`.
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -189,106 +191,155 @@ impl ModelQueue {
 #[derive(Debug)]
 pub struct WorkerHandle {
     pub queue: ModelQueue,
-    thread: JoinHandle<()>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl WorkerHandle {
     /// Waits for the model thread to finish its queued jobs and exit.
     pub fn join(self) -> Result<()> {
-        let WorkerHandle { queue, thread } = self;
+        let WorkerHandle { queue, threads } = self;
         drop(queue);
-        thread.join().map_err(|_| ServeError::Model("the model thread panicked".into()))
+        let mut result = Ok(());
+        for t in threads {
+            if t.join().is_err() {
+                result = Err(ServeError::Model("a model thread panicked".into()));
+            }
+        }
+        result
     }
 }
 
-/// Starts the model thread: `load` runs on it (so the model never crosses threads) and the call returns once the
-/// model is loaded, or with the loading error.
+/// Starts `config.model_threads` model threads: `load` runs on each (so a model never crosses threads; each
+/// thread has its own copy) and the call returns once every model is loaded, or with the first loading error.
+/// The threads share one queue: one at a time gathers a batch, then scores it while the next thread gathers.
 pub fn spawn_worker<S, F>(load: F, config: &ServeConfig, metrics: Arc<Metrics>) -> Result<WorkerHandle>
 where
     S: Scorer,
-    F: FnOnce() -> std::result::Result<Served<S>, String> + Send + 'static,
+    F: Fn() -> std::result::Result<Served<S>, String> + Send + Sync + 'static,
 {
     config.validate().map_err(ServeError::Startup)?;
     let (sender, receiver) = sync_channel::<Job>(config.queue_capacity);
+    let receiver = Arc::new(Mutex::new(receiver));
+    let load = Arc::new(load);
     type Ready = std::result::Result<(Vec<String>, serde_json::Value), String>;
-    let (ready_tx, ready_rx) = sync_channel::<Ready>(1);
-    let thread_config = config.clone();
-    let thread_metrics = Arc::clone(&metrics);
-    let thread = std::thread::Builder::new().name("kre-model".into()).spawn(move || {
-        let served = match catch_unwind(AssertUnwindSafe(load)) {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                let _ = ready_tx.send(Err(e));
-                return;
+    let (ready_tx, ready_rx) = sync_channel::<Ready>(config.model_threads);
+    let mut threads = Vec::with_capacity(config.model_threads);
+    for i in 0..config.model_threads {
+        let (load, receiver, ready_tx) = (Arc::clone(&load), Arc::clone(&receiver), ready_tx.clone());
+        let (thread_config, thread_metrics) = (config.clone(), Arc::clone(&metrics));
+        let thread = std::thread::Builder::new().name(format!("kre-model-{i}")).spawn(move || {
+            let served = match catch_unwind(AssertUnwindSafe(|| load())) {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+                Err(_) => {
+                    let _ = ready_tx.send(Err("loading the model panicked".into()));
+                    return;
+                }
+            };
+            let mut info = served.scorer.describe();
+            if let Some(map) = info.as_object_mut() {
+                let finder = served.extractor.as_ref().is_some_and(|e| e.finder().is_some());
+                map.insert("mention_finder".into(), finder.into());
+                map.insert("model_threads".into(), thread_config.model_threads.into());
             }
-            Err(_) => {
-                let _ = ready_tx.send(Err("loading the model panicked".into()));
-                return;
+            let _ = ready_tx.send(Ok((served.scorer.labels().to_vec(), info)));
+            drop(ready_tx);
+            run(&served, &receiver, &thread_config, &thread_metrics);
+        });
+        match thread {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                drop(sender);
+                threads.into_iter().for_each(|t| drop(t.join()));
+                return Err(e.into());
             }
-        };
-        let mut info = served.scorer.describe();
-        if let Some(map) = info.as_object_mut() {
-            let finder = served.extractor.as_ref().is_some_and(|e| e.finder().is_some());
-            map.insert("mention_finder".into(), finder.into());
         }
-        let _ = ready_tx.send(Ok((served.scorer.labels().to_vec(), info)));
-        drop(ready_tx);
-        run(&served, &receiver, &thread_config, &thread_metrics);
-    })?;
-    let (labels, info) = match ready_rx.recv() {
-        Ok(Ok(ready)) => ready,
-        Ok(Err(e)) => {
-            let _ = thread.join();
-            return Err(ServeError::Startup(e));
+    }
+    drop(ready_tx);
+    let mut ready = None;
+    let mut failure = None;
+    for _ in 0..config.model_threads {
+        match ready_rx.recv() {
+            Ok(Ok(r)) => ready = ready.or(Some(r)),
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(_) => failure = failure.or(Some("a model thread stopped while loading".to_string())),
         }
-        Err(_) => return Err(ServeError::Startup("the model thread stopped while loading".into())),
+    }
+    let (labels, info) = match (ready, failure) {
+        (Some(r), None) => r,
+        (_, failure) => {
+            drop(sender);
+            threads.into_iter().for_each(|t| drop(t.join()));
+            return Err(ServeError::Startup(failure.unwrap_or_else(|| "no model thread started".into())));
+        }
     };
     let queue =
         ModelQueue { sender, labels: labels.into(), info: Arc::new(info), capacity: config.queue_capacity, metrics };
-    Ok(WorkerHandle { queue, thread })
+    Ok(WorkerHandle { queue, threads })
 }
 
-/// The model thread's loop: gather a batch, score it, answer; until every sender is gone and the queue is empty.
-fn run<S: Scorer>(served: &Served<S>, receiver: &Receiver<Job>, config: &ServeConfig, metrics: &Metrics) {
+/// A model thread's loop: gather a batch (holding the queue), score it (not holding it), answer; until every
+/// sender is gone and the queue is empty.
+fn run<S: Scorer>(served: &Served<S>, receiver: &Mutex<Receiver<Job>>, config: &ServeConfig, metrics: &Metrics) {
     let mut next: Option<Prepared> = None;
     loop {
-        let first = match next.take() {
-            Some(job) => job,
-            None => match receiver.recv() {
-                Ok(job) => {
-                    metrics.queue_pop();
-                    match prepare(served, job) {
-                        Some(p) => p,
-                        None => continue,
-                    }
-                }
-                Err(_) => return,
-            },
+        let jobs = {
+            // A poisoned lock only means another model thread panicked while gathering; the channel is intact.
+            let receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
+            gather(served, &receiver, &mut next, config, metrics)
         };
-        let deadline = Instant::now() + config.max_wait;
-        let mut size = first.records.len();
-        let mut jobs = vec![first];
-        while size < config.max_batch_size {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            match receiver.recv_timeout(deadline - now) {
-                Ok(job) => {
-                    metrics.queue_pop();
-                    let Some(job) = prepare(served, job) else { continue };
-                    if size + job.records.len() > config.max_batch_size {
-                        next = Some(job);
-                        break;
-                    }
-                    size += job.records.len();
-                    jobs.push(job);
-                }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
-            }
+        match jobs {
+            Some(jobs) => score_batch(served, jobs, config, metrics),
+            None => return,
         }
-        score_batch(served, jobs, config, metrics);
     }
+}
+
+/// One batch: `next` (a job left over from the last batch) or the next job, then whatever arrives within
+/// `max_wait` up to `max_batch_size` records. `None` when the queue is closed and empty.
+fn gather<S: Scorer>(
+    served: &Served<S>,
+    receiver: &Receiver<Job>,
+    next: &mut Option<Prepared>,
+    config: &ServeConfig,
+    metrics: &Metrics,
+) -> Option<Vec<Prepared>> {
+    let first = loop {
+        if let Some(job) = next.take() {
+            break job;
+        }
+        let job = receiver.recv().ok()?;
+        metrics.queue_pop();
+        if let Some(p) = prepare(served, job) {
+            break p;
+        }
+    };
+    let deadline = Instant::now() + config.max_wait;
+    let mut size = first.records.len();
+    let mut jobs = vec![first];
+    while size < config.max_batch_size {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        match receiver.recv_timeout(deadline - now) {
+            Ok(job) => {
+                metrics.queue_pop();
+                let Some(job) = prepare(served, job) else { continue };
+                if size + job.records.len() > config.max_batch_size {
+                    *next = Some(job);
+                    break;
+                }
+                size += job.records.len();
+                jobs.push(job);
+            }
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    Some(jobs)
 }
 
 /// The records a job needs scored; `None` when it was answered already (no candidate pairs, an error, or a client
@@ -363,7 +414,7 @@ fn score_batch<S: Scorer>(served: &Served<S>, mut jobs: Vec<Prepared>, config: &
         records.append(&mut job.records);
     }
     metrics.record_batch(records.len(), jobs.len());
-    match score_guarded(scorer, &records, config.max_batch_size) {
+    match score_guarded(scorer, &records, config.encoder_batch_size) {
         Ok(probs) => {
             let mut rows = probs.chunks(num_labels.max(1));
             for (job, n) in jobs.into_iter().zip(lens) {
@@ -380,7 +431,7 @@ fn score_batch<S: Scorer>(served: &Served<S>, mut jobs: Vec<Prepared>, config: &
             let mut rest = records.into_iter();
             for (job, n) in jobs.into_iter().zip(lens) {
                 let mine: Vec<RelationRecord> = rest.by_ref().take(n).collect();
-                let probs = score_guarded(scorer, &mine, config.max_batch_size);
+                let probs = score_guarded(scorer, &mine, config.encoder_batch_size);
                 finish(served, job, probs);
             }
         }
@@ -417,6 +468,8 @@ mod tests {
         labels: Vec<String>,
         calls: Arc<AtomicUsize>,
         delay: Duration,
+        /// Names of the threads that scored.
+        threads: Arc<Mutex<std::collections::BTreeSet<String>>>,
     }
 
     impl Scorer for Echo {
@@ -425,11 +478,14 @@ mod tests {
         }
         fn score(&self, records: &[RelationRecord], _: usize) -> std::result::Result<Vec<f64>, ScoreError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            let name = std::thread::current().name().unwrap_or_default().to_string();
+            self.threads.lock().unwrap().insert(name);
             std::thread::sleep(self.delay);
             if let Some(r) = records.iter().find(|r| r.sentence == "bad") {
                 return Err(ScoreError::Record(format!("record {}: cannot encode", r.id)));
             }
-            Ok(records.iter().flat_map(|r| [r.sentence.chars().count() as f64, 1.0]).collect())
+            let n = self.labels.len();
+            Ok(records.iter().flat_map(|r| [r.sentence.chars().count() as f64, 1.0].into_iter().take(n)).collect())
         }
     }
 
@@ -448,7 +504,8 @@ mod tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let c = Arc::clone(&calls);
         let load = move || {
-            let scorer = Echo { labels: vec!["x".into(), "y".into()], calls: c, delay };
+            let scorer =
+                Echo { labels: vec!["x".into(), "y".into()], calls: Arc::clone(&c), delay, threads: Arc::default() };
             Ok(Served { scorer, extractor: Some(Extractor::new(None, None)) })
         };
         (spawn_worker(load, config, Arc::new(Metrics::default())).unwrap(), calls)
@@ -538,6 +595,44 @@ mod tests {
         assert!(full > 0 && full < 12, "{full} refused");
         assert_eq!(worker.queue.metrics().queue_depth(), 0);
         worker.join().unwrap();
+    }
+
+    #[test]
+    fn model_threads_share_the_queue() {
+        let threads: Arc<Mutex<std::collections::BTreeSet<String>>> = Arc::default();
+        let seen = Arc::clone(&threads);
+        let load = move || {
+            let scorer = Echo {
+                labels: vec!["x".into()],
+                calls: Arc::default(),
+                delay: Duration::from_millis(50),
+                threads: Arc::clone(&seen),
+            };
+            Ok(Served { scorer, extractor: None })
+        };
+        let config =
+            ServeConfig { model_threads: 2, max_batch_size: 1, max_wait: Duration::ZERO, ..Default::default() };
+        let worker = spawn_worker(load, &config, Arc::new(Metrics::default())).unwrap();
+        let rt = runtime();
+        let answers = rt.block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|i| {
+                    let q = worker.queue.clone();
+                    tokio::spawn(async move { q.score(vec![record(&i.to_string(), &"다".repeat(i + 1))]).await })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap().unwrap());
+            }
+            out
+        });
+        for (i, a) in answers.iter().enumerate() {
+            assert_eq!(a, &vec![(i + 1) as f64]);
+        }
+        worker.join().unwrap();
+        let names = threads.lock().unwrap().clone();
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["kre-model-0", "kre-model-1"]);
     }
 
     #[test]

@@ -28,6 +28,14 @@ pub struct ServeArgs {
     /// Most records in one model call (records of concurrent requests are merged up to this).
     #[arg(long, default_value_t = 32)]
     pub max_batch_size: usize,
+    /// Records per encoder forward pass inside one model call (the call's records are sorted by length and run
+    /// in chunks of this size: less padding than one large batch; on the CPU small chunks are faster).
+    #[arg(long, default_value_t = 8)]
+    pub encoder_batch_size: usize,
+    /// Model threads, each with its own copy of the model, taking batches from one queue. Default: the CPU cores
+    /// (at most 4) with --device cpu (the fused engine runs a batch on about one core), 1 on a GPU.
+    #[arg(long)]
+    pub model_threads: Option<usize>,
     /// How long the model thread waits for more requests to fill a batch, in milliseconds.
     #[arg(long, default_value_t = 5)]
     pub max_wait_ms: u64,
@@ -58,6 +66,14 @@ impl ServeArgs {
     fn config(&self) -> ServeConfig {
         ServeConfig {
             max_batch_size: self.max_batch_size,
+            encoder_batch_size: self.encoder_batch_size,
+            model_threads: self.model_threads.unwrap_or_else(|| {
+                if self.device.is_cpu() {
+                    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+                } else {
+                    1
+                }
+            }),
             max_wait: Duration::from_millis(self.max_wait_ms),
             queue_capacity: self.queue_capacity,
             max_body_bytes: self.max_body_bytes,
@@ -100,7 +116,7 @@ impl BackendJob for ServeJob<'_> {
 fn run_server<S, F>(a: &ServeArgs, config: ServeConfig, load: F) -> anyhow::Result<()>
 where
     S: re_serve::Scorer,
-    F: FnOnce() -> Result<re_serve::Served<S>, String> + Send + 'static,
+    F: Fn() -> Result<re_serve::Served<S>, String> + Send + Sync + 'static,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(a.http_threads.max(1))
