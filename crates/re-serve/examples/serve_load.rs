@@ -132,7 +132,7 @@ async fn one_request(
     } else {
         let k = RECORDS_PER_REQUEST[i % RECORDS_PER_REQUEST.len()];
         let chosen: Vec<Value> = (0..k).map(|j| records[(i * 4 + j) % records.len()].clone()).collect();
-        let ids: Vec<String> = chosen.iter().map(|r| id_of(r)).collect();
+        let ids: Vec<String> = chosen.iter().map(id_of).collect();
         (format!("{url}/v1/predict"), json!({ "records": chosen }), Some(ids))
     };
     let sent = Instant::now();
