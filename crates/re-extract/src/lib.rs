@@ -23,6 +23,7 @@ pub mod input;
 pub mod mentions;
 pub mod options;
 pub mod pairs;
+pub mod recall;
 
 pub use error::{ExtractError, Result};
 pub use input::{parse_line, InputFormat, Sentence};
