@@ -4,4 +4,5 @@ pub mod common;
 pub mod data;
 pub mod encode;
 pub mod eval;
+pub mod extract;
 pub mod train;

@@ -5,6 +5,7 @@ mod data_cli;
 mod encode_cli;
 mod errors_cli;
 mod eval_cli;
+mod extract_cli;
 mod inference_engine_cli;
 mod minilm_weights;
 mod synth_eda_cli;
