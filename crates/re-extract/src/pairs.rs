@@ -237,6 +237,14 @@ mod tests {
     }
 
     #[test]
+    fn an_extractor_can_be_shared_across_threads() {
+        // A server keeps one extractor for every request.
+        fn shared<T: Send + Sync>() {}
+        shared::<Extractor>();
+        shared::<MentionFinder>();
+    }
+
+    #[test]
     fn sentences_without_entities_need_a_finder() {
         let s = Sentence { sentence_id: "9".into(), text: "가나다".into(), entities: None };
         let e = Extractor::new(None, None).pairs(&[s]).unwrap_err().to_string();
