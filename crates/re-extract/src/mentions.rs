@@ -303,7 +303,19 @@ fn candidates(text: &str, morphemes: &[Morpheme]) -> Vec<Mention> {
             }
         }
         name_cores(ms, cs, &mut spans);
-        // The whole run, when it is more than one plain noun or number.
+        // The whole run, when it is more than one plain noun or number, without a leading date or quantity
+        // (`1545년 한성` is two mentions) unless it ends in a common noun (`1904년 하계 올림픽`, an event).
+        if cs.len() > 2 && cs[0] == Class::Number && cs[cs.len() - 1] == Class::Noun {
+            spans.add(ms[0].start, ms[ms.len() - 1].end, EntityType::Org);
+        }
+        let mut lead = 0;
+        while lead + 1 < ms.len() && cs[lead] == Class::Number && cs[lead + 1] == Class::Counter {
+            lead += 2;
+            while lead < ms.len() && cs[lead] == Class::Suffix {
+                lead += 1;
+            }
+        }
+        let (ms, cs) = (&ms[lead..], &cs[lead..]);
         let content = cs.iter().filter(|c| matches!(c, Class::Name | Class::Noun)).count();
         if content >= 2 || (content == 1 && cs.contains(&Class::Name) && ms.len() > 1) {
             spans.add(ms[0].start, ms[ms.len() - 1].end, EntityType::Org);
@@ -502,7 +514,14 @@ fn eojeol_chunks(morphemes: &[Morpheme], spans: &mut Spans) {
         // `지바 현`, `고치 시`: administrative units come out as determiners or bound nouns.
         let unit = stem.len() == 1 && ADMINISTRATIVE_UNITS.contains(&stem[0].surface.as_str());
         let nominal = misanalysed || unit || stem.iter().any(|m| is_nominal(&m.tag));
-        eojeols.push((nominal && !stem.is_empty()).then_some((stem, stem_start > 0, stem_end < ms.len())));
+        // A date or quantity (`1545년`) stands alone: it is never part of a name chunk (regnal `15세` is).
+        let quantity = stem.iter().any(|m| m.tag == "NNBC" && m.surface != "세")
+            && stem.iter().all(|m| matches!(m.tag.as_str(), "SN" | "NR" | "NNBC" | "XSN"));
+        eojeols.push((nominal && !stem.is_empty()).then_some((
+            stem,
+            stem_start > 0 || quantity,
+            stem_end < ms.len() || quantity,
+        )));
         k = e;
     }
     let mut chunk: Vec<&Vec<&Morpheme>> = Vec::new();
@@ -702,6 +721,29 @@ mod tests {
         let n = spans.len();
         spans.dedup();
         assert_eq!(spans.len(), n);
+    }
+
+    #[test]
+    fn a_date_is_not_glued_to_the_name_after_it() {
+        let text = "1545년 한성에서 1904년 하계 올림픽에";
+        let f = found(
+            text,
+            &[
+                ("1545", "SN,*,*"),
+                ("년", "NNBC,*,T"),
+                ("한성", "NNP,지명,T"),
+                ("에서", "JKB,*,F"),
+                ("1904", "SN,*,*"),
+                ("년", "NNBC,*,T"),
+                ("하계", "NNG,*,F"),
+                ("올림픽", "NNG,*,T"),
+                ("에", "JKB,*,F"),
+            ],
+        );
+        assert!(has(&f, "1545년", "DAT") && has(&f, "한성", "LOC"), "{f:?}");
+        assert!(!f.iter().any(|(w, _)| w == "1545년 한성"), "{f:?}");
+        // An event named by its year is kept whole too.
+        assert!(f.iter().any(|(w, _)| w == "1904년 하계 올림픽") && has(&f, "1904년", "DAT"), "{f:?}");
     }
 
     #[test]
