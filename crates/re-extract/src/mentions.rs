@@ -252,7 +252,7 @@ impl Spans<'_> {
 fn candidates(text: &str, morphemes: &[Morpheme]) -> Vec<Mention> {
     let chars: Vec<char> = text.chars().collect();
     let classes: Vec<Class> = morphemes.iter().map(class_of).collect();
-    let gap_is_space = |a: usize, b: usize| chars[a..b].iter().all(|c| c.is_whitespace());
+    let gap_is_space = |a: usize, b: usize| gap_is(&chars, a, b, char::is_whitespace);
     let mut spans = Spans { chars: &chars, by_span: BTreeMap::new() };
     // Titles in brackets first: their type (POH) wins over what the words inside look like.
     bracketed(&chars, &mut spans);
@@ -339,6 +339,12 @@ fn candidates(text: &str, morphemes: &[Morpheme]) -> Vec<Mention> {
         .collect()
 }
 
+/// True when the characters `a..b` exist and all satisfy `f` (false for a reversed or out-of-range gap, which a
+/// well-behaved analyser never produces).
+fn gap_is(chars: &[char], a: usize, b: usize, f: impl Fn(char) -> bool) -> bool {
+    a <= b && chars.get(a..b).is_some_and(|g| g.iter().all(|&c| f(c)))
+}
+
 /// DAT: number + 년/월/일 pieces (chained across spaces), `1990년대`, `19세기`; NOH: number + other counter, `%`.
 fn dates_and_numbers(ms: &[Morpheme], cs: &[Class], chars: &[char], spans: &mut Spans) {
     let mut k = 0;
@@ -355,7 +361,7 @@ fn dates_and_numbers(ms: &[Morpheme], cs: &[Class], chars: &[char], spans: &mut 
         }
         let next = ms.get(e);
         let tight =
-            next.is_some_and(|n| n.start == ms[e - 1].end || chars[ms[e - 1].end..n.start].iter().all(|c| *c == ' '));
+            next.is_some_and(|n| n.start == ms[e - 1].end || gap_is(chars, ms[e - 1].end, n.start, |c| c == ' '));
         match next {
             Some(n) if tight && cs[e] == Class::Counter && DATE_COUNTERS.contains(&n.surface.as_str()) => {
                 let mut end = n.end;

@@ -41,6 +41,31 @@ fn typed_mentions_in_korean_sentences() {
 }
 
 #[test]
+fn odd_text_never_panics_and_spans_stay_valid() {
+    let long = "삼성전자와 애플은 2020년 3월에 경쟁했다. ".repeat(200);
+    for text in [
+        "",
+        " ",
+        "...",
+        "《》",
+        "《",
+        "\"",
+        "(()",
+        "가\0나",
+        "🙂 이순신 🙂",
+        "1 2 3 년 월 일",
+        "A.B.C.",
+        "제 2",
+        long.as_str(),
+    ] {
+        let found = finder().find(text).unwrap();
+        for m in &found {
+            assert_eq!(span_text(text, m.start, m.end).as_deref(), Some(m.word.as_str()), "{text:?}: {m:?}");
+        }
+    }
+}
+
+#[test]
 fn text_lines_become_pairs_through_the_finder() {
     let sentences = parse_line("이순신은 조선의 장군이다. 그는 1545년에 태어났다.", 1, InputFormat::Text).unwrap();
     assert_eq!(sentences.len(), 2);
