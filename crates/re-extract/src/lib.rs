@@ -28,7 +28,7 @@ pub mod stream;
 
 pub use error::{ExtractError, Result};
 pub use input::{parse_line, InputFormat, Sentence};
-pub use mentions::MentionFinder;
+pub use mentions::{Candidates, MentionFinder};
 pub use options::{ExtractOptions, Threshold};
 pub use pairs::{CandidatePair, Extractor, Triple};
 pub use stream::{extract_stream, StreamOptions, StreamSummary};

@@ -17,7 +17,8 @@
 //! | **eojeol chunks**: each eojeol's stem (before its particles/endings), consecutive stems with no particle between (`로만 아브라모비치`), and each suffix of such a chunk; robust to names MeCab cuts into odd pieces (`로만` → 로/JKB 만/JX) | as a name core when it holds NNPs, else ORG |
 //! | any of the above + a parenthesised qualifier right after (`스팀 (플랫폼)`, `심정 (1471년)`) | the same |
 //!
-//! Candidates may nest (`미국` LOC inside `미국 육군` ORG); pairing skips overlapping mentions.
+//! Candidates may nest (`미국` LOC inside `미국 육군` ORG); pairing skips overlapping mentions, and
+//! [`Candidates::Outermost`] keeps only the spans inside no other candidate (same coverage, far fewer pairs).
 use crate::error::Result;
 use crate::Mention;
 use re_data::record::EntityType;
@@ -174,6 +175,30 @@ const BRACKETS: &[(char, char)] = &[
 /// Finds typed mention candidates with a morphological analyser (see the module docs for the rules).
 pub struct MentionFinder {
     morphology: Box<dyn Morphology>,
+    candidates: Candidates,
+}
+
+/// Which candidate spans [`MentionFinder::find`] returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Candidates {
+    /// Every span the rules propose, nested ones included (`미국` LOC inside `미국 육군` ORG): the most exact
+    /// matches, and many pairs.
+    #[default]
+    All,
+    /// Only spans inside no other candidate: the same covered recall, far fewer pairs, coarser spans and types.
+    Outermost,
+}
+
+impl std::str::FromStr for Candidates {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "all" => Ok(Candidates::All),
+            "outermost" => Ok(Candidates::Outermost),
+            other => Err(format!("unknown candidate set {other:?} (expected all or outermost)")),
+        }
+    }
 }
 
 impl std::fmt::Debug for MentionFinder {
@@ -184,7 +209,12 @@ impl std::fmt::Debug for MentionFinder {
 
 impl MentionFinder {
     pub fn new(morphology: Box<dyn Morphology>) -> Self {
-        MentionFinder { morphology }
+        MentionFinder { morphology, candidates: Candidates::All }
+    }
+
+    /// The same finder returning `candidates`.
+    pub fn with_candidates(self, candidates: Candidates) -> Self {
+        MentionFinder { candidates, ..self }
     }
 
     /// MeCab with the default mecab-ko-dic ([`re_morph::default_dicdir`]).
@@ -195,7 +225,11 @@ impl MentionFinder {
     /// The candidates of `text`, ordered by start then end, one per span.
     pub fn find(&self, text: &str) -> Result<Vec<Mention>> {
         let morphemes = self.morphology.analyze(text)?;
-        Ok(candidates(text, &morphemes))
+        let all = candidates(text, &morphemes);
+        Ok(match self.candidates {
+            Candidates::All => all,
+            Candidates::Outermost => outermost(all),
+        })
     }
 }
 
@@ -337,6 +371,22 @@ fn candidates(text: &str, morphemes: &[Morpheme]) -> Vec<Mention> {
         .into_iter()
         .map(|((a, b), t)| Mention::new(chars[a..b].iter().collect::<String>(), a, b - 1, t))
         .collect()
+}
+
+/// The candidates inside no other candidate (sorted by start, then end; a span inside another starts no earlier
+/// and ends no later, so one pass with the furthest end so far finds them).
+fn outermost(sorted: Vec<Mention>) -> Vec<Mention> {
+    let mut out: Vec<Mention> = Vec::with_capacity(sorted.len());
+    for m in sorted {
+        // Same start: the later (longer) span contains the earlier ones of `out` that start there.
+        while out.last().is_some_and(|l| l.start == m.start && l.end <= m.end) {
+            out.pop();
+        }
+        if !out.iter().rev().take_while(|l| l.end >= m.start).any(|l| l.start <= m.start && m.end <= l.end) {
+            out.push(m);
+        }
+    }
+    out
 }
 
 /// True when the characters `a..b` exist and all satisfy `f` (false for a reversed or out-of-range gap, which a
@@ -750,6 +800,15 @@ mod tests {
         assert!(!f.iter().any(|(w, _)| w == "1545년 한성"), "{f:?}");
         // An event named by its year is kept whole too.
         assert!(f.iter().any(|(w, _)| w == "1904년 하계 올림픽") && has(&f, "1904년", "DAT"), "{f:?}");
+    }
+
+    #[test]
+    fn outermost_keeps_spans_inside_no_other() {
+        let m = |a: usize, b: usize| Mention::new("x", a, b, EntityType::Org);
+        let spans = |v: Vec<Mention>| v.into_iter().map(|m| (m.start, m.end)).collect::<Vec<_>>();
+        let all = vec![m(0, 1), m(0, 4), m(1, 2), m(2, 3), m(3, 6), m(5, 5), m(8, 9), m(9, 9)];
+        assert_eq!(spans(outermost(all)), [(0, 4), (3, 6), (8, 9)]);
+        assert!(outermost(Vec::new()).is_empty());
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! Streaming extraction over a whole input (`kre extract`): lines are read, extracted and written in chunks, so
-//! memory stays constant in the number of lines.
+//! Streaming extraction over a whole input (`kre extract`): lines are read, extracted and written in chunks (a
+//! number of lines or of candidate pairs, whichever comes first), so memory stays constant in the number of lines.
 use crate::error::{ExtractError, Result};
 use crate::input::{parse_line, InputFormat, Sentence};
 use crate::options::ExtractOptions;
-use crate::pairs::Extractor;
+use crate::pairs::{CandidatePair, Extractor};
 use burn::tensor::backend::Backend;
 use re_train::predict::TrainedModel;
 use std::io::{BufRead, Write};
@@ -25,13 +25,15 @@ pub struct StreamOptions {
     pub format: InputFormat,
     /// Records per encoder batch.
     pub batch_size: usize,
-    /// Input lines read before their pairs are scored and written.
+    /// Input lines read before their pairs are scored and written …
     pub chunk_lines: usize,
+    /// … or candidate pairs collected (whichever comes first): long paragraphs with many mentions make many pairs.
+    pub chunk_pairs: usize,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions { format: InputFormat::Auto, batch_size: 64, chunk_lines: 256 }
+        StreamOptions { format: InputFormat::Auto, batch_size: 64, chunk_lines: 256, chunk_pairs: 1024 }
     }
 }
 
@@ -54,7 +56,9 @@ pub fn extract_stream<B: Backend>(
     let mut summary = StreamSummary::default();
     let mut line = String::new();
     let mut bytes = 0u64;
-    let mut chunk: Vec<Sentence> = Vec::new();
+    // The chunk: its sentences and their candidate pairs (`sentence` indexes `sentences`).
+    let mut sentences: Vec<Sentence> = Vec::new();
+    let mut pairs: Vec<CandidatePair> = Vec::new();
     let mut chunk_lines = 0;
     loop {
         line.clear();
@@ -69,16 +73,35 @@ pub fn extract_stream<B: Backend>(
             bytes += n as u64;
             summary.lines += 1;
             let text = line.strip_suffix('\n').unwrap_or(&line);
-            chunk.extend(parse_line(text, summary.lines, stream.format)?);
+            let parsed = parse_line(text, summary.lines, stream.format)?;
+            let base = sentences.len();
+            let line_no = summary.lines;
+            pairs.extend(
+                extractor
+                    .pairs(&parsed)
+                    .map_err(|e| match e {
+                        // Name the line, as parse errors do.
+                        ExtractError::NoMentionFinder { .. } | ExtractError::Morph(_) => {
+                            ExtractError::input(line_no, None, e.to_string())
+                        }
+                        other => other,
+                    })?
+                    .into_iter()
+                    .map(|p| CandidatePair { sentence: p.sentence + base, ..p }),
+            );
+            sentences.extend(parsed);
             chunk_lines += 1;
         }
-        if (n == 0 && !chunk.is_empty()) || chunk_lines >= stream.chunk_lines.max(1) {
-            let written = extract_chunk(model, extractor, options, stream.batch_size, &chunk, out, out_name)?;
-            summary.sentences += chunk.len();
-            summary.pairs += written.0;
-            summary.triples += written.1;
-            summary.truncated_entities += written.2;
-            chunk.clear();
+        let full = chunk_lines >= stream.chunk_lines.max(1) || pairs.len() >= stream.chunk_pairs.max(1);
+        if (n == 0 && !sentences.is_empty()) || full {
+            let (triples, truncated) =
+                extract_chunk(model, extractor, options, stream.batch_size, &sentences, &pairs, out, out_name)?;
+            summary.sentences += sentences.len();
+            summary.pairs += pairs.len();
+            summary.triples += triples;
+            summary.truncated_entities += truncated;
+            sentences.clear();
+            pairs.clear();
             chunk_lines = 0;
             progress(bytes, summary.lines);
         }
@@ -90,24 +113,25 @@ pub fn extract_stream<B: Backend>(
     Ok(summary)
 }
 
-/// (pairs, triples written, truncated entities) of one chunk.
+/// (triples written, truncated entities) of one chunk.
+#[allow(clippy::too_many_arguments)]
 fn extract_chunk<B: Backend>(
     model: &TrainedModel<B>,
     extractor: &Extractor,
     options: &ExtractOptions,
     batch_size: usize,
     sentences: &[Sentence],
+    pairs: &[CandidatePair],
     out: &mut dyn Write,
     out_name: &std::path::Path,
-) -> Result<(usize, usize, usize)> {
-    let pairs = extractor.pairs(sentences)?;
+) -> Result<(usize, usize)> {
     let records: Vec<_> = pairs.iter().map(|p| p.record.clone()).collect();
     let probs = model.predict(&records, batch_size)?;
-    let triples = extractor.triples(sentences, &pairs, &probs, model.labels(), options);
+    let triples = extractor.triples(sentences, pairs, &probs, model.labels(), options);
     let io = |e: std::io::Error| ExtractError::Io { path: out_name.to_path_buf(), source: e };
     for t in &triples {
         serde_json::to_writer(&mut *out, t).map_err(|e| io(e.into()))?;
         out.write_all(b"\n").map_err(io)?;
     }
-    Ok((pairs.len(), triples.len(), probs.truncated_entities))
+    Ok((triples.len(), probs.truncated_entities))
 }

@@ -7,7 +7,9 @@ use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use re_extract::{extract_stream, ExtractError, ExtractOptions, Extractor, InputFormat, StreamOptions, StreamSummary};
+use re_extract::{
+    extract_stream, Candidates, ExtractError, ExtractOptions, Extractor, InputFormat, StreamOptions, StreamSummary,
+};
 use re_train::config::{DeviceSpec, Precision};
 use re_train::predict::TrainedModel;
 use re_train::InferenceEngine;
@@ -40,12 +42,19 @@ pub struct ExtractArgs {
     /// Also write pairs whose most probable label is no_relation.
     #[arg(long)]
     pub include_no_relation: bool,
+    /// Mention candidates where entities are not given: all (nested spans too: most exact matches, many pairs) |
+    /// outermost (spans inside no other: same coverage, about 7× fewer pairs on long sentences).
+    #[arg(long, default_value = "all")]
+    pub candidates: Candidates,
     /// Candidate pairs per encoder batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Input lines read, scored and written at a time (memory is constant in the input's length).
+    /// Input lines read, scored and written at a time (memory is constant in the input's length) …
     #[arg(long, default_value_t = 256)]
     pub chunk_lines: usize,
+    /// … or candidate pairs collected, whichever comes first.
+    #[arg(long, default_value_t = 1024)]
+    pub chunk_pairs: usize,
     /// cpu | cuda | cuda:N (the first listed device extracts).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceSpec,
@@ -68,7 +77,12 @@ pub fn extract(a: ExtractArgs) -> anyhow::Result<()> {
     }
     let input_len =
         std::fs::metadata(&a.input).with_context(|| format!("{}: cannot read the input", a.input.display()))?.len();
-    let stream = StreamOptions { format: a.format, batch_size: a.batch_size, chunk_lines: a.chunk_lines.max(1) };
+    let stream = StreamOptions {
+        format: a.format,
+        batch_size: a.batch_size,
+        chunk_lines: a.chunk_lines.max(1),
+        chunk_pairs: a.chunk_pairs.max(1),
+    };
     let job = ExtractJob { args: &a, engine, options, stream, input_len };
     let summary = on_backend(&a.device, a.precision, job)??;
     println!(
@@ -109,7 +123,7 @@ fn run_extraction<B: burn::tensor::backend::Backend>(
     job: ExtractJob<'_>,
 ) -> re_extract::Result<StreamSummary> {
     let a = job.args;
-    let extractor = Extractor::for_model(model)?;
+    let extractor = Extractor::for_model_with(model, a.candidates)?;
     job.options.check(model.labels())?;
     let file = std::fs::File::open(&a.input).map_err(|e| ExtractError::Io { path: a.input.clone(), source: e })?;
     let reader = std::io::BufReader::new(file);

@@ -167,7 +167,7 @@ fn extract_matches_predict_and_follows_the_options() {
     let text_path = d.join("text.txt");
     std::fs::write(
         &text_path,
-        "이순신은 조선의 장군이다. 삼성전자는 2023년 미국에 공장을 세웠다.\n\n[[제주 스틸러스|ORG]]는 [[이반 앤더슨|PER]]을 감독으로 선임했다.\n",
+        "이순신은 조선의 장군이다. 삼성전자는 2023년 미국 뉴욕에 공장을 세웠다.\n\n[[제주 스틸러스|ORG]]는 [[이반 앤더슨|PER]]을 감독으로 선임했다.\n",
     )
     .unwrap();
     let text_out = d.join("text.jsonl");
@@ -177,6 +177,16 @@ fn extract_matches_predict_and_follows_the_options() {
     let ids: std::collections::BTreeSet<&str> = ts.iter().map(|t| t["sentence_id"].as_str().unwrap()).collect();
     assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["1.1", "1.2", "3"], "{ts:?}");
     assert!(ts.iter().any(|t| t["sentence_id"] == "3" && t["subject"]["word"] == "제주 스틸러스"));
+    let pair_count = |out: &std::process::Output| -> usize {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let before = stdout.split(" candidate pairs").next().unwrap();
+        before.rsplit(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{stdout}"))
+    };
+    let outer =
+        extract(&run, &text_path, &d.join("outer.jsonl"), &["--include-no-relation", "--candidates", "outermost"]);
+    assert!(outer.status.success(), "{}", String::from_utf8_lossy(&outer.stderr));
+    assert!(pair_count(&outer) < pair_count(&out), "outermost candidates make fewer pairs");
+    assert_eq!(triples(&d.join("outer.jsonl")).len(), pair_count(&outer));
 
     // Bad input: the file, line and field are named, the exit is non-zero and an existing --out is kept.
     let bad = d.join("bad.jsonl");

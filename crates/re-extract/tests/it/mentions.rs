@@ -1,6 +1,6 @@
 use re_data::record::{span_text, EntityType};
 use re_extract::recall::candidate_recall;
-use re_extract::{parse_line, Extractor, InputFormat, MentionFinder};
+use re_extract::{parse_line, Candidates, Extractor, InputFormat, MentionFinder};
 use std::path::PathBuf;
 
 fn finder() -> MentionFinder {
