@@ -103,4 +103,8 @@ fn candidate_recall_on_kaist_gold() {
         "{:.1} candidates per sentence",
         report.candidates_per_sentence()
     );
+    // Outermost candidates cover the same words with far fewer spans.
+    let outer = candidate_recall(&finder().with_candidates(Candidates::Outermost), &records).unwrap();
+    assert_eq!(outer.covered, report.covered);
+    assert!(outer.candidates * 2 < report.candidates, "{} vs {}", outer.candidates, report.candidates);
 }
