@@ -5,4 +5,5 @@ pub mod data;
 pub mod encode;
 pub mod eval;
 pub mod extract;
+pub mod study;
 pub mod train;

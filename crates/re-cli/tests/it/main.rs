@@ -8,6 +8,7 @@ mod eval_cli;
 mod extract_cli;
 mod inference_engine_cli;
 mod minilm_weights;
+mod study_cli;
 mod synth_eda_cli;
 mod train_cli;
 mod wgpu_cli;
