@@ -30,6 +30,8 @@ pub enum ExtractError {
     #[error(transparent)]
     Morph(#[from] re_morph::MorphError),
     #[error(transparent)]
+    Data(#[from] re_data::DataError),
+    #[error(transparent)]
     Train(#[from] re_train::TrainError),
 }
 
@@ -38,11 +40,13 @@ impl ExtractError {
         ExtractError::Input { line, field: field.map(str::to_string), message: message.into() }
     }
 
-    /// This error, as read from `path`.
+    /// An input error, as read from `path` (other errors are returned unchanged).
     pub fn in_file(self, path: impl Into<PathBuf>) -> Self {
         match self {
-            ExtractError::InFile { .. } => self,
-            e => ExtractError::InFile { path: path.into(), source: Box::new(e) },
+            e @ (ExtractError::Input { .. } | ExtractError::NoMentionFinder { .. }) => {
+                ExtractError::InFile { path: path.into(), source: Box::new(e) }
+            }
+            e => e,
         }
     }
 }

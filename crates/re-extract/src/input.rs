@@ -1,5 +1,6 @@
 //! Input lines → sentences: plain text (a paragraph is split into sentences), JSONL (`text`, optional `entities`
-//! and `id`) or inline markup (`[[삼성전자|ORG]]`). Offsets are characters, `end` inclusive (KLUE).
+//! and `id`) or inline markup (`[[삼성전자|ORG]]`). Offsets are characters, `end` inclusive (KLUE). A line with
+//! given entities (JSONL `entities`, markup) is one sentence; one without is split.
 use crate::error::{ExtractError, Result};
 use crate::Mention;
 use re_data::record::{span_text, EntityType};
@@ -61,7 +62,8 @@ impl InputFormat {
 }
 
 /// One input line (1-based `line_no`) → its sentences; a blank line gives none. Sentence ids are the line's `id`
-/// (JSONL) or its line number, with `.1`, `.2` … appended when the line splits into several sentences.
+/// (JSONL) or its line number, with `.1`, `.2` … appended when a line without given entities splits into several
+/// sentences.
 pub fn parse_line(line: &str, line_no: usize, format: InputFormat) -> Result<Vec<Sentence>> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     if line.trim().is_empty() {
@@ -248,25 +250,14 @@ pub fn sentence_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
-/// Splits `text` into sentences; given `entities` go to the sentence holding them, offsets shifted. Sentences are
-/// never split inside a given entity.
+/// The sentences of a line: with given `entities` the text stays whole (its offsets are the user's and a KLUE
+/// "sentence" may hold several); without, a paragraph is split into sentences.
 fn split_into_sentences(id: &str, text: &str, entities: Option<Vec<Mention>>) -> Vec<Sentence> {
-    let mut ranges = sentence_ranges(text);
-    if let Some(es) = &entities {
-        // Merge neighbouring sentences that an entity straddles (or one that falls into the trimmed gap).
-        let mut merged: Vec<std::ops::Range<usize>> = Vec::with_capacity(ranges.len());
-        for r in ranges {
-            if let Some(last) = merged.last_mut() {
-                if es.iter().any(|e| e.start < r.start && e.end >= last.end) {
-                    last.end = r.end;
-                    continue;
-                }
-            }
-            merged.push(r);
-        }
-        ranges = merged;
+    if entities.is_some() {
+        return vec![Sentence { sentence_id: id.to_string(), text: text.to_string(), entities }];
     }
     let chars: Vec<char> = text.chars().collect();
+    let ranges = sentence_ranges(text);
     let many = ranges.len() > 1;
     ranges
         .iter()
@@ -274,12 +265,7 @@ fn split_into_sentences(id: &str, text: &str, entities: Option<Vec<Mention>>) ->
         .map(|(k, r)| Sentence {
             sentence_id: if many { format!("{id}.{}", k + 1) } else { id.to_string() },
             text: chars[r.clone()].iter().collect(),
-            entities: entities.as_ref().map(|es| {
-                es.iter()
-                    .filter(|e| e.start >= r.start && e.end < r.end)
-                    .map(|e| Mention { start: e.start - r.start, end: e.end - r.start, ..e.clone() })
-                    .collect()
-            }),
+            entities: None,
         })
         .collect()
 }
@@ -319,13 +305,13 @@ mod tests {
         for m in &ms {
             assert_eq!(span_text(&text, m.start, m.end).as_deref(), Some(m.word.as_str()));
         }
-        // A paragraph in markup: entities follow their sentence, offsets shifted.
+        // With given entities, a line is never split: the offsets refer to the whole text.
         let s = parse_line("[[이순신|PER]]은 장군이다. 그는 [[조선|ORG]] 사람이다.", 2, InputFormat::Auto).unwrap();
-        assert_eq!(s.len(), 2);
-        let e = &s[1].entities.as_ref().unwrap()[0];
-        assert_eq!((e.word.as_str(), e.start, e.end), ("조선", 3, 4));
-        assert_eq!(span_text(&s[1].text, e.start, e.end).as_deref(), Some("조선"));
-        assert_eq!(s[0].entities.as_ref().unwrap().len(), 1);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].sentence_id, "2");
+        let e = &s[0].entities.as_ref().unwrap()[1];
+        assert_eq!((e.word.as_str(), e.start, e.end), ("조선", 14, 15));
+        assert_eq!(span_text(&s[0].text, e.start, e.end).as_deref(), Some("조선"));
     }
 
     #[test]

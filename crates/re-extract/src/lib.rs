@@ -23,12 +23,15 @@ pub mod input;
 pub mod mentions;
 pub mod options;
 pub mod pairs;
+pub mod recall;
+pub mod stream;
 
 pub use error::{ExtractError, Result};
 pub use input::{parse_line, InputFormat, Sentence};
-pub use mentions::MentionFinder;
+pub use mentions::{Candidates, MentionFinder};
 pub use options::{ExtractOptions, Threshold};
 pub use pairs::{CandidatePair, Extractor, Triple};
+pub use stream::{extract_stream, StreamOptions, StreamSummary};
 
 /// A mention in a sentence: the entity type of KLUE records (`word`, `start`, `end` inclusive, `type`).
 pub type Mention = re_data::record::Entity;

@@ -1,7 +1,7 @@
 //! Candidate pairs (ordered, distinct, non-overlapping mentions of an allowed type combination) and triples.
 use crate::error::{ExtractError, Result};
 use crate::input::Sentence;
-use crate::mentions::MentionFinder;
+use crate::mentions::{Candidates, MentionFinder};
 use crate::options::ExtractOptions;
 use crate::{Mention, NO_RELATION};
 use burn::tensor::backend::Backend;
@@ -61,6 +61,11 @@ impl Extractor {
     /// models saved before they were stored) and a MeCab mention finder (when MeCab is missing, only sentences with
     /// given entities can be used; the error says how to install it).
     pub fn for_model<B: Backend>(model: &TrainedModel<B>) -> Result<Self> {
+        Extractor::for_model_with(model, Candidates::All)
+    }
+
+    /// [`Extractor::for_model`] with the mention finder returning `candidates`.
+    pub fn for_model_with<B: Backend>(model: &TrainedModel<B>, candidates: Candidates) -> Result<Self> {
         let allowed = model.spec().entity_type_pairs.clone();
         if allowed.is_none() {
             tracing::warn!(
@@ -69,7 +74,7 @@ impl Extractor {
                 model.dir().display()
             );
         }
-        let finder = MentionFinder::mecab().map_err(|e| e.to_string());
+        let finder = MentionFinder::mecab().map(|f| f.with_candidates(candidates)).map_err(|e| e.to_string());
         if let Err(e) = &finder {
             tracing::warn!("no mention finder, only sentences with given entities can be used: {e}");
         }
@@ -234,6 +239,14 @@ mod tests {
         );
         // Record ids count the kept pairs of the sentence.
         assert_eq!(some[5].record.id, "s1#5");
+    }
+
+    #[test]
+    fn an_extractor_can_be_shared_across_threads() {
+        // A server keeps one extractor for every request.
+        fn shared<T: Send + Sync>() {}
+        shared::<Extractor>();
+        shared::<MentionFinder>();
     }
 
     #[test]

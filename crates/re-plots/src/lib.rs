@@ -3,8 +3,11 @@
 //!
 //! - [`eda`]: label distribution, sentence-length histogram, type-pair heatmap.
 //! - [`eval`]: confusion-matrix heatmap, per-class precision-recall curves.
+//! - [`study`]: hyper-parameter study plots (optimization history, intermediate values, parallel coordinates,
+//!   parameter importances, slices).
 pub mod eda;
 pub mod eval;
+pub mod study;
 mod style;
 
 #[derive(Debug, thiserror::Error)]

@@ -776,3 +776,35 @@ pub fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
         .map(|(i, l)| serde_json::from_str(l).map_err(|e| TrainError::checkpoint(path, format!("line {}: {e}", i + 1))))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use re_data::record::Entity;
+
+    #[test]
+    fn entity_type_pairs_are_sorted_and_distinct() {
+        let r = |s: &str, o: &str| RelationRecord {
+            id: String::new(),
+            sentence: "가나".into(),
+            subject: Entity::new("가", 0, 0, s),
+            object: Entity::new("나", 1, 1, o),
+            label: None,
+            source: None,
+        };
+        let pairs = entity_type_pairs(&[r("PER", "ORG"), r("ORG", "PER"), r("PER", "ORG"), r("ORG", "DAT")]);
+        assert_eq!(
+            pairs,
+            [
+                (EntityType::Per, EntityType::Org),
+                (EntityType::Org, EntityType::Per),
+                (EntityType::Org, EntityType::Dat)
+            ]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+        );
+        assert_eq!(pairs.len(), 3);
+    }
+}

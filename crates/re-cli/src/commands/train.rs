@@ -47,7 +47,8 @@ const PRECISION_HELP: &str = "f32 | bf16 | f16 (bf16/f16 need --device cuda). Ha
      not PyTorch-style autocast (burn 0.21 has none), so softmax, LayerNorm and the loss run in half precision too. \
      f16 adds dynamic loss scaling; prefer bf16";
 
-const ENGINE_HELP: &str = "What runs the encoder. `fused`: the fused f32 CPU engine (several times faster than \
+pub(crate) const ENGINE_HELP: &str =
+    "What runs the encoder. `fused`: the fused f32 CPU engine (several times faster than \
      burn's CPU backend, same output within ~1e-5; BERT, RoBERTa and ELECTRA encoders, others fall back to burn), \
      with the relation head on burn; CPU only. `burn`: the burn module on the selected device. Default: fused with \
      --device cpu, burn with CUDA";
@@ -499,16 +500,20 @@ pub fn predict(a: PredictArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SearchArgs {
+    /// `report` / `export` a study instead of running one.
+    #[command(subcommand)]
+    pub action: Option<super::study::StudyCommand>,
     /// search.toml: `[base]` training options, `[space]` ranges, `[sampler]` (TPE or random), `[pruner]`
     /// (successive halving, median or none); see docs/search.md.
-    #[arg(long)]
-    pub config: PathBuf,
+    #[arg(long, required = true)]
+    pub config: Option<PathBuf>,
     #[arg(long, default_value_t = 10)]
     pub trials: usize,
     /// Study directory (trials.jsonl, one run directory per trial); re-run the same command to resume.
-    #[arg(long)]
-    pub study: PathBuf,
+    #[arg(long, required = true)]
+    pub study: Option<PathBuf>,
     /// Overrides `[base] device` of search.toml. Trials run one after another, each on all listed devices.
     #[arg(long, help = DEVICE_HELP)]
     pub device: Option<DeviceSpec>,
@@ -525,7 +530,12 @@ pub struct SearchArgs {
 }
 
 pub fn search(a: SearchArgs) -> anyhow::Result<()> {
-    let mut cfg = re_train::search::SearchConfig::from_toml_file(&a.config)?;
+    if let Some(cmd) = a.action {
+        return super::study::run(cmd);
+    }
+    // clap requires both when no subcommand is given.
+    let (Some(config), Some(study)) = (&a.config, &a.study) else { anyhow::bail!("--config and --study are required") };
+    let mut cfg = re_train::search::SearchConfig::from_toml_file(config)?;
     if let Some(kind) = a.sampler {
         cfg.sampler.kind = kind;
     }
@@ -550,7 +560,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
         on_backend(&tc.device, tc.precision, job).map(|(summary, _)| summary)
     };
     let trials =
-        re_train::search::run_study_with(&cfg, a.trials, &a.study, &mut ProgressBars::default(), &mut train_trial)?;
+        re_train::search::run_study_with(&cfg, a.trials, study, &mut ProgressBars::default(), &mut train_trial)?;
     println!("{:>5}  {:>8}  {:>9}  {:>5}", "trial", "status", "micro-F1", "epoch");
     for t in &trials {
         println!(

@@ -441,3 +441,46 @@ fn extract_scores_candidate_pairs_like_predict_scores_the_same_records() {
     assert_eq!(metric(&m, "kre_http_requests_total{route=\"/v1/extract\",status=\"200\"}"), 3.0);
     assert!(server.terminate().success());
 }
+
+#[test]
+fn extract_answers_equal_kre_extract_on_the_same_lines() {
+    let t = tiny_run();
+    let records: Vec<serde_json::Value> = test_records().into_iter().take(16).collect();
+    let lines: Vec<String> = records.iter().map(markup).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.txt");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out_path = dir.path().join("triples.jsonl");
+    let out = kre(&[
+        "extract",
+        "--model-dir",
+        s(&t.run),
+        "--input",
+        s(&input),
+        "--out",
+        s(&out_path),
+        "--include-no-relation",
+    ]);
+    assert!(out.status.success(), "kre extract: {}", String::from_utf8_lossy(&out.stderr));
+    let key = |x: &serde_json::Value| {
+        (x["sentence_id"].as_str().unwrap().to_string(), x["subject"]["start"].as_u64(), x["object"]["start"].as_u64())
+    };
+    let mut from_cli: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out_path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let server = Server::start(&t.run, &[]);
+    let answer = server.post_json("/v1/extract", &serde_json::json!({ "texts": lines, "include_no_relation": true }));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let mut from_server = answer.json()["triples"].as_array().unwrap().clone();
+    assert!(from_cli.len() >= 16, "{} triples", from_cli.len());
+    assert_eq!(from_server.len(), from_cli.len());
+    from_cli.sort_by_key(key);
+    from_server.sort_by_key(key);
+    for (a, b) in from_server.iter().zip(&from_cli) {
+        for field in ["sentence_id", "sentence", "subject", "object", "relation"] {
+            assert_eq!(a[field], b[field], "{field}: {a} vs {b}");
+        }
+        let (p, q) = (a["probability"].as_f64().unwrap(), b["probability"].as_f64().unwrap());
+        assert!((p - q).abs() <= 1e-5, "{a} vs {b}");
+    }
+    assert!(server.terminate().success());
+}

@@ -3,9 +3,12 @@
 //! Every finished trial is appended to `STUDY/trials.jsonl`; re-running the same command skips finished trials and
 //! resumes an interrupted one from its `last/` checkpoint. A trial's parameters depend only on the seed and the
 //! trials before it, so a resumed study proposes what an uninterrupted one would have.
+pub mod export;
+pub mod importance;
 #[cfg(test)]
 mod optuna_reference;
 mod pruner;
+pub mod report;
 mod sampler;
 mod space;
 mod tpe;

@@ -2,6 +2,7 @@
 mod fused_predict;
 mod parallel;
 mod search;
+mod study_report;
 mod training;
 mod training_parity;
 mod wgpu;
