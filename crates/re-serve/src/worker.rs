@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use burn::tensor::backend::Backend;
 use re_data::record::RelationRecord;
-use re_extract::{CandidatePair, ExtractError, ExtractOptions, Extractor, Sentence, Triple};
+use re_extract::{CandidatePair, Candidates, ExtractError, ExtractOptions, Extractor, Sentence, Triple};
 use re_train::predict::{Predictions, TrainedModel};
 use tokio::sync::oneshot;
 
@@ -111,9 +111,10 @@ pub struct Served<S> {
 }
 
 impl<B: Backend> Served<TrainedModel<B>> {
-    /// `model` with its extractor ([`Extractor::for_model`]: the type pairs stored in the model, MeCab if present).
-    pub fn with_extractor(model: TrainedModel<B>) -> std::result::Result<Self, String> {
-        let extractor = Extractor::for_model(&model).map_err(|e| e.to_string())?;
+    /// `model` with its extractor ([`Extractor::for_model_with`]: the type pairs stored in the model, MeCab if
+    /// present, `candidates` as `kre extract --candidates`).
+    pub fn with_extractor(model: TrainedModel<B>, candidates: Candidates) -> std::result::Result<Self, String> {
+        let extractor = Extractor::for_model_with(&model, candidates).map_err(|e| e.to_string())?;
         Ok(Served { scorer: model, extractor: Some(extractor) })
     }
 }

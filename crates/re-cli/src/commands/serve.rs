@@ -57,6 +57,9 @@ pub struct ServeArgs {
     /// What runs the encoder (default: fused on the CPU, burn on CUDA), as for `kre predict`.
     #[arg(long, value_enum)]
     pub engine: Option<EngineArg>,
+    /// `/v1/extract` mention candidates where entities are not given, as `kre extract --candidates`: all | outermost.
+    #[arg(long, default_value = "all")]
+    pub candidates: re_extract::Candidates,
     /// Threads answering HTTP (the model has its own thread). Default: 2.
     #[arg(long, default_value_t = 2)]
     pub http_threads: usize,
@@ -102,12 +105,12 @@ impl BackendJob for ServeJob<'_> {
     fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> re_train::Result<anyhow::Result<()>> {
         let device = devices[0].clone();
         let model_dir = self.args.model_dir.clone();
-        let engine = self.engine;
+        let (engine, candidates) = (self.engine, self.args.candidates);
         // The model is loaded on its own thread and never leaves it.
         let load = move || {
             let model =
                 TrainedModel::<B::InnerBackend>::load(&model_dir, engine, &device).map_err(|e| e.to_string())?;
-            re_serve::Served::with_extractor(model)
+            re_serve::Served::with_extractor(model, candidates)
         };
         Ok(run_server(self.args, self.config, load))
     }
