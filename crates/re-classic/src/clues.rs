@@ -223,7 +223,7 @@ mod tests {
     /// Whitespace "morphology" tagging every word NNG, so the test runs without MeCab.
     struct Words;
     impl crate::morph::Morphology for Words {
-        fn analyze(&self, text: &str) -> Result<Vec<crate::morph::Morpheme>> {
+        fn analyze(&self, text: &str) -> re_morph::Result<Vec<crate::morph::Morpheme>> {
             let mut out = Vec::new();
             let mut chars = 0;
             for (b, w) in text.split(' ').scan(0usize, |at, w| {
@@ -235,6 +235,7 @@ mod tests {
                 out.push(crate::morph::Morpheme {
                     surface: w.to_string(),
                     tag: "NNG".into(),
+                    feature: "NNG,*,*".into(),
                     start: chars,
                     end: chars + n,
                     byte_start: b,

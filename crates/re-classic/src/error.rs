@@ -5,12 +5,9 @@ pub type Result<T, E = ClassicError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClassicError {
-    /// libmecab or the mecab-ko-dic dictionary could not be loaded.
-    #[error("{message}; install Korean morphology with `bash scripts/install-mecab-ko.sh` (or `bash scripts/install-test-deps.sh`)")]
-    MecabMissing { message: String },
-    /// MeCab loaded but failed on an input.
-    #[error("mecab: {0}")]
-    Mecab(String),
+    /// MeCab or its dictionary is missing, or MeCab failed on an input.
+    #[error(transparent)]
+    Morph(#[from] re_morph::MorphError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -1,7 +1,7 @@
 //! `re-classic`: the feature-based competition-relation extractor of Lee, Seo & Kim, "Competition relation
 //! extraction based on combining machine learning and filtering" (Journal of KIISE 42(3), 2015).
 //!
-//! - [`mecab`]: MeCab + mecab-ko-dic through a run-time-loaded FFI, behind the [`morph::Morphology`] trait.
+//! - [`mecab`], [`morph`]: MeCab + mecab-ko-dic (from `re-morph`, re-exported) behind the [`morph::Morphology`] trait.
 //! - [`features`]: candidates and features f1–f7 as hashed sparse vectors ([`sparse`]).
 //! - [`clues`]: clue-word lexicon, the rule baseline and clue-word proposal by log-odds.
 //! - [`learn`]: Pegasos linear SVM, max-ent (logistic regression), one-class SVM; deterministic for a seed.
@@ -23,10 +23,10 @@ pub mod error;
 pub mod eval;
 pub mod features;
 pub mod learn;
-pub mod mecab;
 pub mod morph;
 pub mod pipeline;
 pub mod sparse;
+pub use re_morph::mecab;
 pub mod svmlight;
 
 pub use error::{ClassicError, Result};

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 mod commands;
 mod progress;
-use commands::{classic, common, data, encode, eval, train};
+use commands::{classic, common, data, encode, eval, extract, serve, train};
 
 #[derive(Parser, Debug)]
 #[command(name = "kre", version = commands::train::version_line(), about = "Korean sentence-level relation extraction: data, models, training, scoring")]
@@ -37,10 +37,14 @@ enum Command {
     Train(train::TrainArgs),
     /// Write submission.csv with a trained run directory.
     Predict(train::PredictArgs),
+    /// Relation triples (JSONL) from text with a trained run: given entities or MeCab mention candidates.
+    Extract(extract::ExtractArgs),
     /// Hyper-parameter search (TPE or random sampling; successive halving, median or no pruning), resumable.
     Search(train::SearchArgs),
     /// The feature-based competition-relation system (MeCab morphology, clue words, Pegasos SVM, filters).
     Classic(classic::ClassicArgs),
+    /// Serve a trained run over HTTP (POST /v1/predict, POST /v1/extract, GET /healthz, GET /metrics) with dynamic batching.
+    Serve(serve::ServeArgs),
 }
 
 // mimalloc, set to keep freed pages in the process: burn's CPU backends allocate a fresh buffer for every tensor op
@@ -74,8 +78,10 @@ fn main() -> ExitCode {
         Command::Encode(a) => encode::encode(a),
         Command::Train(a) => train::train(a),
         Command::Predict(a) => train::predict(a),
+        Command::Extract(a) => extract::extract(a),
         Command::Search(a) => train::search(a),
         Command::Classic(a) => classic::run(a),
+        Command::Serve(a) => serve::serve(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

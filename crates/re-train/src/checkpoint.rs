@@ -11,6 +11,7 @@
 //! A directory is written under a temporary name and renamed into place, so a crash never leaves a
 //! half-written `best/` or `last/`.
 use re_data::markers::MarkerScheme;
+use re_data::record::EntityType;
 use re_models::encoder::EncoderConfig;
 use re_models::head::SpanPooling;
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,10 @@ pub struct ModelSpec {
     pub markers: MarkerScheme,
     pub max_length: usize,
     pub labels: Vec<String>,
+    /// The (subject type, object type) combinations of the training records, sorted: the pairs `kre extract`
+    /// scores. `None` in models saved before they were stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_type_pairs: Option<Vec<(EntityType, EntityType)>>,
 }
 
 /// Training progress saved with `last/`, for --resume.

@@ -11,6 +11,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Element, FloatDType};
 use re_data::encode::{EncodedExample, RecordTokenizer};
 use re_data::labels::LabelMap;
+use re_data::record::EntityType;
 use re_data::RelationRecord;
 use re_models::head::RelationHeadConfig;
 use serde::{Deserialize, Serialize};
@@ -677,12 +678,20 @@ pub fn build_fresh<B: Backend>(
         markers: cfg.markers.clone(),
         max_length: cfg.max_length,
         labels: labels.names().to_vec(),
+        entity_type_pairs: Some(entity_type_pairs(train_records)),
     };
     let head = RelationHeadConfig::new(encoder.hidden_size(), labels.len(), cfg.pooling)
         .with_concat_cls(cfg.concat_cls)
         .with_dropout(cfg.dropout)
         .init(device);
     Ok((record_tokenizer, RelationClassifier { encoder, head }, spec))
+}
+
+/// The sorted, distinct (subject type, object type) combinations of `records`.
+pub fn entity_type_pairs(records: &[RelationRecord]) -> Vec<(EntityType, EntityType)> {
+    let set: std::collections::BTreeSet<_> =
+        records.iter().map(|r| (r.subject.entity_type.clone(), r.object.entity_type.clone())).collect();
+    set.into_iter().collect()
 }
 
 /// With `resuming`, refuse a configuration that differs from the saved one; then (re)write it.
@@ -766,4 +775,36 @@ pub fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| serde_json::from_str(l).map_err(|e| TrainError::checkpoint(path, format!("line {}: {e}", i + 1))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use re_data::record::Entity;
+
+    #[test]
+    fn entity_type_pairs_are_sorted_and_distinct() {
+        let r = |s: &str, o: &str| RelationRecord {
+            id: String::new(),
+            sentence: "가나".into(),
+            subject: Entity::new("가", 0, 0, s),
+            object: Entity::new("나", 1, 1, o),
+            label: None,
+            source: None,
+        };
+        let pairs = entity_type_pairs(&[r("PER", "ORG"), r("ORG", "PER"), r("PER", "ORG"), r("ORG", "DAT")]);
+        assert_eq!(
+            pairs,
+            [
+                (EntityType::Per, EntityType::Org),
+                (EntityType::Org, EntityType::Per),
+                (EntityType::Org, EntityType::Dat)
+            ]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+        );
+        assert_eq!(pairs.len(), 3);
+    }
 }

@@ -4,5 +4,7 @@ pub mod common;
 pub mod data;
 pub mod encode;
 pub mod eval;
+pub mod extract;
+pub mod serve;
 pub mod study;
 pub mod train;

@@ -48,7 +48,8 @@ const PRECISION_HELP: &str = "f32 | bf16 | f16 (bf16/f16 need --device cuda). Ha
      not PyTorch-style autocast (burn 0.21 has none), so softmax, LayerNorm and the loss run in half precision too. \
      f16 adds dynamic loss scaling; prefer bf16";
 
-const ENGINE_HELP: &str = "What runs the encoder. `fused`: the fused f32 CPU engine (several times faster than \
+pub(crate) const ENGINE_HELP: &str =
+    "What runs the encoder. `fused`: the fused f32 CPU engine (several times faster than \
      burn's CPU backend, same output within ~1e-5; BERT, RoBERTa and ELECTRA encoders, others fall back to burn), \
      with the relation head on burn; CPU only. `burn`: the burn module on the selected device. Default: fused with \
      --device cpu, burn with CUDA";
@@ -75,13 +76,17 @@ pub fn resolve_engine(device: &DeviceSpec, requested: Option<EngineArg>) -> re_t
 
 /// Work that runs on whichever backend `--device`/`--precision` select; `devices` are that backend's devices
 /// (one for `cpu`, one per listed ordinal for CUDA).
-trait BackendJob {
+pub(crate) trait BackendJob {
     type Output;
     fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> re_train::Result<Self::Output>;
 }
 
 /// Pick the backend for `device` + `precision` and run `job` on it: the one place a device becomes a backend.
-fn on_backend<J: BackendJob>(device: &DeviceSpec, precision: Precision, job: J) -> re_train::Result<J::Output> {
+pub(crate) fn on_backend<J: BackendJob>(
+    device: &DeviceSpec,
+    precision: Precision,
+    job: J,
+) -> re_train::Result<J::Output> {
     match device {
         DeviceSpec::Cpu if precision.is_half() => Err(TrainError::Config(format!(
             "--precision {precision} needs --device cuda (the CPU backend computes in f32 only)"
@@ -164,7 +169,7 @@ fn seconds(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn precision_parser() -> impl TypedValueParser<Value = Precision> {
+pub(crate) fn precision_parser() -> impl TypedValueParser<Value = Precision> {
     PossibleValuesParser::new([
         PossibleValue::new("f32").alias("fp32"),
         PossibleValue::new("bf16"),

@@ -72,18 +72,38 @@ pub fn parse_str(text: &str, path: &Path, numeric_labels: &LabelMap) -> Result<V
         let what = if e.is_eof() { "truncated JSON" } else { "invalid JSON (expected an array of records)" };
         DataError::parse(path, format!("line {} column {}", e.line(), e.column()), format!("{what}: {e}"))
     })?;
-    items.into_iter().enumerate().map(|(index, item)| parse_item(item, index, path, numeric_labels)).collect()
+    items.into_iter().enumerate().map(|(index, item)| parse_record(item, index, path, numeric_labels)).collect()
 }
 
-fn parse_item(item: serde_json::Value, index: usize, path: &Path, numeric_labels: &LabelMap) -> Result<RelationRecord> {
+/// One KLUE record from its JSON value: `index` (0-based) is its position in the array and `source` names where it
+/// came from (a file, or e.g. `request body` for `kre serve`), both used in errors. The error names the field
+/// (`subject_entity.start_idx`, …) and the record (position and guid). The record is not validated.
+pub fn parse_record(
+    item: serde_json::Value,
+    index: usize,
+    source: &Path,
+    numeric_labels: &LabelMap,
+) -> Result<RelationRecord> {
     // name the record by its guid when it has one, else by its position in the array
     let guid_hint = item.get("guid").or_else(|| item.get("id")).map(json_id_string);
     let locate = |guid: &Option<String>| match guid {
         Some(g) => format!("record {} (guid={g})", index + 1),
         None => format!("record {}", index + 1),
     };
+    if !item.is_object() {
+        return Err(DataError::parse(source, locate(&guid_hint), format!("expected a JSON object, got {item}")));
+    }
+    // serde names a missing or mistyped field of an entity without saying which entity: check those first.
+    for key in ["subject_entity", "object_entity"] {
+        if let Some(entity) = item.get(key) {
+            if let Err(e) = KlueEntity::deserialize(entity) {
+                return Err(DataError::parse(source, locate(&guid_hint), format!("{key}: {e}")));
+            }
+        }
+    }
     let raw: KlueRecordIn =
-        serde_json::from_value(item).map_err(|e| DataError::parse(path, locate(&guid_hint), e.to_string()))?;
+        serde_json::from_value(item).map_err(|e| DataError::parse(source, locate(&guid_hint), e.to_string()))?;
+    let path = source;
     let id = json_id_string(&raw.guid);
     let label = match &raw.label {
         serde_json::Value::Null => None,

@@ -74,6 +74,7 @@ fn fixture(n: usize) -> Fixture {
         markers: MarkerScheme::Typed,
         max_length,
         labels: labels.names().to_vec(),
+        entity_type_pairs: None,
     };
     let device = Default::default();
     <B as Backend>::seed(&device, 7);

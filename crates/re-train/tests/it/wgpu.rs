@@ -145,6 +145,7 @@ fn fixture(n: usize, pooling: SpanPooling) -> Fixture {
         markers: MarkerScheme::Typed,
         max_length,
         labels: labels.names().to_vec(),
+        entity_type_pairs: None,
     };
     let device = Default::default();
     <Cpu as Backend>::seed(&device, 11);

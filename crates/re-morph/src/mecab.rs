@@ -1,10 +1,10 @@
 //! MeCab backend of [`Morphology`]: a small FFI to `libmecab.so.2`, loaded at run time with `libloading` so that
-//! the workspace builds on machines without MeCab. The only `unsafe` code of the crate lives here.
+//! the workspace builds on machines without MeCab. The only `unsafe` code of the workspace's morphology lives here.
 //!
 //! Thread safety: a `mecab_t` handle must not be used by two threads at once. [`Mecab`] keeps its handle behind a
 //! [`Mutex`], so it is `Send + Sync` and calls on one instance are serialised; for parallel analysis create one
 //! instance per thread ([`Mecab::new_instance`] shares the loaded library and only opens a new handle).
-use crate::error::{ClassicError, Result};
+use crate::error::{MorphError, Result};
 use crate::morph::{Morpheme, Morphology};
 use libloading::Library;
 use std::ffi::{c_char, c_int, c_uchar, c_uint, c_ushort, c_void, CStr, CString};
@@ -65,7 +65,7 @@ impl MecabLib {
                     // SAFETY: the signatures match mecab.h of MeCab 0.99x.
                     unsafe {
                         let sym = |n: &[u8]| -> Result<*const c_void> {
-                            lib.get::<*const c_void>(n).map(|s| *s).map_err(|e| ClassicError::MecabMissing {
+                            lib.get::<*const c_void>(n).map(|s| *s).map_err(|e| MorphError::MecabMissing {
                                 message: format!("{name} lacks {}: {e}", String::from_utf8_lossy(n)),
                             })
                         };
@@ -79,7 +79,7 @@ impl MecabLib {
                 Err(e) => errors.push(format!("{name}: {e}")),
             }
         }
-        Err(ClassicError::MecabMissing { message: format!("cannot load libmecab ({})", errors.join("; ")) })
+        Err(MorphError::MecabMissing { message: format!("cannot load libmecab ({})", errors.join("; ")) })
     }
 }
 
@@ -87,7 +87,7 @@ fn shared_lib() -> Result<Arc<MecabLib>> {
     static LIB: std::sync::OnceLock<std::result::Result<Arc<MecabLib>, String>> = std::sync::OnceLock::new();
     LIB.get_or_init(|| MecabLib::load().map(Arc::new).map_err(|e| e.to_string()))
         .clone()
-        .map_err(|message| ClassicError::MecabMissing { message })
+        .map_err(|message| MorphError::MecabMissing { message })
 }
 
 /// The default dictionary directory: `$KRE_MECAB_DICDIR`, else `$KRE_CACHE/mecab-ko-dic/dicdir`
@@ -126,7 +126,7 @@ impl Mecab {
     /// exists, which keeps the system mecabrc and its default dictionary out of the way).
     pub fn with_dicdir(dicdir: &Path) -> Result<Mecab> {
         if !dicdir.join("sys.dic").is_file() {
-            return Err(ClassicError::MecabMissing {
+            return Err(MorphError::MecabMissing {
                 message: format!("mecab-ko-dic dictionary not found ({} has no sys.dic)", dicdir.display()),
             });
         }
@@ -158,14 +158,14 @@ fn open_handle(lib: &MecabLib, dicdir: &Path) -> Result<Handle> {
         .iter()
         .map(|a| CString::new(a.as_str()))
         .collect::<std::result::Result<_, _>>()
-        .map_err(|_| ClassicError::Config(format!("dictionary path {dic:?} contains a NUL byte")))?;
+        .map_err(|_| MorphError::Config(format!("dictionary path {dic:?} contains a NUL byte")))?;
     let mut argv: Vec<*mut c_char> = cargs.iter().map(|c| c.as_ptr() as *mut c_char).collect();
     // SAFETY: argv holds argc valid NUL-terminated strings that outlive the call; MeCab copies what it keeps.
     let handle = unsafe { (lib.new)(argv.len() as c_int, argv.as_mut_ptr()) };
     if handle.is_null() {
         // SAFETY: mecab_strerror(NULL) returns the global error message.
         let msg = unsafe { cstr((lib.strerror)(std::ptr::null_mut())) };
-        return Err(ClassicError::MecabMissing { message: format!("mecab_new failed for {dic}: {msg}") });
+        return Err(MorphError::MecabMissing { message: format!("mecab_new failed for {dic}: {msg}") });
     }
     Ok(Handle(handle))
 }
@@ -200,7 +200,7 @@ impl Morphology for Mecab {
         // MeCab stops at NUL; a space keeps every byte offset unchanged.
         let input: std::borrow::Cow<str> =
             if text.contains('\0') { text.replace('\0', " ").into() } else { text.into() };
-        let guard = self.handle.lock().map_err(|_| ClassicError::Mecab("a previous MeCab call panicked".into()))?;
+        let guard = self.handle.lock().map_err(|_| MorphError::Mecab("a previous MeCab call panicked".into()))?;
         let base = input.as_ptr() as usize;
         // SAFETY: the handle is valid and used by this thread only (mutex); MeCab reads `input.len()` bytes, which
         // stay alive (and unmodified) until we are done walking the returned nodes, which MeCab owns until the
@@ -209,7 +209,7 @@ impl Morphology for Mecab {
         if node.is_null() {
             // SAFETY: the handle is valid.
             let msg = unsafe { cstr((self.lib.strerror)(guard.0)) };
-            return Err(ClassicError::Mecab(format!("parse failed: {msg}")));
+            return Err(MorphError::Mecab(format!("parse failed: {msg}")));
         }
         let mut out = Vec::new();
         let mut cursor = 0usize; // byte position after the previous morpheme
@@ -227,14 +227,14 @@ impl Morphology for Mecab {
             let start = if ptr >= base && ptr + len <= base + input.len() {
                 ptr - base
             } else {
-                return Err(ClassicError::Mecab(format!(
+                return Err(MorphError::Mecab(format!(
                     "node surface lies outside the input (sentence {:?})",
                     truncate(text)
                 )));
             };
             let end = start + len;
             if start < cursor || !input.is_char_boundary(start) || !input.is_char_boundary(end) {
-                return Err(ClassicError::Mecab(format!(
+                return Err(MorphError::Mecab(format!(
                     "node at bytes {start}..{end} is not on character boundaries (sentence {:?})",
                     truncate(text)
                 )));
@@ -248,6 +248,7 @@ impl Morphology for Mecab {
             out.push(Morpheme {
                 surface: text[start..end].to_string(),
                 tag,
+                feature,
                 start: char_cursor,
                 end: char_cursor + n_chars,
                 byte_start: start,
