@@ -2,17 +2,30 @@
 //!
 //! With several devices, the batch is split into one contiguous shard per device (sizes differ by at most one,
 //! each shard padded to its own longest example). Every device runs forward + backward of its shard at the same
-//! time, on a replica of the model: the first device uses the model itself, the others a copy made with
-//! [`Module::fork`] (a copy on that device with its own autodiff graph, same parameter ids). The training loss
-//! is a mean over examples, so each shard's loss is weighted by `shard_size / batch_size` before its backward
-//! pass; the shard gradients, moved to the first device ([`GradientsParams::to_device`]) and summed in shard
-//! order with burn's [`GradientsAccumulator`], are then the gradient of the whole batch's mean loss. The caller
-//! clips and steps the optimiser on the first device; the next step forks fresh replicas from the updated
-//! model, which is what keeps the replicas in sync.
+//! time, on its own thread and its own replica of the model: the first device uses the model itself, the others
+//! a copy made with [`Module::fork`] (a copy on that device with its own autodiff graph, same parameter ids). The
+//! training loss is a mean over examples, so each shard's loss is weighted by `shard_size / batch_size` before
+//! its backward pass; the sum of the shard gradients is then the gradient of the whole batch's mean loss.
 //!
-//! This is burn-train's "multi-device" scheme (threads, `fork`, gradients accumulated on one device) rather
-//! than its all-reduce DDP, which needs `burn-collective` and keeps one optimiser per device. Here the
-//! optimiser, its state and the checkpoint stay exactly as in single-device training.
+//! The sum is an all-reduce of burn's collective engine (`burn-collective`, the one burn-train's DDP uses):
+//! each device thread registers as a peer ([`burn::collective::PeerId`] = its shard index), all-reduces its
+//! gradients ([`GradientsParams::all_reduce`], parameter by parameter in id order) and leaves the collective,
+//! once per step. Every peer then holds the whole batch's gradients on its own device.
+//!
+//! **One optimiser, on the first device.** The caller clips and steps the optimiser with the first device's
+//! reduced gradients; the next step forks fresh replicas from the updated model, which keeps them in sync. The
+//! other devices' copies of the reduced gradients are dropped. burn-train's DDP instead keeps one optimiser per
+//! device, each stepping on its own copy; that spares the per-step fork (a parameter copy per device) but holds
+//! the AdamW state once per device and makes the checkpoint depend on the device count. Keeping one optimiser
+//! keeps the optimiser state, the checkpoint and `--resume` exactly as in single-device training (a 2-GPU run
+//! can resume on one), which this project values more than the fork's copy: for the tiny model the fork is
+//! small next to the step (measured in docs/distributed.md).
+//!
+//! burn-collective's local server is one per backend type and process, so concurrent multi-device steps in one
+//! process (tests, two trainers) are serialised by a process-wide lock around the collective part of a step.
+//! Every peer all-reduces the same set of parameters (a parameter without a gradient on some shard gets zeros),
+//! and a shard whose forward/backward fails or panics still takes part with zero gradients before reporting its
+//! error, so a failure on one device never leaves the others waiting in the all-reduce.
 //!
 //! Only losses that are plain means over examples split this way: a class-weighted mean (divided by the sum
 //! of the batch's weights) would need the weights' sum of the whole batch; the objectives of
@@ -20,8 +33,12 @@
 //!
 //! Dropout draws from the backend's process-wide random generator; with several devices the threads reach it
 //! in no fixed order, so multi-device runs with dropout are not bit-reproducible (single-device runs are).
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{GradientsAccumulator, GradientsParams};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, PoisonError};
+
+use burn::collective::{finish_collective, register, CollectiveConfig, CollectiveError, PeerId, ReduceOperation};
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Bool, ElementConversion, FloatDType, Int, Tensor};
 use re_data::encode::{EncodedBatch, EncodedExample};
@@ -33,7 +50,7 @@ use crate::optim::upcast_grads;
 
 /// The gradients of one batch and what the progress report needs.
 pub struct BatchGradients {
-    /// On the first device. Empty when `loss` is not finite (no backward pass was run).
+    /// On the first device. Empty when `loss` is not finite on a single device (no backward pass was run).
     pub grads: GradientsParams,
     /// Mean loss over the batch's examples (unscaled).
     pub loss: f64,
@@ -100,7 +117,11 @@ pub fn batch_gradients<B: AutodiffBackend>(
     }
     materialize(model);
     let parts = shards(idx, devices.len());
+    let peers = parts.len();
     let total = idx.len() as f64;
+    let config = CollectiveConfig::default().with_num_devices(peers);
+    // One collective at a time per process: burn-collective's local server is process-wide.
+    let _collective = (peers > 1).then(|| COLLECTIVE.lock().unwrap_or_else(PoisonError::into_inner));
     let jobs: Vec<_> = parts
         .iter()
         .zip(devices)
@@ -108,18 +129,36 @@ pub fn batch_gradients<B: AutodiffBackend>(
         .map(|(i, (&shard, device))| {
             let replica = model.clone();
             let weight = shard.len() as f64 / total;
+            let config = config.clone();
             move || -> Result<ShardOutput> {
                 // The first shard runs on the model itself; the others on a fork: own device, own graph.
                 let replica = if i == 0 { replica } else { replica.fork(device) };
-                let out = shard_pass(&replica, objective, examples, shard, pad, device, weight * prep.loss_scale)?;
-                let mut grads = out.grads;
-                if i > 0 {
-                    grads = grads.to_device(first, &replica);
+                let peer = PeerId::from(i);
+                if peers > 1 {
+                    register::<B::InnerBackend>(peer, device.clone(), config).map_err(|e| collective_error(peer, e))?;
                 }
-                if let Some(dtype) = prep.upcast {
+                let pass = catch_unwind(AssertUnwindSafe(|| {
+                    shard_pass(&replica, objective, examples, shard, pad, device, weight * prep.loss_scale)
+                }))
+                .unwrap_or_else(|panic| {
+                    Err(TrainError::Other(format!("device {i} panicked: {}", panic_message(&*panic))))
+                });
+                let (mut grads, outcome) = match pass {
+                    Ok(out) => (out.grads, Ok((out.loss * weight, out.fallbacks))),
+                    Err(e) => (GradientsParams::new(), Err(e)),
+                };
+                if let (Some(dtype), Ok(_)) = (prep.upcast, &outcome) {
                     grads = upcast_grads(&replica, grads, dtype, 1.0 / prep.loss_scale);
                 }
-                Ok(ShardOutput { grads, loss: out.loss * weight, fallbacks: out.fallbacks })
+                if peers > 1 {
+                    fill_missing(&replica, &mut grads, prep.upcast);
+                    let reduced = grads.all_reduce::<B::InnerBackend>(peer, ReduceOperation::Sum);
+                    let finished = finish_collective::<B::InnerBackend>(peer);
+                    grads = reduced.map_err(|e| collective_error(peer, e))?;
+                    finished.map_err(|e| collective_error(peer, e))?;
+                }
+                let (loss, fallbacks) = outcome?;
+                Ok(ShardOutput { grads, loss, fallbacks })
             }
         })
         .collect();
@@ -127,26 +166,52 @@ pub fn batch_gradients<B: AutodiffBackend>(
 
     let mut loss = 0.0;
     let mut fallbacks = 0;
-    let mut acc = GradientsAccumulator::<RelationClassifier<B>>::new();
     let mut finite = true;
-    let n = outputs.len();
-    let mut single = None;
+    let mut grads = None;
     for out in outputs {
         finite &= out.loss.is_finite();
         loss += out.loss;
         fallbacks += out.fallbacks;
-        if n == 1 {
-            single = Some(out.grads);
-        } else {
-            acc.accumulate(model, out.grads);
-        }
+        // Every peer holds the reduced gradients; the optimiser steps with the first device's.
+        grads.get_or_insert(out.grads);
     }
-    let grads = match single {
-        Some(g) => g,
-        None => acc.grads(),
-    };
+    let grads = grads.unwrap_or_default();
     let loss = if finite { loss } else { f64::NAN };
     Ok(BatchGradients { grads, loss, fallbacks })
+}
+
+/// Held during the collective part of a multi-device step (see the module documentation).
+static COLLECTIVE: Mutex<()> = Mutex::new(());
+
+fn collective_error(peer: PeerId, e: CollectiveError) -> TrainError {
+    TrainError::Other(format!("gradient all-reduce failed on device {}: {e:?}", peer.0))
+}
+
+/// Give every float parameter of `module` a gradient in `grads` (zeros where it has none, in `upcast`'s type if
+/// set), so that all peers all-reduce the same parameters in the same order.
+fn fill_missing<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: &M,
+    grads: &mut GradientsParams,
+    upcast: Option<FloatDType>,
+) {
+    struct Fill<'a, B> {
+        grads: &'a mut GradientsParams,
+        upcast: Option<FloatDType>,
+        _b: std::marker::PhantomData<B>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Fill<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if self.grads.get::<B::InnerBackend, D>(param.id).is_none() {
+                let zeros = param.val().inner().zeros_like();
+                let zeros = match self.upcast {
+                    Some(dtype) => zeros.cast(dtype),
+                    None => zeros,
+                };
+                self.grads.register::<B::InnerBackend, D>(param.id, zeros);
+            }
+        }
+    }
+    module.visit(&mut Fill::<B> { grads, upcast, _b: std::marker::PhantomData });
 }
 
 /// Initialise every lazily initialised parameter of `model` in place. burn creates parameters on first use, and
@@ -232,16 +297,19 @@ fn run_concurrently<'a, T: Send + 'a>(jobs: Vec<impl FnOnce() -> Result<T> + Sen
         let mut results = vec![first()];
         for handle in handles {
             results.push(handle.join().unwrap_or_else(|panic| {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                Err(TrainError::Other(format!("a device thread panicked: {msg}")))
+                Err(TrainError::Other(format!("a device thread panicked: {}", panic_message(&*panic))))
             }));
         }
         results.into_iter().collect()
     })
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// `true` when the backend's float type is half precision (f16/bf16).

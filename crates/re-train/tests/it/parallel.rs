@@ -179,6 +179,42 @@ fn a_batch_smaller_than_the_replica_count_uses_fewer_devices() {
     assert!(max_abs_diff(&grads_1, &grads_3) < 1e-6);
 }
 
+/// burn-collective's local all-reduce, which multi-device steps rely on, sums over peers on NdArray CPU devices and
+/// leaves the process-wide collective ready for the next step (registered twice in a row, as successive steps do).
+#[test]
+fn burn_collective_sums_over_two_cpu_peers() {
+    use burn::collective::{all_reduce, finish_collective, register, CollectiveConfig, PeerId, ReduceOperation};
+    let _guard = serial();
+    let values = [[1.0f32, 2.0, 3.0], [10.0, 20.0, 30.0]];
+    for round in 0..2 {
+        let results: Vec<Vec<f32>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    scope.spawn(move || {
+                        let device = burn::tensor::Device::<Cpu>::default();
+                        let peer = PeerId::from(i);
+                        register::<Cpu>(peer, device, CollectiveConfig::default().with_num_devices(2)).unwrap();
+                        let t = Tensor::<Cpu, 1>::from_floats(*v, &device).mul_scalar(round as f32 + 1.0);
+                        let sum = all_reduce::<Cpu>(peer, t.into_primitive().tensor(), ReduceOperation::Sum).unwrap();
+                        finish_collective::<Cpu>(peer).unwrap();
+                        Tensor::<Cpu, 1>::from_primitive(burn::tensor::TensorPrimitive::Float(sum))
+                            .into_data()
+                            .to_vec::<f32>()
+                            .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let k = round as f32 + 1.0;
+        for r in &results {
+            assert_eq!(r, &vec![11.0 * k, 22.0 * k, 33.0 * k], "round {round}");
+        }
+    }
+}
+
 /// The half-precision optimiser (master weights in a wider type than the model's) takes the same step as burn's
 /// AdamW, survives a save/load of its state, and gradients come back unscaled from [`upcast_grads`].
 #[test]
