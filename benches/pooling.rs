@@ -1,7 +1,9 @@
 //! Span pooling at batch 32 × seq 128 × hidden 768 on NdArray (the numbers in docs/performance.md):
 //!
-//! - `batched`: what `RelationHead` runs, `re_models::span_pool::SpanSegments` (the spans read to the host, one
-//!   `gather_nd` of the span tokens, a segment reduction); the plan is built inside the timed closure, as in the head;
+//! - `batched`: what `RelationHead` runs, `re_models::span_pool::SpanSegments` (the spans read to the host, then on
+//!   NdArray one fused host pass over the span rows); the plan is built inside the timed closure, as in the head;
+//! - `batched_generic`: the same plan as generic burn ops (one `gather_nd` of the span tokens, a segment reduction),
+//!   what the GPU backends run;
 //! - `per_example_loop`: the seed's Python as burn ops (`for i in range(b): h[i, s:e].mean(0)` … then `torch.stack`);
 //! - `window` and `full_mask`: the two batched forms the head used before (`[b, L, h]` windows with masks, and
 //!   full-length `[b, s]` masks), kept to show what the gather replaced.
@@ -60,9 +62,17 @@ fn loop_pool(hidden: &Tensor<B, 3>, spans: &[(usize, usize)], kind: &str, w: &Te
     Tensor::cat(rows, 0)
 }
 
-/// What `RelationHead` runs now: gather the span tokens, reduce per span.
+/// What `RelationHead` runs now: the span rows reduced per span in one fused pass.
 fn batched_pool(hidden: &Tensor<B, 3>, span: &Tensor<B, 2, Int>, kind: &str, w: &Tensor<B, 1>) -> Tensor<B, 2> {
-    let segments = SpanSegments::new(std::slice::from_ref(span), SEQ);
+    segment_pool(SpanSegments::new(std::slice::from_ref(span), SEQ), hidden, kind, w)
+}
+
+/// The same plan on generic burn ops: gather the span tokens, reduce per span.
+fn batched_generic_pool(hidden: &Tensor<B, 3>, span: &Tensor<B, 2, Int>, kind: &str, w: &Tensor<B, 1>) -> Tensor<B, 2> {
+    segment_pool(SpanSegments::new(std::slice::from_ref(span), SEQ).with_generic_ops(), hidden, kind, w)
+}
+
+fn segment_pool(segments: SpanSegments<B>, hidden: &Tensor<B, 3>, kind: &str, w: &Tensor<B, 1>) -> Tensor<B, 2> {
     match kind {
         "mean" => segments.mean(hidden.clone()),
         "max" => segments.max(hidden.clone()),
@@ -124,8 +134,12 @@ fn bench(c: &mut Criterion) {
     let spans = spans();
     let flat: Vec<i64> = spans.iter().flat_map(|&(s, e)| [s as i64, e as i64]).collect();
     let span_tensor = Tensor::<B, 2, Int>::from_data(TensorData::new(flat, [BATCH, 2]), &device);
-    let batched: [(&str, PoolFn); 3] =
-        [("batched", batched_pool), ("window", window_pool), ("full_mask", full_mask_pool)];
+    let batched: [(&str, PoolFn); 4] = [
+        ("batched", batched_pool),
+        ("batched_generic", batched_generic_pool),
+        ("window", window_pool),
+        ("full_mask", full_mask_pool),
+    ];
 
     // Every implementation must agree with the loop before it is timed.
     for kind in KINDS {

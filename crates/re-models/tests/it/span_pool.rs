@@ -1,7 +1,9 @@
 //! The gather + segment-reduction span pooling (`re_models::span_pool`) against a per-example loop (slice the span,
 //! reduce it, stack; CLS for a span with no in-range token), values and gradients under autodiff, on spans of every
 //! awkward kind: length 1, odd and even lengths, cut by the sequence end, negative starts, empty, reversed, entirely
-//! outside. Also the head end to end against the same loop.
+//! outside. Also the head end to end against the same loop. Every check runs twice on burn-ndarray: the fused host
+//! pass (`span_pool::cpu`, with its hand-written backward) and the generic burn ops (`with_generic_ops`), which are
+//! what the GPU backends run.
 use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
 use burn::tensor::activation::softmax;
@@ -24,6 +26,14 @@ fn random<const D: usize>(shape: [usize; D], seed: u64) -> Tensor<AB, D> {
     // Seeded so that a failure reproduces; the autodiff leaf is created by the caller with require_grad.
     <AB as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
     Tensor::random(shape, Distribution::Normal(0.0, 1.0), &Default::default())
+}
+
+/// The plan, fused (the default on NdArray) or forced onto the generic burn ops.
+fn plan(groups: &[Vec<(i64, i64)>], generic: bool) -> SpanSegments<AB> {
+    let segments = SpanSegments::<AB>::from_ranges(groups, SEQ, &Default::default());
+    let segments = if generic { segments.with_generic_ops() } else { segments };
+    assert_eq!(segments.uses_fused_kernels(), !generic);
+    segments
 }
 
 /// The seed's loop: per example, the clamped span's rows reduced on their own; CLS where nothing is left.
@@ -74,10 +84,10 @@ fn run(pool: impl FnOnce(Tensor<AB, 3>, Tensor<AB, 1>) -> Tensor<AB, 2>, upstrea
 fn one_group_matches_the_loop_in_values_and_gradients() {
     let upstream = random([BATCH, WIDTH], 9);
     let spans = SPANS_A.to_vec();
-    for kind in ["mean", "max", "attention"] {
+    for (kind, generic) in kinds_and_paths() {
         let batched = run(
             |hidden, w| {
-                let segments = SpanSegments::<AB>::from_ranges(std::slice::from_ref(&spans), SEQ, &Default::default());
+                let segments = plan(std::slice::from_ref(&spans), generic);
                 match kind {
                     "mean" => segments.mean(hidden),
                     "max" => segments.max(hidden),
@@ -88,7 +98,7 @@ fn one_group_matches_the_loop_in_values_and_gradients() {
         );
         let reference = run(|hidden, w| loop_pool(hidden, &spans, kind, w), &upstream);
         for (part, (a, e)) in ["values", "hidden gradient", "w gradient"].iter().zip(batched.iter().zip(&reference)) {
-            assert_close(&format!("{kind} {part}"), a, e);
+            assert_close(&format!("{kind} (generic ops: {generic}) {part}"), a, e);
         }
         if kind == "attention" {
             assert!(reference[2].iter().any(|g| g.abs() > 1e-3), "the w gradient check must test something");
@@ -127,14 +137,58 @@ fn single_token_spans_and_all_empty_batches() {
     // Longest span 1: the max tree has no level; every reduction returns the gathered rows themselves.
     let spans = vec![(0, 1), (3, 4), (8, 9), (4, 4), (9, 9), (2, 3), (1, 2), (0, 0)];
     let hidden = random([BATCH, SEQ, WIDTH], 3);
-    let segments = SpanSegments::<AB>::from_ranges(std::slice::from_ref(&spans), SEQ, &Default::default());
     let expected =
         values(loop_pool(hidden.clone(), &spans, "mean", Tensor::zeros([WIDTH], &Default::default())).inner());
     let w = random([1, WIDTH], 4);
-    for pooled in [segments.mean(hidden.clone()), segments.max(hidden.clone()), segments.attention(hidden.clone(), w)] {
-        // A single row comes back bit-exact: mean divides by 1, softmax of one score is exactly 1.
-        assert_eq!(values(pooled.inner()), expected);
+    for generic in [false, true] {
+        let segments = plan(std::slice::from_ref(&spans), generic);
+        let pooled = [
+            segments.mean(hidden.clone()),
+            segments.max(hidden.clone()),
+            segments.attention(hidden.clone(), w.clone()),
+        ];
+        for pooled in pooled {
+            // A single row comes back bit-exact: mean divides by 1, softmax of one score is exactly 1.
+            assert_eq!(values(pooled.inner()), expected, "generic ops: {generic}");
+        }
     }
+}
+
+#[test]
+fn fused_inference_equals_the_generic_ops_without_autodiff() {
+    // Plain NdArray (what `kre predict` runs): the fused pass without a tape against the generic ops.
+    type Plain = NdArray<f32>;
+    let device = Default::default();
+    let hidden = random([BATCH, SEQ, WIDTH], 21).inner();
+    let w = random([2, WIDTH], 22).inner();
+    let groups = [SPANS_A.to_vec(), SPANS_B.to_vec()];
+    let fused = SpanSegments::<Plain>::from_ranges(&groups, SEQ, &device);
+    let generic = SpanSegments::<Plain>::from_ranges(&groups, SEQ, &device).with_generic_ops();
+    assert!(fused.uses_fused_kernels() && !generic.uses_fused_kernels());
+    let pairs = [
+        (fused.mean(hidden.clone()), generic.mean(hidden.clone())),
+        (fused.max(hidden.clone()), generic.max(hidden.clone())),
+        (fused.attention(hidden.clone(), w.clone()), generic.attention(hidden.clone(), w.clone())),
+    ];
+    for ((a, b), kind) in pairs.into_iter().zip(["mean", "max", "attention"]) {
+        assert_close(&format!("plain {kind}"), &values(a), &values(b));
+    }
+    // A strided view (a slice of a wider tensor) is read through a copy, with the same result.
+    let wide = random([BATCH, SEQ, WIDTH + 3], 23).inner();
+    let view = wide.slice([0..BATCH, 0..SEQ, 1..WIDTH + 1]);
+    let contiguous = Tensor::<Plain, 3>::from_data(view.to_data(), &device);
+    assert_close("strided view", &values(fused.max(view)), &values(generic.max(contiguous)));
+}
+
+#[test]
+fn gpu_backends_keep_the_generic_ops() {
+    let segments = SpanSegments::<burn::backend::Wgpu>::from_ranges(&[SPANS_A.to_vec()], SEQ, &Default::default());
+    assert!(!segments.uses_fused_kernels());
+}
+
+/// Every reduction on both paths: the fused host pass and the generic ops.
+fn kinds_and_paths() -> impl Iterator<Item = (&'static str, bool)> {
+    ["mean", "max", "attention"].into_iter().flat_map(|kind| [(kind, false), (kind, true)])
 }
 
 #[test]
@@ -142,10 +196,10 @@ fn two_groups_interleave_per_example_with_their_own_vectors() {
     let upstream = random([BATCH, 2 * WIDTH], 11);
     let (a, b) = (SPANS_A.to_vec(), SPANS_B.to_vec());
     let w_b = random([WIDTH], 12);
-    for kind in ["mean", "max", "attention"] {
+    for (kind, generic) in kinds_and_paths() {
         let batched = run(
             |hidden, w| {
-                let segments = SpanSegments::<AB>::from_ranges(&[a.clone(), b.clone()], SEQ, &Default::default());
+                let segments = plan(&[a.clone(), b.clone()], generic);
                 let pooled = match kind {
                     "mean" => segments.mean(hidden),
                     "max" => segments.max(hidden),
@@ -164,7 +218,7 @@ fn two_groups_interleave_per_example_with_their_own_vectors() {
             &upstream,
         );
         for (part, (x, e)) in ["values", "hidden gradient", "w gradient"].iter().zip(batched.iter().zip(&reference)) {
-            assert_close(&format!("two groups, {kind} {part}"), x, e);
+            assert_close(&format!("two groups, {kind} (generic ops: {generic}) {part}"), x, e);
         }
     }
 }

@@ -19,7 +19,11 @@
 //!    - attention: scores `rows · w` (one GEMV over the gathered rows), padded to `[S, L]` only as scalars for the
 //!      softmax, selected back to one weight per row, and a weighted segment sum.
 //!
-//! Every step is a generic burn op, so this runs on every backend and under autodiff. The only backend-specific
+//! On burn-ndarray f32 (plain and under autodiff) the same plan runs instead as one host loop over the span rows
+//! with a hand-written backward ([`cpu`]; chosen at run time, [`SpanSegments::uses_fused_kernels`]); the generic
+//! steps below are what every other backend runs, and what [`SpanSegments::with_generic_ops`] forces.
+//!
+//! Every generic step is a burn op, so this runs on every backend and under autodiff. The only backend-specific
 //! requirement is burn-ndarray's: its `gather_nd` reads the hidden state as one contiguous slice, so `hidden` must be
 //! in standard layout there (encoder outputs are; a `swap_dims`/`expand` view would panic inside burn-ndarray).
 //!
@@ -38,6 +42,9 @@ use burn::tensor::{Bool, IndexingUpdateOp, Int, Tensor, TensorData};
 
 use crate::layers::most_negative;
 
+mod cpu;
+use cpu::Reduction;
+
 /// Which rows of a hidden state `[b, s, h]` form each span, planned on the host. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct SpanSegments<B: Backend> {
@@ -54,6 +61,8 @@ pub struct SpanSegments<B: Backend> {
     distinct: Vec<i64>,
     /// For each of the `n` segment rows, its row among the distinct ones.
     row_of: Vec<usize>,
+    /// Run the generic burn ops even where the fused CPU pass exists.
+    generic_ops: bool,
     device: B::Device,
 }
 
@@ -98,6 +107,7 @@ impl<B: Backend> SpanSegments<B> {
             non_empty: Vec::with_capacity(segments),
             distinct: Vec::new(),
             row_of: Vec::new(),
+            generic_ops: false,
             device: device.clone(),
         };
         // Distinct row of each (example, token) seen so far, over the flattened b·s positions.
@@ -121,6 +131,34 @@ impl<B: Backend> SpanSegments<B> {
             }
         }
         plan
+    }
+
+    /// The same plan, run with the generic burn ops on every backend (the fused CPU pass is checked against them).
+    pub fn with_generic_ops(mut self) -> Self {
+        self.generic_ops = true;
+        self
+    }
+
+    /// Whether the reductions run as the fused host pass (burn-ndarray f32, plain or under autodiff) rather than as
+    /// generic burn ops.
+    pub fn uses_fused_kernels(&self) -> bool {
+        !self.generic_ops && cpu::supports::<B>()
+    }
+
+    /// The fused pass where it applies, else the inputs back for the generic ops.
+    #[allow(clippy::type_complexity)]
+    fn fused(
+        &self,
+        reduction: Reduction,
+        hidden: Tensor<B, 3>,
+        w: Option<Tensor<B, 2>>,
+    ) -> Result<Tensor<B, 2>, (Tensor<B, 3>, Option<Tensor<B, 2>>)> {
+        if self.generic_ops {
+            return Err((hidden, w));
+        }
+        let [batch, seq_len, _] = hidden.dims();
+        assert_eq!((batch, seq_len), (self.batch, self.seq_len), "hidden state does not match the planned spans");
+        cpu::pool(self, reduction, hidden, w)
     }
 
     /// Number of spans per example (`G`).
@@ -160,6 +198,10 @@ impl<B: Backend> SpanSegments<B> {
 
     /// Mean of each span of `hidden [b, s, h]` → `[S, h]`.
     pub fn mean(&self, hidden: Tensor<B, 3>) -> Tensor<B, 2> {
+        let hidden = match self.fused(Reduction::Mean, hidden, None) {
+            Ok(pooled) => return pooled,
+            Err((hidden, _)) => hidden,
+        };
         let lengths: Vec<f32> = self.lengths.iter().map(|&l| l as f32).collect();
         let lengths = Tensor::<B, 2>::from_data(TensorData::new(lengths, [self.num_segments(), 1]), &self.device);
         self.segment_sum(self.segment_rows(hidden)) / lengths
@@ -167,6 +209,10 @@ impl<B: Backend> SpanSegments<B> {
 
     /// Element-wise maximum of each span of `hidden [b, s, h]` → `[S, h]`.
     pub fn max(&self, hidden: Tensor<B, 3>) -> Tensor<B, 2> {
+        let hidden = match self.fused(Reduction::Max, hidden, None) {
+            Ok(pooled) => return pooled,
+            Err((hidden, _)) => hidden,
+        };
         let (segments, longest) = (self.num_segments(), self.longest());
         // Position-major [L·S] so that each halving step below compares two contiguous blocks of rows; positions
         // past a segment's end repeat its last row (a no-op for max; under autodiff each max_pair sends the gradient
@@ -198,6 +244,10 @@ impl<B: Backend> SpanSegments<B> {
     pub fn attention(&self, hidden: Tensor<B, 3>, w: Tensor<B, 2>) -> Tensor<B, 2> {
         let [_, _, width] = hidden.dims();
         assert_eq!(w.dims(), [self.groups, width], "attention vectors must be [groups, hidden]");
+        let (hidden, w) = match self.fused(Reduction::Attention, hidden, Some(w)) {
+            Ok(pooled) => return pooled,
+            Err((hidden, w)) => (hidden, w.expect("given back as passed")),
+        };
         let rows = self.segment_rows(hidden);
         let n = self.num_rows();
         let (segments, longest) = (self.num_segments(), self.longest());

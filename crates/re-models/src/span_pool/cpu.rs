@@ -1,0 +1,417 @@
+//! Span pooling on burn-ndarray f32 as one host pass over the span rows, with a hand-written backward.
+//!
+//! The generic plan in the parent module is a handful of burn ops (gather, select, scatter-add, softmax on padded
+//! scalars…). On a GPU those are cheap launches; on burn-ndarray each is a pass and a fresh buffer, and under
+//! autodiff each records a node whose backward is another scatter. The rows involved are few (Σ span lengths × h),
+//! so here the whole reduction is one loop over them, reading the encoder output in place, and under autodiff one
+//! graph node whose backward writes the hidden-state gradient straight into a zeroed `[b, s, h]` buffer.
+//!
+//! The backend is chosen at run time (`TypeId` of `B`), so `RelationHead` stays generic and GPU backends keep the
+//! generic ops. [`super::SpanSegments::with_generic_ops`] forces the generic plan (tests compare the two).
+use std::any::{Any, TypeId};
+use std::sync::Arc;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ndarray::NdArrayTensor;
+use burn::backend::{Autodiff, NdArray};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+
+use super::SpanSegments;
+
+type Host = NdArray<f32>;
+type Tape = Autodiff<Host>;
+
+/// The reduction a segment applies to its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reduction {
+    Mean,
+    Max,
+    Attention,
+}
+
+/// Whether `B` is a backend this module runs on.
+pub(super) fn supports<B: Backend>() -> bool {
+    let id = TypeId::of::<B>();
+    id == TypeId::of::<Host>() || id == TypeId::of::<Tape>()
+}
+
+/// Pools `hidden [b, s, h]` per segment with `w [G, h]` for attention. Gives the inputs back when `B` is not a
+/// backend this module runs on.
+#[allow(clippy::type_complexity)]
+pub(super) fn pool<B: Backend>(
+    plan: &SpanSegments<B>,
+    reduction: Reduction,
+    hidden: Tensor<B, 3>,
+    w: Option<Tensor<B, 2>>,
+) -> Result<Tensor<B, 2>, (Tensor<B, 3>, Option<Tensor<B, 2>>)> {
+    let hidden = match cast::<_, Tensor<Host, 3>>(hidden) {
+        Ok(hidden) => {
+            let w = w.map(|w| cast::<_, Tensor<Host, 2>>(w).unwrap_or_else(|_| unreachable!("same backend")));
+            let rows = HostRows::new(plan, hidden.dims()[2]);
+            return Ok(cast(host_forward(&rows, reduction, hidden, w)).unwrap_or_else(|_| unreachable!()));
+        }
+        Err(hidden) => hidden,
+    };
+    match cast::<_, Tensor<Tape, 3>>(hidden) {
+        Ok(hidden) => {
+            let w = w.map(|w| cast::<_, Tensor<Tape, 2>>(w).unwrap_or_else(|_| unreachable!("same backend")));
+            let rows = HostRows::new(plan, hidden.dims()[2]);
+            Ok(cast(tape_forward(rows, reduction, hidden, w)).unwrap_or_else(|_| unreachable!()))
+        }
+        Err(hidden) => Err((hidden, w)),
+    }
+}
+
+/// `value` as a `U` when `T` is `U` (both concrete at the call site), else the value back.
+fn cast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
+    let mut slot = Some(value);
+    match (&mut slot as &mut dyn Any).downcast_mut::<Option<U>>() {
+        Some(same) => Ok(same.take().expect("just filled")),
+        None => Err(slot.expect("not taken")),
+    }
+}
+
+/// The plan in host terms: each segment's rows as flat row numbers (`example·s + token`) of `hidden`.
+#[derive(Debug)]
+struct HostRows {
+    width: usize,
+    groups: usize,
+    hidden_rows: usize,
+    offsets: Vec<usize>,
+    lengths: Vec<usize>,
+    rows: Vec<usize>,
+}
+
+impl HostRows {
+    fn new<B: Backend>(plan: &SpanSegments<B>, width: usize) -> Self {
+        let rows = plan
+            .row_of
+            .iter()
+            .map(|&distinct| {
+                let (example, token) = (plan.distinct[2 * distinct] as usize, plan.distinct[2 * distinct + 1] as usize);
+                example * plan.seq_len + token
+            })
+            .collect();
+        Self {
+            width,
+            groups: plan.groups,
+            hidden_rows: plan.batch * plan.seq_len,
+            offsets: plan.offsets.clone(),
+            lengths: plan.lengths.clone(),
+            rows,
+        }
+    }
+
+    fn segments(&self) -> usize {
+        self.lengths.len()
+    }
+
+    /// Segment `k`'s row numbers in `hidden`.
+    fn of(&self, segment: usize) -> &[usize] {
+        &self.rows[self.offsets[segment]..self.offsets[segment] + self.lengths[segment]]
+    }
+}
+
+/// Runs `f` on the f32 values of an ndarray tensor in standard (row-major) order, in place when its storage is
+/// contiguous (encoder outputs are), else on a copy.
+fn with_values<R>(tensor: &NdArrayTensor, f: impl FnOnce(&[f32]) -> R) -> R {
+    match tensor {
+        NdArrayTensor::F32(storage) => {
+            let view = storage.view();
+            match view.as_slice() {
+                Some(values) => f(values),
+                None => f(&view.iter().copied().collect::<Vec<f32>>()),
+            }
+        }
+        other => {
+            let data = Tensor::<Host, 1>::from_primitive(TensorPrimitive::Float(other.clone())).into_data();
+            f(&data.convert::<f32>().to_vec::<f32>().expect("converted to f32"))
+        }
+    }
+}
+
+fn float_primitive<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> B::FloatTensorPrimitive {
+    tensor.into_primitive().tensor()
+}
+
+fn host_tensor(values: Vec<f32>, shape: Vec<usize>) -> NdArrayTensor {
+    NdArrayTensor::from_data(TensorData::new(values, shape))
+}
+
+/// What the forward pass leaves for the backward one.
+#[derive(Debug, Clone)]
+enum Saved {
+    /// An untracked call: no backward will run.
+    Untracked,
+    Mean,
+    /// For each output value, the flat index in `hidden` of the value it took.
+    Max(Vec<usize>),
+    /// The softmax weight of each segment row, and the pooled output.
+    Attention { weights: Vec<f32>, pooled: Vec<f32> },
+}
+
+/// Forward on host values. `w` is the attention vectors `[G, h]` (attention only); `keep` asks for what the
+/// backward needs.
+fn forward(rows: &HostRows, reduction: Reduction, hidden: &[f32], w: Option<&[f32]>, keep: bool) -> (Vec<f32>, Saved) {
+    let h = rows.width;
+    let mut out = vec![0.0f32; rows.segments() * h];
+    let saved = match reduction {
+        Reduction::Mean => {
+            for (segment, pooled) in out.chunks_exact_mut(h).enumerate() {
+                let members = rows.of(segment);
+                for &row in members {
+                    add_to(pooled, &hidden[row * h..(row + 1) * h], 1.0);
+                }
+                let scale = 1.0 / members.len() as f32;
+                pooled.iter_mut().for_each(|v| *v *= scale);
+            }
+            Saved::Mean
+        }
+        Reduction::Max => {
+            let mut argmax = if keep { vec![0usize; out.len()] } else { Vec::new() };
+            for (segment, pooled) in out.chunks_exact_mut(h).enumerate() {
+                let members = rows.of(segment);
+                pooled.copy_from_slice(&hidden[members[0] * h..(members[0] + 1) * h]);
+                if keep {
+                    let best = &mut argmax[segment * h..(segment + 1) * h];
+                    for (c, slot) in best.iter_mut().enumerate() {
+                        *slot = members[0] * h + c;
+                    }
+                    for &row in &members[1..] {
+                        let values = &hidden[row * h..(row + 1) * h];
+                        for (c, ((p, b), &v)) in pooled.iter_mut().zip(best.iter_mut()).zip(values).enumerate() {
+                            // Strictly greater: ties keep the first row.
+                            if v > *p {
+                                *p = v;
+                                *b = row * h + c;
+                            }
+                        }
+                    }
+                } else {
+                    for &row in &members[1..] {
+                        for (p, &v) in pooled.iter_mut().zip(&hidden[row * h..(row + 1) * h]) {
+                            *p = p.max(v);
+                        }
+                    }
+                }
+            }
+            Saved::Max(argmax)
+        }
+        Reduction::Attention => {
+            let w = w.expect("attention pooling needs its vectors");
+            let mut weights = vec![0.0f32; rows.rows.len()];
+            for (segment, pooled) in out.chunks_exact_mut(h).enumerate() {
+                let vector = &w[(segment % rows.groups) * h..(segment % rows.groups + 1) * h];
+                let members = rows.of(segment);
+                let scores = &mut weights[rows.offsets[segment]..rows.offsets[segment] + members.len()];
+                for (score, &row) in scores.iter_mut().zip(members) {
+                    *score = dot(&hidden[row * h..(row + 1) * h], vector);
+                }
+                softmax_in_place(scores);
+                for (&weight, &row) in scores.iter().zip(members) {
+                    add_to(pooled, &hidden[row * h..(row + 1) * h], weight);
+                }
+            }
+            Saved::Attention { weights, pooled: if keep { out.clone() } else { Vec::new() } }
+        }
+    };
+    (out, if keep { saved } else { Saved::Untracked })
+}
+
+/// Gradients of `hidden` (`[b·s·h]`, dense) and of `w` (`[G·h]`, attention only) from the pooled gradient `grad`.
+fn backward(rows: &HostRows, saved: &Saved, grad: &[f32], hidden: &[f32], w: Option<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+    let h = rows.width;
+    let mut d_hidden = vec![0.0f32; rows.hidden_rows * h];
+    let mut d_w = Vec::new();
+    match saved {
+        Saved::Untracked => unreachable!("an untracked pooling call has no backward"),
+        Saved::Mean => {
+            for (segment, g) in grad.chunks_exact(h).enumerate() {
+                let members = rows.of(segment);
+                let scale = 1.0 / members.len() as f32;
+                for &row in members {
+                    add_to(&mut d_hidden[row * h..(row + 1) * h], g, scale);
+                }
+            }
+        }
+        Saved::Max(argmax) => {
+            for (&index, &g) in argmax.iter().zip(grad) {
+                d_hidden[index] += g;
+            }
+        }
+        Saved::Attention { weights, pooled } => {
+            let w = w.expect("attention pooling needs its vectors");
+            d_w = vec![0.0f32; rows.groups * h];
+            for (segment, g) in grad.chunks_exact(h).enumerate() {
+                let group = segment % rows.groups;
+                let vector = &w[group * h..(group + 1) * h];
+                // o = Σ a_r x_r with a = softmax(x_r · w): ∂/∂x_r = a_r g + a_r (g·x_r − g·o) w, ∂/∂w = Σ a_r (g·x_r − g·o) x_r.
+                let g_dot_pooled = dot(g, &pooled[segment * h..(segment + 1) * h]);
+                let members = rows.of(segment);
+                let segment_weights = &weights[rows.offsets[segment]..rows.offsets[segment] + members.len()];
+                for (&weight, &row) in segment_weights.iter().zip(members) {
+                    let x = &hidden[row * h..(row + 1) * h];
+                    let score_grad = weight * (dot(g, x) - g_dot_pooled);
+                    let d_row = &mut d_hidden[row * h..(row + 1) * h];
+                    add_to(d_row, g, weight);
+                    add_to(d_row, vector, score_grad);
+                    add_to(&mut d_w[group * h..(group + 1) * h], x, score_grad);
+                }
+            }
+        }
+    }
+    (d_hidden, d_w)
+}
+
+fn host_forward(
+    rows: &HostRows,
+    reduction: Reduction,
+    hidden: Tensor<Host, 3>,
+    w: Option<Tensor<Host, 2>>,
+) -> Tensor<Host, 2> {
+    let hidden = float_primitive(hidden);
+    let w = w.map(|w| with_values(&float_primitive(w), <[f32]>::to_vec));
+    let (out, _) = with_values(&hidden, |values| forward(rows, reduction, values, w.as_deref(), false));
+    Tensor::from_primitive(TensorPrimitive::Float(host_tensor(out, vec![rows.segments(), rows.width])))
+}
+
+/// The autodiff node of one pooling call.
+#[derive(Debug)]
+struct PoolBackward;
+
+/// The backward's state: the plan, what the forward saved, the inputs attention's gradient reads, and their shapes.
+#[derive(Debug, Clone)]
+struct PoolState {
+    rows: Arc<HostRows>,
+    saved: Saved,
+    hidden: Option<NdArrayTensor>,
+    w: Option<NdArrayTensor>,
+    hidden_shape: Vec<usize>,
+}
+
+impl PoolState {
+    fn gradients(&self, grad: &NdArrayTensor) -> (NdArrayTensor, Option<NdArrayTensor>) {
+        let w = self.w.as_ref().map(|w| with_values(w, <[f32]>::to_vec));
+        let (d_hidden, d_w) = with_values(grad, |grad| match &self.hidden {
+            Some(hidden) => with_values(hidden, |hidden| backward(&self.rows, &self.saved, grad, hidden, w.as_deref())),
+            None => backward(&self.rows, &self.saved, grad, &[], None),
+        });
+        let d_w = (!d_w.is_empty()).then(|| host_tensor(d_w, vec![self.rows.groups, self.rows.width]));
+        (host_tensor(d_hidden, self.hidden_shape.clone()), d_w)
+    }
+}
+
+impl Backward<Host, 1> for PoolBackward {
+    type State = PoolState;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Host>(&ops.node);
+        let (d_hidden, _) = ops.state.gradients(&grad);
+        if let [Some(hidden)] = &ops.parents {
+            grads.register::<Host>(hidden.id, d_hidden);
+        }
+    }
+}
+
+impl Backward<Host, 2> for PoolBackward {
+    type State = PoolState;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Host>(&ops.node);
+        let (d_hidden, d_w) = ops.state.gradients(&grad);
+        let [hidden, w] = &ops.parents;
+        if let Some(hidden) = hidden {
+            grads.register::<Host>(hidden.id, d_hidden);
+        }
+        if let (Some(w), Some(d_w)) = (w, d_w) {
+            grads.register::<Host>(w.id, d_w);
+        }
+    }
+}
+
+fn tape_forward(
+    rows: HostRows,
+    reduction: Reduction,
+    hidden: Tensor<Tape, 3>,
+    w: Option<Tensor<Tape, 2>>,
+) -> Tensor<Tape, 2> {
+    let hidden_shape = hidden.dims().to_vec();
+    let hidden = float_primitive(hidden);
+    let w = w.map(float_primitive);
+    let rows = Arc::new(rows);
+    let shape = vec![rows.segments(), rows.width];
+    // Forward on the inner tensors; `keep` only when the graph will run the backward.
+    let run = |keep: bool| {
+        let w_values = w.as_ref().map(|w| with_values(&w.primitive, <[f32]>::to_vec));
+        with_values(&hidden.primitive, |values| forward(&rows, reduction, values, w_values.as_deref(), keep))
+    };
+    let state = |saved: Saved| PoolState {
+        rows: rows.clone(),
+        saved,
+        hidden: (reduction == Reduction::Attention).then(|| hidden.primitive.clone()),
+        w: w.as_ref().map(|w| w.primitive.clone()),
+        hidden_shape: hidden_shape.clone(),
+    };
+    let output = match &w {
+        None => match <PoolBackward as Backward<Host, 1>>::prepare::<NoCheckpointing>(PoolBackward, [hidden.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (out, saved) = run(true);
+                prep.finish(state(saved), host_tensor(out, shape))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(host_tensor(run(false).0, shape)),
+        },
+        Some(w) => {
+            let nodes = [hidden.node.clone(), w.node.clone()];
+            match <PoolBackward as Backward<Host, 2>>::prepare::<NoCheckpointing>(PoolBackward, nodes)
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    let (out, saved) = run(true);
+                    prep.finish(state(saved), host_tensor(out, shape))
+                }
+                OpsKind::UnTracked(prep) => prep.finish(host_tensor(run(false).0, shape)),
+            }
+        }
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(output))
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // Eight independent partial sums: the compiler vectorises this (a single running sum would be one long
+    // dependency chain), and summing in a fixed order keeps results reproducible.
+    let mut partial = [0.0f32; 8];
+    let (a_blocks, b_blocks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
+    for (x, y) in a_blocks.zip(b_blocks) {
+        for ((p, &x), &y) in partial.iter_mut().zip(x).zip(y) {
+            *p += x * y;
+        }
+    }
+    let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    partial.iter().sum::<f32>() + tail
+}
+
+/// `target += scale · source`.
+fn add_to(target: &mut [f32], source: &[f32], scale: f32) {
+    for (t, &s) in target.iter_mut().zip(source) {
+        *t += scale * s;
+    }
+}
+
+fn softmax_in_place(scores: &mut [f32]) {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut total = 0.0;
+    for score in scores.iter_mut() {
+        *score = (*score - max).exp();
+        total += *score;
+    }
+    scores.iter_mut().for_each(|s| *s /= total);
+}
