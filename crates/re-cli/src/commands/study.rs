@@ -20,29 +20,40 @@ pub enum StudyCommand {
     Export(ExportArgs),
 }
 
-/// Which study: a directory (`--study`) or a database study (`--storage` + `--study-name`), as `kre search` names it.
+/// Which study: a directory (`--study`) or a database study (`--storage` + `--study-name`). `kre search` runs a
+/// worker on it; `kre search report` / `export` read it.
 #[derive(Args, Debug)]
 pub struct StudySource {
-    /// Study directory (search.toml, trials.jsonl).
+    /// Study directory (search.toml, trials.jsonl, one run directory per trial): one worker; re-run the same
+    /// command to resume. Same as `--storage DIR`.
     #[arg(long, conflicts_with = "storage", required_unless_present = "storage")]
     pub study: Option<PathBuf>,
-    /// `sqlite:FILE.db`, `postgres://…` or a directory, as given to `kre search --storage`.
+    /// Where the study lives: `sqlite:FILE.db` (several workers on one machine), `postgres://USER@HOST/DB`
+    /// (several machines) or a directory (as --study). Any number of `kre search` workers may share a database
+    /// study; see docs/search.md.
     #[arg(long, value_name = "sqlite:PATH|postgres://…|DIR")]
     pub storage: Option<StorageSpec>,
-    /// The study's name in a database storage; with a JSON export also the name written into it (default: the
-    /// study directory's name).
+    /// The study's name in a database storage (one database holds many studies; required with sqlite:/postgres);
+    /// with a JSON export also the name written into it (default: the study directory's name).
     #[arg(long)]
     pub study_name: Option<String>,
-    /// Where the workers put the trials' run directories (default: the study directory, or `runs/search/NAME`
-    /// with a database storage, as `kre search`); only used to find each trial's timing and `best/` model.
+    /// Where the trials' run directories (`trial-NNN/`) go or are found. Default: the study directory, or
+    /// `runs/search/NAME` with a database storage.
     #[arg(long)]
     pub runs: Option<PathBuf>,
 }
 
+/// A [`StudySource`] resolved: the storage, the study's name (a directory study is named after its directory) and
+/// the trials' run directory.
+pub struct ResolvedStudy {
+    pub spec: StorageSpec,
+    pub name: String,
+    pub runs: PathBuf,
+}
+
 impl StudySource {
-    /// The study's configuration and finished trials, the directory its trial runs are looked for in, and a name
-    /// for titles.
-    fn load(&self) -> anyhow::Result<(SearchConfig, Vec<TrialRecord>, PathBuf, String)> {
+    /// The storage, name and run directory the flags name; a database storage without `--study-name` is refused.
+    pub fn resolve(&self) -> anyhow::Result<ResolvedStudy> {
         let (spec, name) = match (&self.study, &self.storage) {
             (Some(dir), _) | (None, Some(StorageSpec::Directory(dir))) => {
                 (StorageSpec::Directory(dir.clone()), self.study_name.clone().unwrap_or_else(|| study_name(dir)))
@@ -60,6 +71,13 @@ impl StudySource {
             (None, StorageSpec::Directory(dir)) => dir.clone(),
             (None, _) => Path::new("runs/search").join(&name),
         };
+        Ok(ResolvedStudy { spec, name, runs })
+    }
+
+    /// The study's configuration and finished trials, the directory its trial runs are looked for in, and a name
+    /// for titles.
+    fn load(&self) -> anyhow::Result<(SearchConfig, Vec<TrialRecord>, PathBuf, String)> {
+        let ResolvedStudy { spec, name, runs } = self.resolve()?;
         let (cfg, records) = load_study(&spec, &name)?;
         Ok((cfg, records, runs, name))
     }

@@ -22,7 +22,7 @@ use re_train::config::{
 };
 use re_train::predict::PredictSummary;
 use re_train::progress::TrainObserver;
-use re_train::search::{Pruner, SamplerKind, StorageSpec, WorkerOptions};
+use re_train::search::{Pruner, SamplerKind, WorkerOptions};
 use re_train::trainer::TrainSummary;
 use re_train::{InferenceEngine, TrainError};
 
@@ -42,7 +42,7 @@ type GpuF16Autodiff = burn::backend::Autodiff<burn::backend::Cuda<burn::tensor::
 
 const DEVICE_HELP: &str =
     "cpu | cuda | cuda:N | cuda:N,M,… — several GPUs train data-parallel: each step's batch is split \
-     across them and their gradients summed on the first";
+     across them and their gradients all-reduced (burn-collective)";
 const PRECISION_HELP: &str = "f32 | bf16 | f16 (bf16/f16 need --device cuda). Half precision means bf16/f16 \
      weights, activations and gradients, with f32 master weights and f32 AdamW state kept by the optimiser; it is \
      not PyTorch-style autocast (burn 0.21 has none), so softmax, LayerNorm and the loss run in half precision too. \
@@ -521,22 +521,8 @@ pub struct SearchArgs {
     /// The study's size: workers stop once trials 0..N are complete or pruned (failed ones run again).
     #[arg(long, default_value_t = 10)]
     pub trials: usize,
-    /// Study directory (trials.jsonl, one run directory per trial), one worker; re-run the same command to
-    /// resume. Same as `--storage DIR`.
-    #[arg(long, conflicts_with = "storage", required_unless_present = "storage")]
-    pub study: Option<PathBuf>,
-    /// Where the study lives: `sqlite:FILE.db` (several workers on one machine), `postgres://USER@HOST/DB`
-    /// (several machines) or a directory (as --study). Any number of `kre search` workers may share a
-    /// database study; see docs/search.md.
-    #[arg(long, value_name = "sqlite:PATH|postgres://…|DIR")]
-    pub storage: Option<StorageSpec>,
-    /// The study's name in a database storage (one database holds many studies). Required with sqlite:/postgres.
-    #[arg(long)]
-    pub study_name: Option<String>,
-    /// Where this worker puts the trials' run directories (`trial-NNN/`). Default: the study directory, or
-    /// `runs/search/NAME` with a database storage.
-    #[arg(long)]
-    pub runs: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: super::study::StudySource,
     /// Seconds between heartbeats of the running trial (database storages).
     #[arg(long, default_value = "30", value_parser = seconds)]
     pub heartbeat_interval: Duration,
@@ -589,20 +575,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
         let job = TrainJob { cfg: tc, observer, predict_test: false, engine };
         on_backend(&tc.device, tc.precision, job).map(|(summary, _)| summary)
     };
-    let (spec, name) = match (&a.study, &a.storage) {
-        (Some(dir), _) => (StorageSpec::Directory(dir.clone()), String::new()),
-        (None, Some(spec @ StorageSpec::Directory(_))) => (spec.clone(), String::new()),
-        (None, Some(spec)) => match &a.study_name {
-            Some(name) => (spec.clone(), name.clone()),
-            None => anyhow::bail!("--study-name is required with --storage {spec} (one database holds many studies)"),
-        },
-        (None, None) => anyhow::bail!("give --study DIR or --storage"),
-    };
-    let runs = match (&a.runs, &spec) {
-        (Some(r), _) => r.clone(),
-        (None, StorageSpec::Directory(dir)) => dir.clone(),
-        (None, _) => Path::new("runs/search").join(&name),
-    };
+    let super::study::ResolvedStudy { spec, name, runs } = a.source.resolve()?;
     let worker = WorkerOptions::with_heartbeat(a.heartbeat_interval, a.heartbeat_grace);
     worker.check().map_err(anyhow::Error::msg)?;
     let storage = spec.open(&name)?;

@@ -54,31 +54,7 @@ fn tiny_run() -> &'static Path {
         let (train, dev) = (dir.join("train.json"), dir.join("dev.json"));
         write_json(&train, &records("train.json", 48));
         write_json(&dev, &records("dev.json", 16));
-        let config = dir.join("train.toml");
-        std::fs::write(
-            &config,
-            "epochs = 1\nbatch_size = 16\nmax_length = 64\nmarkers = \"typed\"\n\n[tiny]\nvocab_size = 300\n\
-             hidden_size = 32\nnum_layers = 1\nnum_heads = 2\nintermediate_size = 64\n",
-        )
-        .unwrap();
-        let run = dir.join("run");
-        let o = kre(&[
-            "train",
-            "--config",
-            s(&config),
-            "--model",
-            "tiny",
-            "--train",
-            s(&train),
-            "--dev",
-            s(&dev),
-            "--device",
-            "cpu",
-            "--out",
-            s(&run),
-        ]);
-        assert!(o.status.success(), "kre train: {}", stderr(&o));
-        run
+        crate::common::train_tiny(&dir, crate::common::TinySize::SMALL, &train, &dev, &[])
     })
 }
 

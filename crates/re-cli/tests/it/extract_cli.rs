@@ -3,42 +3,15 @@
 //! goes through the MeCab mention finder; bad input fails with the file, line and field, leaving --out untouched.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::common::{s, slice};
+use crate::common::{kre, s, slice, TinySize};
 use re_data::io::submission::Submission;
 use re_data::io::{read_records, ReadOptions};
 use re_data::record::{EntityType, RelationRecord};
 
-fn kre(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kre")).args(args).output().unwrap()
-}
-
 fn train_tiny(d: &Path) -> PathBuf {
     let (train, dev) = (slice("train.json", 240, d), slice("dev.json", 32, d));
-    let run = d.join("run");
-    let config = d.join("train.toml");
-    std::fs::write(
-        &config,
-        "epochs = 1\nbatch_size = 16\nmax_length = 64\nlr = 3e-3\nmarkers = \"typed\"\n\n[tiny]\nvocab_size = 500\n\
-         hidden_size = 32\nnum_layers = 1\nnum_heads = 2\nintermediate_size = 64\n",
-    )
-    .unwrap();
-    let out = kre(&[
-        "train",
-        "--config",
-        s(&config),
-        "--model",
-        "tiny",
-        "--train",
-        s(&train),
-        "--dev",
-        s(&dev),
-        "--out",
-        s(&run),
-    ]);
-    assert!(out.status.success(), "kre train: {}", String::from_utf8_lossy(&out.stderr));
-    run
+    crate::common::train_tiny(d, TinySize::SMALL, &train, &dev, &[])
 }
 
 fn triples(path: &Path) -> Vec<serde_json::Value> {

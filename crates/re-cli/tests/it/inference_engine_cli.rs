@@ -1,46 +1,15 @@
 //! `--engine burn|fused`: `kre predict` on a tiny model trained by `kre train` (whose CPU dev evaluation and `--test`
 //! prediction use the fused engine) gives the same labels and probabilities within 1e-5 with both engines, and
 //! `kre encode` the same embeddings.
-use std::process::Command;
-
-use crate::common::{s, slice};
+use crate::common::{kre, s, slice, train_tiny, TinySize};
 use re_data::io::submission::Submission;
-
-fn kre(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kre")).args(args).output().unwrap()
-}
 
 #[test]
 fn predict_engines_agree() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (train, dev, test) = (slice("train.json", 240, d), slice("dev.json", 64, d), slice("test.json", 80, d));
-    let run = d.join("run");
-    let config = d.join("train.toml");
-    std::fs::write(
-        &config,
-        "epochs = 1\nbatch_size = 16\nmax_length = 64\nlr = 3e-3\nmarkers = \"typed\"\n\n[tiny]\nvocab_size = 500\n\
-         hidden_size = 64\nnum_layers = 2\nnum_heads = 4\nintermediate_size = 128\n",
-    )
-    .unwrap();
-    let out = kre(&[
-        "train",
-        "--config",
-        s(&config),
-        "--model",
-        "tiny",
-        "--train",
-        s(&train),
-        "--dev",
-        s(&dev),
-        "--test",
-        s(&test),
-        "--device",
-        "cpu",
-        "--out",
-        s(&run),
-    ]);
-    assert!(out.status.success(), "kre train: {}", String::from_utf8_lossy(&out.stderr));
+    let run = train_tiny(d, TinySize::TWO_LAYERS, &train, &dev, &["--test", s(&test)]);
     let from_train = Submission::read(&run.join("submission.csv")).unwrap();
 
     let mut subs = Vec::new();

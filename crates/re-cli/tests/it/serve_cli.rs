@@ -8,12 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier, OnceLock};
 use std::time::Duration;
 
-use crate::common::{s, slice};
+use crate::common::{kre, s, slice, train_tiny, TinySize};
 use re_data::io::submission::Submission;
-
-fn kre(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kre")).args(args).output().unwrap()
-}
 
 struct TinyRun {
     _dir: tempfile::TempDir,
@@ -29,17 +25,7 @@ fn tiny_run() -> &'static TinyRun {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let (train, dev, test) = (slice("train.json", 200, d), slice("dev.json", 48, d), slice("test.json", 64, d));
-        let run = d.join("run");
-        let config = d.join("train.toml");
-        std::fs::write(
-            &config,
-            "epochs = 1\nbatch_size = 16\nmax_length = 64\nlr = 3e-3\nmarkers = \"typed\"\n\n[tiny]\nvocab_size = 500\n\
-             hidden_size = 64\nnum_layers = 2\nnum_heads = 4\nintermediate_size = 128\n",
-        )
-        .unwrap();
-        let args = ["train", "--config", s(&config), "--model", "tiny", "--train", s(&train), "--dev", s(&dev)];
-        let out = kre(&[&args[..], &["--device", "cpu", "--out", s(&run)]].concat());
-        assert!(out.status.success(), "kre train: {}", String::from_utf8_lossy(&out.stderr));
+        let run = train_tiny(d, TinySize::TWO_LAYERS, &train, &dev, &[]);
         TinyRun { _dir: dir, run, test }
     })
 }

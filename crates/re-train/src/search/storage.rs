@@ -243,18 +243,33 @@ fn unix_now() -> f64 {
 enum Plan {
     Done,
     Wait,
-    Retry(usize),
+    Retry(Retry),
     New(usize),
 }
 
+/// A failed trial run again: its next attempt, with the parameters it was first given.
+struct Retry {
+    number: usize,
+    attempt: u32,
+    proposal: Proposal,
+    failure: Option<String>,
+}
+
 fn plan_claim(trials: &[StoredTrial], n_trials: usize) -> Plan {
-    let by_number: BTreeMap<usize, TrialState> = trials.iter().map(|t| (t.number, t.state)).collect();
+    let by_number: BTreeMap<usize, &StoredTrial> = trials.iter().map(|t| (t.number, t)).collect();
     let mut running = false;
     for number in 0..n_trials {
         match by_number.get(&number) {
             None => return Plan::New(number),
-            Some(TrialState::Failed) => return Plan::Retry(number),
-            Some(TrialState::Running) => running = true,
+            Some(t) if t.state == TrialState::Failed => {
+                return Plan::Retry(Retry {
+                    number,
+                    attempt: t.attempt + 1,
+                    proposal: Proposal { params: t.params.clone(), payload: t.payload.clone() },
+                    failure: t.failure.clone(),
+                })
+            }
+            Some(t) if t.state == TrialState::Running => running = true,
             Some(_) => {}
         }
     }
@@ -435,11 +450,7 @@ impl StudyStorage for DirectoryStorage {
         let (number, attempt, proposal, failure) = match plan_claim(&trials, n_trials) {
             Plan::Done => return Ok(Claim::Done),
             Plan::Wait => return Ok(Claim::Wait),
-            Plan::Retry(n) => {
-                let t = trials.iter().find(|t| t.number == n).expect("planned from these trials");
-                let proposal = Proposal { params: t.params.clone(), payload: t.payload.clone() };
-                (n, t.attempt + 1, proposal, t.failure.clone())
-            }
+            Plan::Retry(Retry { number, attempt, proposal, failure }) => (number, attempt, proposal, failure),
             Plan::New(n) => (n, 1, propose(n, &trials)?, None),
         };
         trials.retain(|t| t.number != number);
@@ -935,9 +946,7 @@ impl StudyStorage for SqlStorage {
             let (number, attempt, proposal) = match plan_claim(&trials, n_trials) {
                 Plan::Done => return Ok(Claim::Done),
                 Plan::Wait => return Ok(Claim::Wait),
-                Plan::Retry(n) => {
-                    let t = trials.iter().find(|t| t.number == n).expect("planned from these trials");
-                    let attempt = t.attempt + 1;
+                Plan::Retry(Retry { number: n, attempt, proposal, .. }) => {
                     db.execute(
                         "UPDATE trials SET state = 'running', attempt = $3, worker = $4, heartbeat = NOW \
                          WHERE study = $1 AND number = $2",
@@ -949,7 +958,7 @@ impl StudyStorage for SqlStorage {
                         &[self.name(), Sql::Int(n as i64)],
                     )
                     .map_err(|e| self.err(e))?;
-                    (n, attempt, Proposal { params: t.params.clone(), payload: t.payload.clone() })
+                    (n, attempt, proposal)
                 }
                 Plan::New(n) => {
                     let p = propose(n, &trials)?;
@@ -1084,12 +1093,12 @@ mod tests {
         let plan = |t: &[StoredTrial], n| match plan_claim(t, n) {
             Plan::Done => "done".to_string(),
             Plan::Wait => "wait".to_string(),
-            Plan::Retry(n) => format!("retry {n}"),
+            Plan::Retry(r) => format!("retry {} (attempt {})", r.number, r.attempt),
             Plan::New(n) => format!("new {n}"),
         };
         assert_eq!(plan(&[], 2), "new 0");
         assert_eq!(plan(&[trial(0, Complete), trial(2, Running)], 3), "new 1");
-        assert_eq!(plan(&[trial(0, Pruned), trial(1, Failed), trial(2, Running)], 3), "retry 1");
+        assert_eq!(plan(&[trial(0, Pruned), trial(1, Failed), trial(2, Running)], 3), "retry 1 (attempt 2)");
         assert_eq!(plan(&[trial(0, Pruned), trial(1, Running)], 2), "wait");
         assert_eq!(plan(&[trial(0, Pruned), trial(1, Complete), trial(2, Failed)], 2), "done");
         assert_eq!(plan(&[], 0), "done");
