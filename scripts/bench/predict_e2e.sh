@@ -51,18 +51,8 @@ if [ -z "${KRE_BIN:-}" ]; then
   KRE_BIN="${CARGO_TARGET_DIR:-$root/target}/release/kre"
 fi
 venv="${PREDICT_VENV:-$root/.venv-predict}"
-if [ ! -x "$venv/bin/python" ]; then
-  base="${PYTHON:-python3}"
-  if [ -x "$root/.venv-torch/bin/python" ]; then
-    # reuse .venv-torch's torch/transformers (as setup.sh and serve_load.sh do) instead of downloading them again
-    base="$("$root/.venv-torch/bin/python" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')"
-    "$base" -m venv "$venv"
-    "$root/.venv-torch/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
-      >"$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/kre-predict-reuse.pth"
-  else
-    "$base" -m venv "$venv"
-  fi
-fi
+. "$here/venv-on-torch.sh"
+venv_on_torch "$root" "$venv" kre-predict-reuse
 py="$venv/bin/python"
 missing=()
 for spec in torch:torch transformers:transformers tokenizers:tokenizers safetensors:safetensors numpy:numpy \

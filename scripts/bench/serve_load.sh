@@ -36,18 +36,8 @@ if [ -z "${KRE_BIN:-}" ] || [ -z "${LOAD_BIN:-}" ]; then
   LOAD_BIN="${LOAD_BIN:-$target/release/examples/serve_load}"
 fi
 venv="${SERVE_VENV:-$root/.venv-serve}"
-if [ ! -x "$venv/bin/python" ]; then
-  base="${PYTHON:-python3}"
-  if [ -x "$root/.venv-torch/bin/python" ]; then
-    # reuse .venv-torch's torch/transformers (as scripts/bench/setup.sh does) instead of downloading them again
-    base="$("$root/.venv-torch/bin/python" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')"
-    "$base" -m venv "$venv"
-    "$root/.venv-torch/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
-      >"$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/kre-serve-reuse.pth"
-  else
-    "$base" -m venv "$venv"
-  fi
-fi
+. "$here/venv-on-torch.sh"
+venv_on_torch "$root" "$venv" kre-serve-reuse
 "$venv/bin/python" -c "import fastapi, uvicorn, torch, transformers, tokenizers" 2>/dev/null ||
   "$venv/bin/python" -m pip install --quiet fastapi uvicorn torch transformers tokenizers
 
