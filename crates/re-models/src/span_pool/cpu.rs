@@ -356,20 +356,11 @@ fn tape_forward(
         w: w.as_ref().map(|w| w.primitive.clone()),
         hidden_shape: hidden_shape.clone(),
     };
-    let output = match &w {
-        None => match <PoolBackward as Backward<Host, 1>>::prepare::<NoCheckpointing>(PoolBackward, [hidden.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (out, saved) = run(true);
-                prep.finish(state(saved), host_tensor(out, shape))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(host_tensor(run(false).0, shape)),
-        },
-        Some(w) => {
-            let nodes = [hidden.node.clone(), w.node.clone()];
-            match <PoolBackward as Backward<Host, 2>>::prepare::<NoCheckpointing>(PoolBackward, nodes)
+    // One graph node over the tracked inputs (`hidden`, and `w` for attention); the forward keeps what the
+    // backward reads only when the node is tracked.
+    macro_rules! record {
+        ($parents:literal, $nodes:expr) => {
+            match <PoolBackward as Backward<Host, $parents>>::prepare::<NoCheckpointing>(PoolBackward, $nodes)
                 .compute_bound()
                 .stateful()
             {
@@ -379,7 +370,11 @@ fn tape_forward(
                 }
                 OpsKind::UnTracked(prep) => prep.finish(host_tensor(run(false).0, shape)),
             }
-        }
+        };
+    }
+    let output = match &w {
+        None => record!(1, [hidden.node.clone()]),
+        Some(w) => record!(2, [hidden.node.clone(), w.node.clone()]),
     };
     Tensor::from_primitive(TensorPrimitive::Float(output))
 }
