@@ -151,7 +151,10 @@ enum Saved {
     /// For each output value, the flat index in `hidden` of the value it took.
     Max(Vec<usize>),
     /// The softmax weight of each segment row, and the pooled output.
-    Attention { weights: Vec<f32>, pooled: Vec<f32> },
+    Attention {
+        weights: Vec<f32>,
+        pooled: Vec<f32>,
+    },
 }
 
 /// Forward on host values. `w` is the attention vectors `[G, h]` (attention only); `keep` asks for what the
