@@ -26,7 +26,14 @@ fn main() -> anyhow::Result<()> {
     common::retain_freed_memory();
     let data = PathBuf::from("datasets/synthetic-klue-re");
     // Small enough to finish in a few minutes on 2 CPU cores; pass --model DIR for a real checkpoint.
-    let tiny = TinyConfig { vocab_size: 4000, hidden_size: 128, num_layers: 2, num_heads: 4, intermediate_size: 512 };
+    let tiny = TinyConfig {
+        vocab_size: 4000,
+        hidden_size: 128,
+        num_layers: 2,
+        num_heads: 4,
+        intermediate_size: 512,
+        dropout: 0.1,
+    };
     let mut cfg = TrainConfig {
         model: ModelSource::Tiny(tiny),
         train: data.join("train.json"),

@@ -206,11 +206,20 @@ pub struct TinyConfig {
     pub num_layers: usize,
     pub num_heads: usize,
     pub intermediate_size: usize,
+    /// The encoder's hidden and attention dropout (HF's `hidden_dropout_prob`, `attention_probs_dropout_prob`).
+    pub dropout: f64,
 }
 
 impl Default for TinyConfig {
     fn default() -> Self {
-        TinyConfig { vocab_size: 8000, hidden_size: 256, num_layers: 4, num_heads: 4, intermediate_size: 1024 }
+        TinyConfig {
+            vocab_size: 8000,
+            hidden_size: 256,
+            num_layers: 4,
+            num_heads: 4,
+            intermediate_size: 1024,
+            dropout: 0.1,
+        }
     }
 }
 
@@ -550,8 +559,8 @@ impl TrainConfig {
     pub fn describe(&self) -> String {
         let model = match &self.model {
             ModelSource::Tiny(t) => format!(
-                "tiny (hidden {}, {} layers, {} heads, ffn {}, vocab ≤ {})",
-                t.hidden_size, t.num_layers, t.num_heads, t.intermediate_size, t.vocab_size
+                "tiny (hidden {}, {} layers, {} heads, ffn {}, vocab ≤ {}, dropout {})",
+                t.hidden_size, t.num_layers, t.num_heads, t.intermediate_size, t.vocab_size, t.dropout
             ),
             ModelSource::Hub(dir) => dir.display().to_string(),
         };
@@ -625,6 +634,9 @@ impl TrainConfig {
                         "tiny hidden_size {} is not a multiple of num_heads {}",
                         t.hidden_size, t.num_heads
                     ));
+                }
+                if !(0.0..1.0).contains(&t.dropout) {
+                    return bad(format!("tiny dropout must be in [0, 1), got {}", t.dropout));
                 }
             }
             ModelSource::Hub(dir) => {
@@ -714,7 +726,14 @@ num_heads = 2
 intermediate_size = 128
 "#;
         let c: TrainConfig = toml::from_str(old).unwrap();
-        let tiny = TinyConfig { vocab_size: 600, hidden_size: 64, num_layers: 1, num_heads: 2, intermediate_size: 128 };
+        let tiny = TinyConfig {
+            vocab_size: 600,
+            hidden_size: 64,
+            num_layers: 1,
+            num_heads: 2,
+            intermediate_size: 128,
+            dropout: 0.1,
+        };
         assert_eq!(c.model, ModelSource::Tiny(tiny));
         assert_eq!(c.markers, MarkerScheme::parse("typed-punct").unwrap());
         assert_eq!(c.pooling, SpanPooling::EntityStart);

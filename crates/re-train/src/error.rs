@@ -29,6 +29,9 @@ pub enum TrainError {
     /// A study storage (`kre search --storage`): which one, and what went wrong.
     #[error("{storage}: {message}")]
     Storage { storage: String, message: String },
+    /// Multi-node training: another node stopped, never joined, or the collective failed (the message names it).
+    #[error("{0}")]
+    Peer(String),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     #[error("{0}")]

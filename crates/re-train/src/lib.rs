@@ -6,7 +6,8 @@
 //!   best model and resumable last state saved atomically, early stopping.
 //! - [`trainer::train_on`]: the same on several devices, data parallel ([`parallel`]), and in bf16/f16 with f32
 //!   master weights ([`optim::MasterAdamW`]) when the backend's float type is half precision;
-//!   [`trainer::train_with`] picks the [`infer::InferenceEngine`] of the dev evaluation.
+//!   [`trainer::train_with`] picks the [`infer::InferenceEngine`] of the dev evaluation; [`trainer::train_on_nodes`]
+//!   trains across machines ([`distributed::NodeGroup`], burn-collective's global all-reduce).
 //! - [`predict::predict_file`]: a run directory → `submission.csv`; [`predict::predict_file_with`] with an
 //!   [`infer::InferenceEngine`] (the fused engine of `re_models::fused` or burn), through an [`infer::Predictor`].
 //! - [`search::run_study`]: TPE or random search with successive halving or median pruning, resumable.
@@ -23,6 +24,7 @@
 pub mod batches;
 pub mod checkpoint;
 pub mod config;
+pub mod distributed;
 pub mod error;
 pub mod infer;
 pub mod loss;

@@ -9,8 +9,12 @@
 //!
 //! The sum is an all-reduce of burn's collective engine (`burn-collective`, the one burn-train's DDP uses):
 //! each device thread registers as a peer ([`burn::collective::PeerId`] = its shard index), all-reduces its
-//! gradients ([`GradientsParams::all_reduce`], parameter by parameter in id order) and leaves the collective,
-//! once per step. Every peer then holds the whole batch's gradients on its own device.
+//! gradients and leaves the collective, once per step. The gradients travel as one flat tensor, every parameter
+//! in module order with the shard's weighted loss and fallback count appended: one all-reduce instead of one per
+//! parameter, and the same layout in every process (parameter ids are random per process, so burn's
+//! `GradientsParams::all_reduce`, which orders by id, cannot be used across nodes). Every peer then holds the
+//! whole batch's gradients, loss and fallback count on its own device. Across nodes
+//! ([`batch_gradients_on_nodes`], [`crate::distributed`]) the same all-reduce also sums over the other nodes.
 //!
 //! **One optimiser, on the first device.** The caller clips and steps the optimiser with the first device's
 //! reduced gradients; the next step forks fresh replicas from the updated model, which keeps them in sync. The
@@ -34,15 +38,15 @@
 //! Dropout draws from the backend's process-wide random generator; with several devices the threads reach it
 //! in no fixed order, so multi-device runs with dropout are not bit-reproducible (single-device runs are).
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use burn::collective::{finish_collective, register, CollectiveConfig, CollectiveError, PeerId, ReduceOperation};
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Bool, ElementConversion, FloatDType, Int, Tensor};
+use burn::tensor::{Bool, ElementConversion, FloatDType, Int, Tensor, TensorData};
 use re_data::encode::{EncodedBatch, EncodedExample};
 
+use crate::distributed::{read_vector, small_vector, NodeGroup, Peers};
 use crate::error::{Result, TrainError};
 use crate::loss::Objective;
 use crate::model::{BatchTensors, RelationClassifier};
@@ -83,14 +87,17 @@ pub(crate) fn collate(examples: &[EncodedExample], idx: &[usize], pad_id: u32) -
 /// smaller than `n` uses fewer devices).
 pub fn shards(idx: &[usize], n: usize) -> Vec<&[usize]> {
     let n = n.clamp(1, idx.len().max(1));
+    split_evenly(idx, n).into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+/// Exactly `n` contiguous parts whose sizes differ by at most one (the last ones empty when `idx` is shorter).
+fn split_evenly(idx: &[usize], n: usize) -> Vec<&[usize]> {
     let (base, extra) = (idx.len() / n, idx.len() % n);
     let mut out = Vec::with_capacity(n);
     let mut start = 0;
     for i in 0..n {
         let len = base + usize::from(i < extra);
-        if len > 0 {
-            out.push(&idx[start..start + len]);
-        }
+        out.push(&idx[start..start + len]);
         start += len;
     }
     out
@@ -111,17 +118,57 @@ pub fn batch_gradients<B: AutodiffBackend>(
     devices: &[B::Device],
     prep: GradPrep,
 ) -> Result<BatchGradients> {
+    gradients_impl(model, objective, examples, idx, pad, devices, prep, None)
+}
+
+/// [`batch_gradients`] on every node of `nodes`: the batch `idx` (the same on every node) is split over all
+/// devices of all nodes (every node must list as many devices), this process computes its devices' shards, and
+/// the gradients, the loss and the fallback count returned are the sums over every node.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_gradients_on_nodes<B: AutodiffBackend>(
+    model: &RelationClassifier<B>,
+    objective: &Objective,
+    examples: &[EncodedExample],
+    idx: &[usize],
+    pad: u32,
+    devices: &[B::Device],
+    prep: GradPrep,
+    nodes: &NodeGroup,
+) -> Result<BatchGradients> {
+    gradients_impl(model, objective, examples, idx, pad, devices, prep, Some(nodes))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gradients_impl<B: AutodiffBackend>(
+    model: &RelationClassifier<B>,
+    objective: &Objective,
+    examples: &[EncodedExample],
+    idx: &[usize],
+    pad: u32,
+    devices: &[B::Device],
+    prep: GradPrep,
+    nodes: Option<&NodeGroup>,
+) -> Result<BatchGradients> {
     let first = devices.first().ok_or_else(|| TrainError::Config("no device to train on".into()))?;
-    if devices.len() == 1 && prep == GradPrep::default() {
+    if devices.len() == 1 && prep == GradPrep::default() && nodes.is_none() {
         return single_device(model, objective, examples, idx, pad, first);
     }
     materialize(model);
-    let parts = shards(idx, devices.len());
-    let peers = parts.len();
+    // Across nodes every device of every node takes part, with an empty shard if the batch is short; in one
+    // process a short batch uses fewer devices.
+    let parts: Vec<&[usize]> = match nodes {
+        Some(n) => {
+            let all = split_evenly(idx, n.nodes() as usize * devices.len());
+            let rank = n.rank() as usize;
+            all[rank * devices.len()..(rank + 1) * devices.len()].to_vec()
+        }
+        None => shards(idx, devices.len()),
+    };
+    let peers = Peers { nodes, local: parts.len() };
+    let collective = nodes.is_some() || parts.len() > 1;
     let total = idx.len() as f64;
-    let config = CollectiveConfig::default().with_num_devices(peers);
     // One collective at a time per process: burn-collective's local server is process-wide.
-    let _collective = (peers > 1).then(|| COLLECTIVE.lock().unwrap_or_else(PoisonError::into_inner));
+    let _collective = collective.then(collective_lock);
     let jobs: Vec<_> = parts
         .iter()
         .zip(devices)
@@ -129,20 +176,19 @@ pub fn batch_gradients<B: AutodiffBackend>(
         .map(|(i, (&shard, device))| {
             let replica = model.clone();
             let weight = shard.len() as f64 / total;
-            let config = config.clone();
             move || -> Result<ShardOutput> {
                 // The first shard runs on the model itself; the others on a fork: own device, own graph.
                 let replica = if i == 0 { replica } else { replica.fork(device) };
-                let peer = PeerId::from(i);
-                if peers > 1 {
-                    register::<B::InnerBackend>(peer, device.clone(), config).map_err(|e| collective_error(peer, e))?;
-                }
-                let pass = catch_unwind(AssertUnwindSafe(|| {
-                    shard_pass(&replica, objective, examples, shard, pad, device, weight * prep.loss_scale)
-                }))
-                .unwrap_or_else(|panic| {
-                    Err(TrainError::Other(format!("device {i} panicked: {}", panic_message(&*panic))))
-                });
+                let pass = if shard.is_empty() {
+                    Ok(ShardOutput { grads: GradientsParams::new(), loss: 0.0, fallbacks: 0 })
+                } else {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        shard_pass(&replica, objective, examples, shard, pad, device, weight * prep.loss_scale)
+                    }))
+                    .unwrap_or_else(|panic| {
+                        Err(TrainError::Other(format!("device {i} panicked: {}", panic_message(&*panic))))
+                    })
+                };
                 let (mut grads, outcome) = match pass {
                     Ok(out) => (out.grads, Ok((out.loss * weight, out.fallbacks))),
                     Err(e) => (GradientsParams::new(), Err(e)),
@@ -150,68 +196,104 @@ pub fn batch_gradients<B: AutodiffBackend>(
                 if let (Some(dtype), Ok(_)) = (prep.upcast, &outcome) {
                     grads = upcast_grads(&replica, grads, dtype, 1.0 / prep.loss_scale);
                 }
-                if peers > 1 {
-                    fill_missing(&replica, &mut grads, prep.upcast);
-                    let reduced = grads.all_reduce::<B::InnerBackend>(peer, ReduceOperation::Sum);
-                    let finished = finish_collective::<B::InnerBackend>(peer);
-                    grads = reduced.map_err(|e| collective_error(peer, e))?;
-                    finished.map_err(|e| collective_error(peer, e))?;
+                if !collective {
+                    let (loss, fallbacks) = outcome?;
+                    return Ok(ShardOutput { grads, loss, fallbacks });
                 }
-                let (loss, fallbacks) = outcome?;
-                Ok(ShardOutput { grads, loss, fallbacks })
+                // A failed shard still takes part (zeros), so that no peer waits for it.
+                let (loss, fallbacks) = outcome.as_ref().map_or((0.0, 0), |o| *o);
+                let flat = flatten_grads(&replica, grads, prep.upcast, [loss, fallbacks as f64]);
+                let summed = peers.sum::<B::InnerBackend>(i, device, flat, "the gradient all-reduce")?;
+                outcome?;
+                let (grads, [loss, fallbacks]) = unflatten_grads(&replica, summed)?;
+                Ok(ShardOutput { grads, loss, fallbacks: fallbacks.round() as usize })
             }
         })
         .collect();
     let outputs = run_concurrently(jobs)?;
-
-    let mut loss = 0.0;
-    let mut fallbacks = 0;
-    let mut finite = true;
-    let mut grads = None;
-    for out in outputs {
-        finite &= out.loss.is_finite();
-        loss += out.loss;
-        fallbacks += out.fallbacks;
-        // Every peer holds the reduced gradients; the optimiser steps with the first device's.
-        grads.get_or_insert(out.grads);
-    }
-    let grads = grads.unwrap_or_default();
-    let loss = if finite { loss } else { f64::NAN };
-    Ok(BatchGradients { grads, loss, fallbacks })
+    // With a collective every peer holds the sums (gradients, loss, fallbacks); the optimiser steps with the
+    // first device's. Without one there is a single output.
+    let out = outputs.into_iter().next().ok_or_else(|| TrainError::Other("no device ran the step".into()))?;
+    Ok(BatchGradients { grads: out.grads, loss: out.loss, fallbacks: out.fallbacks })
 }
 
 /// Held during the collective part of a multi-device step (see the module documentation).
 static COLLECTIVE: Mutex<()> = Mutex::new(());
 
-fn collective_error(peer: PeerId, e: CollectiveError) -> TrainError {
-    TrainError::Other(format!("gradient all-reduce failed on device {}: {e:?}", peer.0))
+/// One collective operation at a time in this process.
+pub(crate) fn collective_lock() -> MutexGuard<'static, ()> {
+    COLLECTIVE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Give every float parameter of `module` a gradient in `grads` (zeros where it has none, in `upcast`'s type if
-/// set), so that all peers all-reduce the same parameters in the same order.
-fn fill_missing<B: AutodiffBackend, M: AutodiffModule<B>>(
+/// Every float parameter's gradient in module order (zeros where there is none, in `upcast`'s type if set), one
+/// 1-D tensor with `extras` appended: the same layout on every peer and every process, whatever the parameter ids.
+fn flatten_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
-    grads: &mut GradientsParams,
+    grads: GradientsParams,
     upcast: Option<FloatDType>,
-) {
-    struct Fill<'a, B> {
-        grads: &'a mut GradientsParams,
+    extras: [f64; 2],
+) -> Tensor<B::InnerBackend, 1> {
+    struct Flatten<B: AutodiffBackend> {
+        grads: GradientsParams,
         upcast: Option<FloatDType>,
-        _b: std::marker::PhantomData<B>,
+        parts: Vec<Tensor<B::InnerBackend, 1>>,
     }
-    impl<B: AutodiffBackend> ModuleVisitor<B> for Fill<'_, B> {
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Flatten<B> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            if self.grads.get::<B::InnerBackend, D>(param.id).is_none() {
+            let grad = self.grads.remove::<B::InnerBackend, D>(param.id).unwrap_or_else(|| {
                 let zeros = param.val().inner().zeros_like();
-                let zeros = match self.upcast {
+                match self.upcast {
                     Some(dtype) => zeros.cast(dtype),
                     None => zeros,
-                };
-                self.grads.register::<B::InnerBackend, D>(param.id, zeros);
-            }
+                }
+            });
+            let n = grad.shape().num_elements();
+            self.parts.push(grad.reshape([n]));
         }
     }
-    module.visit(&mut Fill::<B> { grads, upcast, _b: std::marker::PhantomData });
+    let mut visitor = Flatten::<B> { grads, upcast, parts: Vec::new() };
+    module.visit(&mut visitor);
+    let mut parts = visitor.parts;
+    let device = parts.first().map(|p| p.device()).unwrap_or_default();
+    let extras: Vec<f32> = extras.iter().map(|&v| v as f32).collect();
+    let tail = match parts.first() {
+        Some(like) => small_vector(&extras, like, &device),
+        None => Tensor::from_data(TensorData::new(extras, [2]), &device),
+    };
+    parts.push(tail);
+    Tensor::cat(parts, 0)
+}
+
+/// The inverse of [`flatten_grads`]: the gradients under `module`'s parameter ids, and the two extras.
+fn unflatten_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: &M,
+    flat: Tensor<B::InnerBackend, 1>,
+) -> Result<(GradientsParams, [f64; 2])> {
+    struct Unflatten<B: AutodiffBackend> {
+        flat: Tensor<B::InnerBackend, 1>,
+        offset: usize,
+        grads: GradientsParams,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Unflatten<B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let shape = param.val().shape();
+            let n = shape.num_elements();
+            let grad = self.flat.clone().slice(self.offset..self.offset + n).reshape(shape);
+            self.offset += n;
+            self.grads.register::<B::InnerBackend, D>(param.id, grad);
+        }
+    }
+    let len = flat.shape().num_elements();
+    let mut visitor = Unflatten::<B> { flat: flat.clone(), offset: 0, grads: GradientsParams::new() };
+    module.visit(&mut visitor);
+    if visitor.offset + 2 != len {
+        return Err(TrainError::Other(format!(
+            "the reduced gradients have {len} values, the model {} (+2): do all nodes train the same model?",
+            visitor.offset
+        )));
+    }
+    let extras = read_vector(flat.slice(len - 2..len))?;
+    Ok((visitor.grads, [extras[0], extras[1]]))
 }
 
 /// Initialise every lazily initialised parameter of `model` in place. burn creates parameters on first use, and

@@ -81,8 +81,8 @@ pub fn tiny_encoder_config(
         num_attention_heads: tiny.num_heads,
         intermediate_size: tiny.intermediate_size,
         hidden_act: Activation::Gelu,
-        hidden_dropout_prob: 0.1,
-        attention_probs_dropout_prob: 0.1,
+        hidden_dropout_prob: tiny.dropout,
+        attention_probs_dropout_prob: tiny.dropout,
         // RoBERTa positions start at pad + 1.
         max_position_embeddings: max_length + pad_token_id as usize + 2,
         type_vocab_size: 1,

@@ -8,7 +8,7 @@ use burn::optim::SimpleOptimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Element, FloatDType};
+use burn::tensor::{Element, FloatDType, Tensor, TensorData};
 use re_data::encode::{EncodedExample, RecordTokenizer};
 use re_data::labels::LabelMap;
 use re_data::record::EntityType;
@@ -19,12 +19,13 @@ use serde::{Deserialize, Serialize};
 use crate::batches::{epoch_batches, eval_batches};
 use crate::checkpoint::*;
 use crate::config::{DeviceSpec, ModelSource, Precision, TrainConfig};
+use crate::distributed::{broadcast_parameters, NodeGroup, Peers};
 use crate::error::{Result, TrainError};
 use crate::infer::{InferenceEngine, Predictor};
 use crate::loss::Objective;
 use crate::model::RelationClassifier;
 use crate::optim::{clip_global_norm, GroupedAdamW, MasterAdamW};
-use crate::parallel::{batch_gradients, collate, is_half_backend, GradPrep};
+use crate::parallel::{batch_gradients, batch_gradients_on_nodes, collate, collective_lock, is_half_backend, GradPrep};
 use crate::progress::{StepInfo, TrainObserver};
 use crate::schedule::LrSchedule;
 
@@ -187,6 +188,46 @@ struct DevSet {
     gold: Vec<usize>,
 }
 
+/// The dev evaluation of a multi-node run: each node predicts a contiguous share of the examples, and one
+/// all-reduce (zeros outside each share) gives every node all the probabilities and the fallback count.
+struct DevShare<'a> {
+    nodes: &'a NodeGroup,
+    batch_size: usize,
+    pad: u32,
+    num_labels: usize,
+}
+
+impl DevShare<'_> {
+    fn predict<B: Backend>(
+        &self,
+        predictor: &Predictor<B>,
+        examples: &[EncodedExample],
+        device: &B::Device,
+    ) -> Result<(Vec<f64>, usize)> {
+        let (n, k) = (examples.len(), self.num_labels);
+        let (nodes, rank) = (self.nodes.nodes() as usize, self.nodes.rank() as usize);
+        let share = (n * rank / nodes)..(n * (rank + 1) / nodes);
+        let (probs, fallbacks) =
+            predict_probs(predictor, &examples[share.clone()], self.batch_size, self.pad, k, device)?;
+        let mut all = vec![0.0f32; n * k + 1];
+        for (dst, &p) in all[share.start * k..share.end * k].iter_mut().zip(&probs) {
+            *dst = p as f32;
+        }
+        all[n * k] = fallbacks as f32;
+        let values = Tensor::<B, 1>::from_data(TensorData::new(all, [n * k + 1]), device);
+        let peers = Peers { nodes: Some(self.nodes), local: 1 };
+        let _lock = collective_lock();
+        let summed = peers.sum::<B>(0, device, values, "the dev evaluation's all-reduce")?;
+        let mut summed = summed
+            .into_data()
+            .convert::<f64>()
+            .into_vec::<f64>()
+            .map_err(|e| TrainError::Other(format!("reading the dev probabilities: {e:?}")))?;
+        let fallbacks = summed.pop().unwrap_or(0.0).round() as usize;
+        Ok((summed, fallbacks))
+    }
+}
+
 /// Dynamic loss scaling for f16 training, as `torch.cuda.amp.GradScaler` does it: the loss is multiplied by
 /// `scale` before the backward pass so small f16 gradients do not flush to zero; gradients are divided by it
 /// again in f32. A step whose gradients overflowed (non-finite norm) is skipped and the scale halved; after
@@ -258,6 +299,8 @@ pub struct TrainStepper<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>
     grad_clip: f64,
     upcast: Option<FloatDType>,
     step: usize,
+    /// Set for multi-node training: gradients are summed over every node.
+    nodes: Option<NodeGroup>,
 }
 
 impl<B: AutodiffBackend> TrainStepper<B, burn::optim::AdamW> {
@@ -287,7 +330,14 @@ impl<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>> TrainStepper<B, O>
             grad_clip: cfg.grad_clip,
             upcast: cfg.precision.is_half().then_some(FloatDType::F32),
             step: 0,
+            nodes: None,
         }
+    }
+
+    /// Sum every step's gradients over the nodes of `nodes` (see [`crate::distributed`]).
+    pub fn on_nodes(mut self, nodes: NodeGroup) -> Self {
+        self.nodes = Some(nodes);
+        self
     }
 
     /// The model as trained so far.
@@ -315,7 +365,16 @@ impl<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>> TrainStepper<B, O>
         devices: &[B::Device],
     ) -> Result<StepOutcome> {
         let prep = GradPrep { loss_scale: self.scaler.as_ref().map_or(1.0, |s| s.scale), upcast: self.upcast };
-        let batch = batch_gradients(self.model(), &self.objective, examples, idx, pad, devices, prep)?;
+        let batch = match &self.nodes {
+            None => batch_gradients(self.model(), &self.objective, examples, idx, pad, devices, prep),
+            Some(nodes) => {
+                batch_gradients_on_nodes(self.model(), &self.objective, examples, idx, pad, devices, prep, nodes)
+                    .map_err(|e| match e {
+                        TrainError::Peer(m) => TrainError::Peer(format!("step {}: {m}", self.step)),
+                        e => e,
+                    })
+            }
+        }?;
         if !batch.loss.is_finite() {
             return Err(TrainError::Other(format!(
                 "loss became {} at step {} (lower --lr or enable --grad-clip)",
@@ -391,7 +450,22 @@ pub fn train_with<B: AutodiffBackend>(
     observer: &mut dyn TrainObserver,
     engine: InferenceEngine,
 ) -> Result<TrainSummary> {
-    train_impl::<B>(cfg, devices, observer, engine)
+    train_impl::<B>(cfg, devices, None, observer, engine)
+}
+
+/// [`train_with`] as node `nodes.rank()` of a multi-node run ([`crate::distributed`]): every node runs this with
+/// the same configuration and as many devices; each batch is split over all devices of all nodes and the
+/// gradients summed over them, the dev evaluation is split over the nodes, and only rank 0 writes the run
+/// directory (`metrics.jsonl`, `best/`, `last/`). To resume, every node needs rank 0's `last/` under `cfg.out`.
+/// The coordinator (burn-collective's global orchestrator) must already run at `nodes.coordinator()`.
+pub fn train_on_nodes<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    devices: &[B::Device],
+    nodes: &NodeGroup,
+    observer: &mut dyn TrainObserver,
+    engine: InferenceEngine,
+) -> Result<TrainSummary> {
+    train_impl::<B>(cfg, devices, Some(nodes), observer, engine)
 }
 
 /// Train on one or several devices (data parallel, see [`crate::parallel`]); the model, the optimiser and the
@@ -405,12 +479,13 @@ pub fn train_on<B: AutodiffBackend>(
     devices: &[B::Device],
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainSummary> {
-    train_impl::<B>(cfg, devices, observer, InferenceEngine::Burn)
+    train_impl::<B>(cfg, devices, None, observer, InferenceEngine::Burn)
 }
 
 fn train_impl<B: AutodiffBackend>(
     cfg: &TrainConfig,
     devices: &[B::Device],
+    nodes: Option<&NodeGroup>,
     observer: &mut dyn TrainObserver,
     engine: InferenceEngine,
 ) -> Result<TrainSummary> {
@@ -431,11 +506,11 @@ fn train_impl<B: AutodiffBackend>(
         )));
     }
     if half {
-        run::<B, MasterAdamW>(cfg, devices, observer, engine, |m| {
+        run::<B, MasterAdamW>(cfg, devices, nodes, observer, engine, |m| {
             GroupedAdamW::with_master(m, cfg.weight_decay, FloatDType::F32)
         })
     } else {
-        run::<B, burn::optim::AdamW>(cfg, devices, observer, engine, |m| GroupedAdamW::new(m, cfg.weight_decay))
+        run::<B, burn::optim::AdamW>(cfg, devices, nodes, observer, engine, |m| GroupedAdamW::new(m, cfg.weight_decay))
     }
 }
 
@@ -443,16 +518,26 @@ fn train_impl<B: AutodiffBackend>(
 fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
     cfg: &TrainConfig,
     devices: &[B::Device],
+    nodes: Option<&NodeGroup>,
     observer: &mut dyn TrainObserver,
     engine: InferenceEngine,
     make_optim: impl FnOnce(&RelationClassifier<B>) -> GroupedAdamW<B, RelationClassifier<B>, O>,
 ) -> Result<TrainSummary> {
     let device = &devices[0];
+    // Only rank 0 of a multi-node run writes; the others read `last/` when resuming.
+    let writes = nodes.is_none_or(NodeGroup::is_leader);
     let run_dir = cfg.out.clone();
-    std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
     let last_dir = run_dir.join("last");
     let resuming = cfg.resume && last_dir.join(STATE_FILE).exists();
-    check_or_write_config(cfg, &run_dir, resuming)?;
+    if let (Some(n), false, true) = (nodes, resuming, cfg.resume) {
+        if !n.is_leader() && run_dir.exists() {
+            tracing::info!("{}: no last/ to resume from here; starting with rank 0's weights", run_dir.display());
+        }
+    }
+    if writes {
+        std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
+        check_or_write_config(cfg, &run_dir, resuming)?;
+    }
 
     let labels = match &cfg.label_map {
         Some(p) => LabelMap::load(p)?,
@@ -478,7 +563,11 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         (enc, model, spec)
     } else {
         B::seed(device, cfg.seed);
-        build_fresh::<B>(cfg, &train_records, &labels, device)?
+        let fresh = build_fresh::<B>(cfg, &train_records, &labels, device)?;
+        // Create every lazily initialised parameter now, in module order, so that its random values do not depend
+        // on which code touches it first (one device, several devices, several nodes).
+        crate::parallel::materialize(&fresh.1);
+        fresh
     };
     let pad = record_tokenizer.pad_id();
 
@@ -505,7 +594,14 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         cfg.warmup_ratio,
         cfg.poly_power,
     );
+    let model = match nodes {
+        Some(n) => broadcast_parameters(model, n, device)?,
+        None => model,
+    };
     let mut stepper = TrainStepper::with_optimizer(model, make_optim, cfg, objective, schedule);
+    if let Some(n) = nodes {
+        stepper = stepper.on_nodes(n.clone());
+    }
 
     let mut state = RunState {
         epochs_done: 0,
@@ -518,11 +614,13 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
     if resuming {
         state = read_json(&last_dir.join(STATE_FILE))?;
         stepper = stepper.restore_optimizer(&last_dir, state.step, device)?;
-        history = read_metrics(&run_dir.join(METRICS_FILE))?;
-        history.truncate(state.epochs_done);
-        rewrite_metrics(&run_dir.join(METRICS_FILE), &history)?;
+        if writes {
+            history = read_metrics(&run_dir.join(METRICS_FILE))?;
+            history.truncate(state.epochs_done);
+            rewrite_metrics(&run_dir.join(METRICS_FILE), &history)?;
+        }
         tracing::info!("resuming after epoch {} (step {})", state.epochs_done, state.step);
-    } else {
+    } else if writes {
         let _ = std::fs::remove_file(run_dir.join(METRICS_FILE));
     }
 
@@ -580,7 +678,13 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         if let Some(dev) = &dev {
             // Built from the current weights each epoch (cheap next to the evaluation it speeds up).
             let predictor = Predictor::new(model.valid(), &spec.encoder_config, engine)?;
-            let (probs, fb) = predict_probs(&predictor, &dev.examples, cfg.eval_batch_size, pad, labels.len(), device)?;
+            let (probs, fb) = match nodes {
+                None => predict_probs(&predictor, &dev.examples, cfg.eval_batch_size, pad, labels.len(), device)?,
+                Some(n) => {
+                    let eval = DevShare { nodes: n, batch_size: cfg.eval_batch_size, pad, num_labels: labels.len() };
+                    eval.predict(&predictor, &dev.examples, device)?
+                }
+            };
             drop(predictor);
             let k = labels.len();
             let pred = re_metrics::argmax_rows(&probs, k)?;
@@ -596,23 +700,30 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         }
         m.epoch_seconds = started.elapsed().as_secs_f64();
 
-        // Best model: by dev micro-F1, or the latest epoch without a dev set.
+        // Best model: by dev micro-F1, or the latest epoch without a dev set. Every node keeps the same state (the
+        // dev probabilities are the same everywhere); only rank 0 writes.
         let score = m.micro_f1.unwrap_or(epoch as f64);
         if score > state.best_micro_f1 {
             state.best_micro_f1 = score;
             state.best_epoch = epoch;
             state.epochs_without_improvement = 0;
-            write_dir_atomic(&run_dir.join("best"), |d| save_model_dir(d, model, &spec, &record_tokenizer, &labels))?;
+            if writes {
+                write_dir_atomic(&run_dir.join("best"), |d| {
+                    save_model_dir(d, model, &spec, &record_tokenizer, &labels)
+                })?;
+            }
         } else {
             state.epochs_without_improvement += 1;
         }
         state.epochs_done = epoch;
-        append_metrics(&run_dir.join(METRICS_FILE), &m)?;
-        write_dir_atomic(&last_dir, |d| {
-            save_model_dir(d, model, &spec, &record_tokenizer, &labels)?;
-            stepper.save_optimizer(d)?;
-            write_json(&d.join(STATE_FILE), &state)
-        })?;
+        if writes {
+            append_metrics(&run_dir.join(METRICS_FILE), &m)?;
+            write_dir_atomic(&last_dir, |d| {
+                save_model_dir(d, model, &spec, &record_tokenizer, &labels)?;
+                stepper.save_optimizer(d)?;
+                write_json(&d.join(STATE_FILE), &state)
+            })?;
+        }
         observer.on_epoch_end(&m);
         let stop = observer.should_stop(&m);
         history.push(m);

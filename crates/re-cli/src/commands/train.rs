@@ -8,6 +8,7 @@
 //! Inference engine: on the CPU, `kre predict` and the dev evaluation / `--test` prediction of `kre train` run the
 //! encoder through the fused f32 engine (`re_models::fused`) and the relation head on burn; on CUDA everything
 //! runs on burn. `kre predict --engine burn|fused` overrides the choice ([`EngineArg`]).
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use re_models::head::SpanPooling;
 use re_train::config::{
     DeviceSpec, LabelSmoothing, LossKind, ModelSource, Precision, SchedulerKind, TinyConfig, TrainConfig,
 };
+use re_train::distributed::NodeGroup;
 use re_train::predict::PredictSummary;
 use re_train::progress::TrainObserver;
 use re_train::search::{Pruner, SamplerKind, WorkerOptions};
@@ -207,6 +209,9 @@ pub struct TrainArgs {
     /// `--model tiny`: feed-forward size [default: 1024].
     #[arg(long, value_name = "N")]
     pub tiny_intermediate_size: Option<usize>,
+    /// `--model tiny`: the encoder's hidden and attention dropout [default: 0.1].
+    #[arg(long, value_name = "P")]
+    pub tiny_dropout: Option<f64>,
     /// Training data (KLUE JSON, competition CSV, parquet or JSONL) [default: the shipped synthetic train.json].
     #[arg(long)]
     pub train: Option<PathBuf>,
@@ -296,6 +301,85 @@ pub struct TrainArgs {
     /// Same as `--length-bucketing false`.
     #[arg(long, conflicts_with = "length_bucketing")]
     pub no_length_bucketing: bool,
+    #[command(flatten)]
+    pub nodes: NodeArgs,
+}
+
+/// `kre train` on several machines: one process per node, the same flags on every node but the rank.
+#[derive(Args, Debug, Default)]
+#[command(next_help_heading = "Training on several machines (docs/distributed.md)")]
+pub struct NodeArgs {
+    /// Number of nodes, one `kre train` process each [default: 1].
+    #[arg(long, env = "KRE_NODES", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub nodes: Option<u32>,
+    /// This node's rank, 0..N; rank 0 runs the coordinator and writes the run directory [default: 0].
+    #[arg(long, env = "KRE_NODE_RANK", value_name = "R")]
+    pub node_rank: Option<u32>,
+    /// Where rank 0 runs the coordinator (burn-collective's orchestrator); it listens on that port, all
+    /// interfaces.
+    #[arg(long, env = "KRE_COORDINATOR", value_name = "HOST:PORT", value_parser = socket_address)]
+    pub coordinator: Option<SocketAddr>,
+    /// Where the other nodes reach this node's tensor service [default: this machine's address towards the
+    /// coordinator, port = coordinator port + 1 + rank].
+    #[arg(long, env = "KRE_NODE_ADDRESS", value_name = "HOST:PORT", value_parser = socket_address)]
+    pub node_address: Option<SocketAddr>,
+    /// Seconds to wait for the other nodes in one step before stopping with an error naming them [default: 60].
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub peer_timeout: Option<Duration>,
+}
+
+impl NodeArgs {
+    /// The node group, or `None` for a single-node run; checked before anything runs.
+    pub fn group(&self) -> anyhow::Result<Option<NodeGroup>> {
+        let nodes = self.nodes.unwrap_or(1);
+        if nodes == 1 {
+            if self.node_rank.unwrap_or(0) != 0 || self.coordinator.is_some() {
+                anyhow::bail!("--node-rank and --coordinator need --nodes N with N > 1");
+            }
+            return Ok(None);
+        }
+        let coordinator = self.coordinator.with_context(|| {
+            format!("--nodes {nodes} needs --coordinator HOST:PORT (or KRE_COORDINATOR), the same on every node")
+        })?;
+        let rank = self.node_rank.with_context(|| format!("--nodes {nodes} needs --node-rank R (or KRE_NODE_RANK)"))?;
+        let mut group = NodeGroup::new(nodes, rank, coordinator)?;
+        if let Some(a) = self.node_address {
+            group = group.with_node_address(a);
+        }
+        if let Some(t) = self.peer_timeout {
+            group = group.with_peer_timeout(t);
+        }
+        Ok(Some(group))
+    }
+}
+
+/// `HOST:PORT`, resolved now (the first address the name resolves to).
+fn socket_address(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs()
+        .map_err(|e| format!("`{s}` is not a HOST:PORT address ({e})"))?
+        .next()
+        .ok_or_else(|| format!("`{s}` resolves to no address"))
+}
+
+/// Rank 0: run burn-collective's global orchestrator on `port` for the rest of this process. Its server binds
+/// all interfaces (burn-communication 0.21 gives no choice) and installs the SIGINT/SIGTERM handlers, so when it
+/// stops on a signal this process exits too, as it would have without it.
+fn start_coordinator(port: u16) -> anyhow::Result<()> {
+    // Fail now with a clear message rather than have every node wait out its timeout.
+    std::net::TcpListener::bind(("0.0.0.0", port))
+        .with_context(|| format!("the coordinator cannot listen on port {port}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the coordinator's runtime")?;
+    std::thread::Builder::new().name("kre-coordinator".into()).spawn(move || {
+        runtime.block_on(burn_collective::start_global_orchestrator(port));
+        eprintln!("kre train: the coordinator stopped (interrupted); exiting");
+        std::process::exit(130);
+    })?;
+    Ok(())
 }
 
 impl TrainArgs {
@@ -368,25 +452,28 @@ impl TrainArgs {
 
     /// `--tiny-*` set the tiny encoder's sizes; with a checkpoint they would be silently ignored, so they are refused.
     fn apply_tiny_flags(&self, model: &mut ModelSource) -> anyhow::Result<()> {
-        let flags = [
+        let sizes = [
             self.tiny_vocab_size,
             self.tiny_hidden_size,
             self.tiny_layers,
             self.tiny_heads,
             self.tiny_intermediate_size,
         ];
-        if flags.iter().all(Option::is_none) {
+        if sizes.iter().all(Option::is_none) && self.tiny_dropout.is_none() {
             return Ok(());
         }
         let ModelSource::Tiny(tiny) = model else {
-            anyhow::bail!("--tiny-* flags size the `tiny` encoder; the model is the checkpoint {model}");
+            anyhow::bail!("--tiny-* flags shape the `tiny` encoder; the model is the checkpoint {model}");
         };
-        let TinyConfig { vocab_size, hidden_size, num_layers, num_heads, intermediate_size } = tiny;
+        let TinyConfig { vocab_size, hidden_size, num_layers, num_heads, intermediate_size, dropout } = tiny;
         let targets = [vocab_size, hidden_size, num_layers, num_heads, intermediate_size];
-        for (target, flag) in targets.into_iter().zip(flags) {
+        for (target, flag) in targets.into_iter().zip(sizes) {
             if let Some(v) = flag {
                 *target = v;
             }
+        }
+        if let Some(p) = self.tiny_dropout {
+            *dropout = p;
         }
         Ok(())
     }
@@ -400,13 +487,19 @@ struct TrainJob<'a> {
     predict_test: bool,
     /// Runs the dev evaluation and the `--test` prediction.
     engine: InferenceEngine,
+    /// Multi-node training (`--nodes`); `--test` is then predicted by rank 0 only.
+    nodes: Option<NodeGroup>,
 }
 
 impl BackendJob for TrainJob<'_> {
     type Output = (TrainSummary, Option<(PathBuf, PredictSummary)>);
     fn run<B: AutodiffBackend>(self, devices: &[B::Device]) -> re_train::Result<Self::Output> {
-        let summary = re_train::trainer::train_with::<B>(self.cfg, devices, self.observer, self.engine)?;
-        let predicted = match (&self.cfg.test, self.predict_test) {
+        let summary = match &self.nodes {
+            None => re_train::trainer::train_with::<B>(self.cfg, devices, self.observer, self.engine)?,
+            Some(n) => re_train::trainer::train_on_nodes::<B>(self.cfg, devices, n, self.observer, self.engine)?,
+        };
+        let leader = self.nodes.as_ref().is_none_or(NodeGroup::is_leader);
+        let predicted = match (&self.cfg.test, self.predict_test && leader) {
             (Some(test), true) => {
                 let out = self.cfg.out.join("submission.csv");
                 let s = re_train::predict::predict_file_with::<B::InnerBackend>(
@@ -427,14 +520,32 @@ impl BackendJob for TrainJob<'_> {
 
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     let cfg = args.to_config()?;
+    let nodes = args.nodes.group()?;
     // The effective hyper-parameters (saying which came from the model's defaults); RUN_DIR/train_config.toml
     // gets the same values, resolved.
     eprintln!("kre train: {}", cfg.describe());
     let cfg = cfg.resolved();
     let mut bars = ProgressBars::default();
     let engine = resolve_engine(&cfg.device, None)?;
-    let job = TrainJob { cfg: &cfg, observer: &mut bars, predict_test: true, engine };
+    if let Some(n) = &nodes {
+        eprintln!(
+            "kre train: node {} of {}, coordinator {}, this node's tensor service {}",
+            n.rank(),
+            n.nodes(),
+            n.coordinator(),
+            n.node_address()
+        );
+        if n.is_leader() {
+            start_coordinator(n.coordinator().port())?;
+        }
+    }
+    let leader = nodes.as_ref().is_none_or(NodeGroup::is_leader);
+    let job = TrainJob { cfg: &cfg, observer: &mut bars, predict_test: true, engine, nodes };
     let (summary, predicted) = on_backend(&cfg.device, cfg.precision, job)?;
+    if !leader {
+        println!("node finished; rank 0 wrote {}", summary.run_dir.display());
+        return Ok(());
+    }
     println!(
         "best dev micro-F1 {:.2} at epoch {} → {}",
         summary.best_micro_f1,
@@ -572,7 +683,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
     // base's; the search space does not vary them).
     let mut train_trial = |tc: &TrainConfig, observer: &mut dyn TrainObserver| {
         let engine = resolve_engine(&tc.device, None)?;
-        let job = TrainJob { cfg: tc, observer, predict_test: false, engine };
+        let job = TrainJob { cfg: tc, observer, predict_test: false, engine, nodes: None };
         on_backend(&tc.device, tc.precision, job).map(|(summary, _)| summary)
     };
     let super::study::ResolvedStudy { spec, name, runs } = a.source.resolve()?;

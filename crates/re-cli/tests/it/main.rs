@@ -8,6 +8,7 @@ mod eval_cli;
 mod extract_cli;
 mod inference_engine_cli;
 mod minilm_weights;
+mod multinode_cli;
 mod search_cli;
 mod serve_cli;
 mod study_cli;

@@ -67,6 +67,7 @@ fn fused_engine_predicts_like_burn_after_training() {
             num_layers: 2,
             num_heads: 4,
             intermediate_size: 128,
+            dropout: 0.1,
         }),
         train: slice("train.json", 320, d),
         dev: Some(slice("dev.json", 96, d)),

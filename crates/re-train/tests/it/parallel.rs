@@ -59,7 +59,14 @@ fn fixture(n: usize) -> Fixture {
     let tokenizer = re_train::tiny::train_wordpiece(&sentences, 600).unwrap();
     let max_length = 64;
     let (enc, _) = RecordTokenizer::new(tokenizer, MarkerScheme::parse("typed").unwrap(), max_length).unwrap();
-    let tiny = TinyConfig { vocab_size: 600, hidden_size: 32, num_layers: 2, num_heads: 2, intermediate_size: 64 };
+    let tiny = TinyConfig {
+        vocab_size: 600,
+        hidden_size: 32,
+        num_layers: 2,
+        num_heads: 2,
+        intermediate_size: 64,
+        dropout: 0.1,
+    };
     let mut encoder_config = re_train::tiny::tiny_encoder_config(&tiny, enc.vocab_size(), enc.pad_id(), max_length);
     if let EncoderConfig::Bert(c) = &mut encoder_config {
         c.hidden_dropout_prob = 0.0;
@@ -290,6 +297,7 @@ fn small_config(dir: &Path, out: &str) -> TrainConfig {
             num_layers: 1,
             num_heads: 2,
             intermediate_size: 128,
+            dropout: 0.1,
         }),
         train: slice("train.json", 400, dir),
         dev: Some(slice("dev.json", 80, dir)),

@@ -29,6 +29,7 @@ fn tiny_base(dir: &Path, n_train: usize, n_dev: usize) -> TrainConfig {
             num_layers: 1,
             num_heads: 2,
             intermediate_size: 32,
+            dropout: 0.1,
         }),
         ..TrainConfig::default()
     }

@@ -130,7 +130,14 @@ fn fixture(n: usize, pooling: SpanPooling) -> Fixture {
     let tokenizer = re_train::tiny::train_wordpiece(&sentences, 600).unwrap();
     let max_length = 32;
     let (enc, _) = RecordTokenizer::new(tokenizer, MarkerScheme::parse("typed").unwrap(), max_length).unwrap();
-    let tiny = TinyConfig { vocab_size: 600, hidden_size: 32, num_layers: 2, num_heads: 2, intermediate_size: 64 };
+    let tiny = TinyConfig {
+        vocab_size: 600,
+        hidden_size: 32,
+        num_layers: 2,
+        num_heads: 2,
+        intermediate_size: 64,
+        dropout: 0.1,
+    };
     let mut json =
         re_train::tiny::tiny_encoder_config(&tiny, enc.vocab_size(), enc.pad_id(), max_length).to_json_value().unwrap();
     json["hidden_dropout_prob"] = serde_json::json!(0.0);
@@ -335,6 +342,7 @@ fn small_config(dir: &Path, out: &str) -> TrainConfig {
             num_layers: 1,
             num_heads: 2,
             intermediate_size: 64,
+            dropout: 0.1,
         }),
         train: slice("train.json", 192, dir),
         dev: Some(slice("dev.json", 48, dir)),
@@ -569,6 +577,7 @@ fn measure_tiny_epoch_samples_per_sec() {
             num_layers: 1,
             num_heads: 2,
             intermediate_size: 128,
+            dropout: 0.1,
         }),
         max_length: 64,
         ..small_config(dir.path(), "x")

@@ -1,0 +1,315 @@
+//! Training across machines: one process per node, burn-collective's global all-reduce between them.
+//!
+//! A [`NodeGroup`] says which node this process is (`rank` of `nodes`), where the coordinator (burn-collective's
+//! global orchestrator, run by rank 0) listens, the address this node's tensor service answers on, and how long to
+//! wait for the others. [`crate::parallel`] uses it to split each batch over every device of every node and to sum
+//! the gradients over all of them; the training loop ([`crate::trainer::train_on_nodes`]) splits the dev evaluation
+//! the same way and lets only rank 0 write.
+//!
+//! Three facts about burn-collective 0.21 shape this module (see docs/distributed.md and `tools/collective-repro`):
+//! - a registration completes one global all-reduce only (its sync service never forgets the peers that synced),
+//!   so every collective operation here registers, all-reduces once and finishes;
+//! - `GradientsParams::all_reduce` orders parameters by `ParamId`, which is random per process, so values are
+//!   flattened in module order into one tensor instead;
+//! - registration and all-reduce have no timeout, so each call here is bounded by [`NodeGroup::peer_timeout`], and a
+//!   peer that stopped or never joined becomes a [`TrainError::Peer`] naming it.
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use burn::collective::{
+    all_reduce, finish_collective, register, AllReduceStrategy, CollectiveConfig, CollectiveError, PeerId,
+    ReduceOperation,
+};
+use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+
+use crate::error::{Result, TrainError};
+
+/// How long a node waits for the others in one collective operation before it gives up [60 s].
+pub const DEFAULT_PEER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// This process's place among the nodes of a multi-node run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeGroup {
+    nodes: u32,
+    rank: u32,
+    coordinator: SocketAddr,
+    node_address: SocketAddr,
+    peer_timeout: Duration,
+}
+
+impl NodeGroup {
+    /// Node `rank` of `nodes`, with the coordinator at `coordinator`. This node's tensor service defaults to port
+    /// `coordinator port + 1 + rank` on the local address that routes to the coordinator (127.0.0.1 for a loopback
+    /// coordinator); [`NodeGroup::with_node_address`] sets it.
+    pub fn new(nodes: u32, rank: u32, coordinator: SocketAddr) -> Result<Self> {
+        if nodes == 0 {
+            return Err(TrainError::Config("--nodes must be at least 1".into()));
+        }
+        if rank >= nodes {
+            return Err(TrainError::Config(format!(
+                "--node-rank {rank} is out of range for --nodes {nodes} (0..{nodes})"
+            )));
+        }
+        let port = u32::from(coordinator.port()) + 1 + rank;
+        let port = u16::try_from(port).map_err(|_| {
+            TrainError::Config(format!(
+                "the coordinator port {} leaves no port for node {rank}'s tensor service; set --node-address",
+                coordinator.port()
+            ))
+        })?;
+        let node_address = SocketAddr::new(local_ip_towards(coordinator), port);
+        Ok(NodeGroup { nodes, rank, coordinator, node_address, peer_timeout: DEFAULT_PEER_TIMEOUT })
+    }
+
+    /// The address other nodes reach this node's tensor service on (it listens on that port, all interfaces).
+    pub fn with_node_address(mut self, address: SocketAddr) -> Self {
+        self.node_address = address;
+        self
+    }
+
+    /// How long one collective operation may wait for the other nodes.
+    pub fn with_peer_timeout(mut self, timeout: Duration) -> Self {
+        self.peer_timeout = timeout;
+        self
+    }
+
+    pub fn nodes(&self) -> u32 {
+        self.nodes
+    }
+    pub fn rank(&self) -> u32 {
+        self.rank
+    }
+    pub fn coordinator(&self) -> SocketAddr {
+        self.coordinator
+    }
+    pub fn node_address(&self) -> SocketAddr {
+        self.node_address
+    }
+    pub fn peer_timeout(&self) -> Duration {
+        self.peer_timeout
+    }
+    /// Rank 0: runs the coordinator, the dev scoring that decides `best/`, and every write.
+    pub fn is_leader(&self) -> bool {
+        self.rank == 0
+    }
+
+    /// The ranks of the other nodes, for error messages ("node 1", "nodes 1, 2, 3").
+    fn others(&self) -> String {
+        let others: Vec<String> = (0..self.nodes).filter(|&r| r != self.rank).map(|r| r.to_string()).collect();
+        match others.len() {
+            1 => format!("node {}", others[0]),
+            _ => format!("one of nodes {}", others.join(", ")),
+        }
+    }
+
+    fn timed_out(&self, what: &str) -> TrainError {
+        TrainError::Peer(format!(
+            "node {} of {}: {what} did not complete within {:.0?}: {} stopped or never joined (coordinator {}; \
+             --peer-timeout sets the wait)",
+            self.rank,
+            self.nodes,
+            self.peer_timeout,
+            self.others(),
+            self.coordinator
+        ))
+    }
+}
+
+/// The local IP address a packet to `target` would leave from (no packet is sent: connecting a UDP socket only
+/// picks the route). Falls back to 127.0.0.1.
+fn local_ip_towards(target: SocketAddr) -> std::net::IpAddr {
+    let unspecified: SocketAddr = if target.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { "[::]:0".parse().unwrap() };
+    UdpSocket::bind(unspecified)
+        .and_then(|s| s.connect(target).and_then(|_| s.local_addr()))
+        .map(|a| a.ip())
+        .unwrap_or_else(|_| [127, 0, 0, 1].into())
+}
+
+/// The peers of one collective operation: this process's `local` devices, on every node of `nodes` (or on this
+/// process alone).
+#[derive(Clone, Copy)]
+pub(crate) struct Peers<'a> {
+    pub nodes: Option<&'a NodeGroup>,
+    pub local: usize,
+}
+
+impl Peers<'_> {
+    /// Peer ids are unique over all nodes: node `r`'s device `i` is `r × local + i`.
+    pub fn id(&self, device: usize) -> PeerId {
+        let rank = self.nodes.map_or(0, |n| n.rank as usize);
+        PeerId::from(rank * self.local + device)
+    }
+
+    fn config(&self) -> CollectiveConfig {
+        let config = CollectiveConfig::default().with_num_devices(self.local);
+        let Some(n) = self.nodes else {
+            return config;
+        };
+        let ws = |a: SocketAddr| format!("ws://{a}").parse().expect("burn's Address parses any string");
+        config
+            .with_num_nodes(n.nodes)
+            .with_global_address(ws(n.coordinator))
+            .with_node_address(ws(n.node_address))
+            .with_data_service_port(n.node_address.port())
+            // The strategy tools/collective-repro checked.
+            .with_global_all_reduce_strategy(AllReduceStrategy::Centralized)
+    }
+
+    /// Sum `values` over every peer, this thread being the peer of local device `device`: register, all-reduce
+    /// once, finish (one registration per operation, see the module documentation). Each call waits at most the
+    /// node group's peer timeout; `what` names the operation in errors.
+    pub fn sum<B: Backend>(
+        &self,
+        device: usize,
+        on: &B::Device,
+        values: Tensor<B, 1>,
+        what: &str,
+    ) -> Result<Tensor<B, 1>> {
+        let peer = self.id(device);
+        let (config, on) = (self.config(), on.clone());
+        self.bounded(what, move || register::<B>(peer, on, config))?.map_err(|e| self.failed(peer, what, e))?;
+        let primitive = values.into_primitive().tensor();
+        let reduced = self.bounded(what, move || all_reduce::<B>(peer, primitive, ReduceOperation::Sum));
+        // Leave the collective whatever the all-reduce did, so the next operation starts afresh.
+        let finished = match &reduced {
+            Err(_) => Ok(Ok(())),
+            Ok(_) => self.bounded(what, move || finish_collective::<B>(peer)),
+        };
+        let reduced = reduced?.map_err(|e| self.failed(peer, what, e))?;
+        finished?.map_err(|e| self.failed(peer, what, e))?;
+        Ok(Tensor::from_primitive(TensorPrimitive::Float(reduced)))
+    }
+
+    /// Run a blocking collective call; across nodes, on a helper thread and for at most the peer timeout (a call
+    /// that never returns is left behind, and the process is expected to stop on the error).
+    fn bounded<T: Send + 'static>(&self, what: &str, call: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let Some(nodes) = self.nodes else {
+            return Ok(call());
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("kre-collective".into())
+            .spawn(move || {
+                let _ = tx.send(call());
+            })
+            .map_err(|e| TrainError::Other(format!("starting a collective call: {e}")))?;
+        rx.recv_timeout(nodes.peer_timeout).map_err(|e| match e {
+            mpsc::RecvTimeoutError::Timeout => nodes.timed_out(what),
+            // burn's client panicked inside the call (a peer's connection dropped, most likely).
+            mpsc::RecvTimeoutError::Disconnected => TrainError::Peer(format!(
+                "node {} of {}: {what} failed inside burn-collective; {} may have stopped (coordinator {})",
+                nodes.rank,
+                nodes.nodes,
+                nodes.others(),
+                nodes.coordinator
+            )),
+        })
+    }
+
+    fn failed(&self, peer: PeerId, what: &str, e: CollectiveError) -> TrainError {
+        match self.nodes {
+            None => TrainError::Other(format!("{what} failed on device {}: {e:?}", peer.0)),
+            Some(n) => TrainError::Peer(format!(
+                "node {} of {}: {what} failed: {e:?} ({} may have stopped; coordinator {})",
+                n.rank,
+                n.nodes,
+                n.others(),
+                n.coordinator
+            )),
+        }
+    }
+}
+
+/// Make every node's copy of `model` equal rank 0's (a sum in which the other nodes contribute zeros), before
+/// the first step: the nodes then never depend on initialising identically.
+pub fn broadcast_parameters<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: M,
+    nodes: &NodeGroup,
+    device: &B::Device,
+) -> Result<M> {
+    /// Every float parameter's values in module order (the same on every process, unlike parameter ids).
+    struct Flatten<B: AutodiffBackend> {
+        zeros: bool,
+        parts: Vec<Tensor<B::InnerBackend, 1>>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Flatten<B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let inner = param.val().inner();
+            let n = inner.shape().num_elements();
+            let flat = inner.reshape([n]);
+            self.parts.push(if self.zeros { flat.zeros_like() } else { flat });
+        }
+    }
+    crate::parallel::materialize(&model);
+    let mut flatten = Flatten::<B> { zeros: !nodes.is_leader(), parts: Vec::new() };
+    model.visit(&mut flatten);
+    if flatten.parts.is_empty() {
+        return Ok(model);
+    }
+    let peers = Peers { nodes: Some(nodes), local: 1 };
+    let _lock = crate::parallel::collective_lock();
+    let flat = Tensor::cat(flatten.parts, 0);
+    let summed = peers.sum::<B::InnerBackend>(0, device, flat, "sharing rank 0's initial weights")?;
+    Ok(model.map(&mut Unflatten::<B> { flat: summed, offset: 0 }))
+}
+
+/// Replaces every float parameter with its slice of `flat` (module order), keeping ids and whether each one
+/// requires a gradient.
+struct Unflatten<B: AutodiffBackend> {
+    flat: Tensor<B::InnerBackend, 1>,
+    offset: usize,
+}
+
+impl<B: AutodiffBackend> ModuleMapper<B> for Unflatten<B> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let shape = param.val().shape();
+        let (start, n) = (self.offset, shape.num_elements());
+        self.offset += n;
+        let slice = self.flat.clone().slice(start..start + n);
+        param.map(|old| {
+            let new = Tensor::<B, D>::from_inner(slice.reshape(shape).cast(old.dtype()));
+            if old.is_require_grad() {
+                new.require_grad()
+            } else {
+                new
+            }
+        })
+    }
+}
+
+/// `values` as a 1-D f32-valued tensor on `device`, cast to `like`'s float type.
+pub(crate) fn small_vector<B: Backend>(values: &[f32], like: &Tensor<B, 1>, device: &B::Device) -> Tensor<B, 1> {
+    Tensor::<B, 1>::from_data(TensorData::new(values.to_vec(), [values.len()]), device).cast(like.dtype())
+}
+
+/// Read a few leading numbers back as f64.
+pub(crate) fn read_vector<B: Backend>(t: Tensor<B, 1>) -> Result<Vec<f64>> {
+    t.into_data()
+        .convert::<f64>()
+        .into_vec::<f64>()
+        .map_err(|e| TrainError::Other(format!("reading a reduced vector: {e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_groups_check_the_rank_and_default_the_node_port() {
+        let coordinator: SocketAddr = "127.0.0.1:29500".parse().unwrap();
+        let g = NodeGroup::new(2, 1, coordinator).unwrap();
+        assert_eq!(g.node_address(), "127.0.0.1:29502".parse().unwrap());
+        assert!(!g.is_leader());
+        assert_eq!(g.others(), "node 0");
+        assert_eq!(NodeGroup::new(4, 2, coordinator).unwrap().others(), "one of nodes 0, 1, 3");
+        let e = NodeGroup::new(2, 2, coordinator).unwrap_err().to_string();
+        assert!(e.contains("--node-rank 2") && e.contains("--nodes 2"), "{e}");
+        assert!(NodeGroup::new(0, 0, coordinator).is_err());
+        assert!(NodeGroup::new(2, 1, "127.0.0.1:65534".parse().unwrap()).is_err());
+        let timeout = g.with_peer_timeout(Duration::from_secs(3)).timed_out("the gradient all-reduce").to_string();
+        assert!(timeout.contains("node 1 of 2") && timeout.contains("node 0 stopped or never joined"), "{timeout}");
+    }
+}
