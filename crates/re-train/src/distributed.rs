@@ -169,6 +169,8 @@ impl Peers<'_> {
         what: &str,
     ) -> Result<Tensor<B, 1>> {
         let peer = self.id(device);
+        let started = std::time::Instant::now();
+        let count = values.shape().num_elements();
         let (config, on) = (self.config(), on.clone());
         self.bounded(what, move || register::<B>(peer, on, config))?.map_err(|e| self.failed(peer, what, e))?;
         let primitive = values.into_primitive().tensor();
@@ -180,6 +182,8 @@ impl Peers<'_> {
         };
         let reduced = reduced?.map_err(|e| self.failed(peer, what, e))?;
         finished?.map_err(|e| self.failed(peer, what, e))?;
+        // The per-step cost of the collective (docs/distributed.md measures it from these lines).
+        tracing::debug!(peer = peer.0, values = count, seconds = started.elapsed().as_secs_f64(), "{what}");
         Ok(Tensor::from_primitive(TensorPrimitive::Float(reduced)))
     }
 
