@@ -14,6 +14,7 @@
 //! - registration and all-reduce have no timeout, so each call here is bounded by [`NodeGroup::peer_timeout`], and a
 //!   peer that stopped or never joined becomes a [`TrainError::Peer`] naming it.
 use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -284,6 +285,100 @@ impl<B: AutodiffBackend> ModuleMapper<B> for Unflatten<B> {
     }
 }
 
+/// Rank 0's `bytes` on every node (`bytes` is `Some` on rank 0 only). The bytes travel through the same all-reduce
+/// as the gradients, three to an f32 value (integers below 2^24 are exact), the other nodes adding zeros.
+pub fn broadcast_bytes<B: Backend>(
+    nodes: &NodeGroup,
+    device: &B::Device,
+    bytes: Option<Vec<u8>>,
+    what: &str,
+) -> Result<Vec<u8>> {
+    let peers = Peers { nodes: Some(nodes), local: 1 };
+    let f32_on = (device, burn::tensor::DType::F32);
+    let bytes = bytes.unwrap_or_default();
+    // The length first, as three 24-bit pieces (rank 0 alone knows it).
+    let len = bytes.len() as u64;
+    let pieces: Vec<f32> = (0..3).map(|i| ((len >> (24 * i)) & 0xFF_FFFF) as f32).collect();
+    let _lock = crate::parallel::collective_lock();
+    let len = peers.sum::<B>(0, device, Tensor::from_data(TensorData::new(pieces, [3]), f32_on), what)?;
+    let len = read_vector(len)?.iter().enumerate().fold(0u64, |acc, (i, &v)| acc | ((v as u64) << (24 * i)));
+    let len = usize::try_from(len).map_err(|_| TrainError::Other(format!("{what}: {len} bytes do not fit")))?;
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let packed: Vec<f32> = if bytes.len() == len {
+        bytes.chunks(3).map(|c| c.iter().rev().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)) as f32).collect()
+    } else {
+        vec![0.0; len.div_ceil(3)]
+    };
+    let n = packed.len();
+    let summed = peers.sum::<B>(0, device, Tensor::from_data(TensorData::new(packed, [n]), f32_on), what)?;
+    let values = summed
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .map_err(|e| TrainError::Other(format!("{what}: {e:?}")))?;
+    let mut out = Vec::with_capacity(len);
+    for v in values {
+        let v = v as u32;
+        out.extend_from_slice(&v.to_le_bytes()[..3]);
+    }
+    out.truncate(len);
+    Ok(out)
+}
+
+/// The files of a flat directory (a `last/` checkpoint) as one byte string: for each, its name's length (u32 LE), the
+/// name, its length (u64 LE), its bytes.
+pub fn pack_dir(dir: &Path) -> Result<Vec<u8>> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| TrainError::io(dir, e))?
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| TrainError::io(dir, e))?;
+    entries.sort_by_key(|e| e.file_name());
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry.path();
+        if !path.is_file() {
+            return Err(TrainError::checkpoint(&path, "expected only files in a checkpoint directory"));
+        }
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|_| TrainError::checkpoint(&path, "a file name that is not UTF-8"))?;
+        let data = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        out.extend_from_slice(&data);
+    }
+    Ok(out)
+}
+
+/// Writes the files of [`pack_dir`]'s byte string into `dir`.
+pub fn unpack_dir(mut bytes: &[u8], dir: &Path) -> Result<()> {
+    let bad = || TrainError::checkpoint(dir, "a truncated or corrupt checkpoint from rank 0");
+    let take = |n: usize, bytes: &mut &[u8]| -> Result<Vec<u8>> {
+        if bytes.len() < n {
+            return Err(bad());
+        }
+        let (head, tail) = bytes.split_at(n);
+        *bytes = tail;
+        Ok(head.to_vec())
+    };
+    while !bytes.is_empty() {
+        let name_len = u32::from_le_bytes(take(4, &mut bytes)?.try_into().map_err(|_| bad())?) as usize;
+        let name = String::from_utf8(take(name_len, &mut bytes)?).map_err(|_| bad())?;
+        if name.contains('/') || name.contains('\\') || name == ".." {
+            return Err(bad());
+        }
+        let data_len = u64::from_le_bytes(take(8, &mut bytes)?.try_into().map_err(|_| bad())?) as usize;
+        let data = take(data_len, &mut bytes)?;
+        let path = dir.join(&name);
+        std::fs::write(&path, data).map_err(|e| TrainError::io(&path, e))?;
+    }
+    Ok(())
+}
+
 /// `values` as a 1-D f32-valued tensor on `device`, cast to `like`'s float type.
 pub(crate) fn small_vector<B: Backend>(values: &[f32], like: &Tensor<B, 1>, device: &B::Device) -> Tensor<B, 1> {
     Tensor::<B, 1>::from_data(TensorData::new(values.to_vec(), [values.len()]), device).cast(like.dtype())
@@ -315,5 +410,24 @@ mod tests {
         assert!(NodeGroup::new(2, 1, "127.0.0.1:65534".parse().unwrap()).is_err());
         let timeout = g.with_peer_timeout(Duration::from_secs(3)).timed_out("the gradient all-reduce").to_string();
         assert!(timeout.contains("node 1 of 2") && timeout.contains("node 0 stopped or never joined"), "{timeout}");
+    }
+
+    #[test]
+    fn a_checkpoint_directory_packs_and_unpacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::create_dir_all(&dst).unwrap();
+        std::fs::write(src.join("state.json"), b"{\"step\": 3}").unwrap();
+        std::fs::write(src.join("model.mpk"), (0..=255u8).cycle().take(1001).collect::<Vec<_>>()).unwrap();
+        std::fs::write(src.join("empty"), b"").unwrap();
+        let packed = pack_dir(&src).unwrap();
+        unpack_dir(&packed, &dst).unwrap();
+        for name in ["state.json", "model.mpk", "empty"] {
+            assert_eq!(std::fs::read(src.join(name)).unwrap(), std::fs::read(dst.join(name)).unwrap(), "{name}");
+        }
+        assert!(unpack_dir(&packed[..packed.len() - 1], &dst).is_err());
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        assert!(pack_dir(&src).is_err());
     }
 }

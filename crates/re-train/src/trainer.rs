@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::batches::{epoch_batches, eval_batches};
 use crate::checkpoint::*;
 use crate::config::{DeviceSpec, ModelSource, Precision, TrainConfig};
-use crate::distributed::{broadcast_parameters, NodeGroup, Peers};
+use crate::distributed::{broadcast_bytes, broadcast_parameters, pack_dir, unpack_dir, NodeGroup, Peers};
 use crate::error::{Result, TrainError};
 use crate::infer::{InferenceEngine, Predictor};
 use crate::loss::Objective;
@@ -188,6 +188,32 @@ struct DevSet {
     gold: Vec<usize>,
 }
 
+/// `--resume` on several nodes: rank 0 sends its `last/` (if it has one) to the others, who unpack it into a
+/// temporary directory (they write nothing in the run directory). Returns whether the run resumes, where to read
+/// `last/`, and the temporary directory to keep alive meanwhile.
+fn resume_from_leader<B: Backend>(
+    nodes: &NodeGroup,
+    last_dir: &Path,
+    device: &B::Device,
+) -> Result<(bool, PathBuf, Option<tempfile::TempDir>)> {
+    let payload = match nodes.is_leader() {
+        true if last_dir.join(STATE_FILE).exists() => Some(pack_dir(last_dir)?),
+        true => Some(Vec::new()),
+        false => None,
+    };
+    let bytes = broadcast_bytes::<B>(nodes, device, payload, "sending rank 0's last/ to the other nodes")?;
+    if bytes.is_empty() {
+        return Ok((false, last_dir.to_path_buf(), None));
+    }
+    if nodes.is_leader() {
+        return Ok((true, last_dir.to_path_buf(), None));
+    }
+    let tmp = tempfile::tempdir().map_err(|e| TrainError::io(std::env::temp_dir(), e))?;
+    unpack_dir(&bytes, tmp.path())?;
+    tracing::info!("resuming from rank 0's last/ ({} bytes received)", bytes.len());
+    Ok((true, tmp.path().to_path_buf(), Some(tmp)))
+}
+
 /// The dev evaluation of a multi-node run: each node predicts a contiguous share of the examples, and one
 /// all-reduce (zeros outside each share) gives every node all the probabilities and the fallback count.
 struct DevShare<'a> {
@@ -214,7 +240,8 @@ impl DevShare<'_> {
             *dst = p as f32;
         }
         all[n * k] = fallbacks as f32;
-        let values = Tensor::<B, 1>::from_data(TensorData::new(all, [n * k + 1]), device);
+        // In f32 whatever the backend's float type (a bf16 probability would lose the ranking's precision).
+        let values = Tensor::<B, 1>::from_data(TensorData::new(all, [n * k + 1]), (device, burn::tensor::DType::F32));
         let peers = Peers { nodes: Some(self.nodes), local: 1 };
         let _lock = collective_lock();
         let summed = peers.sum::<B>(0, device, values, "the dev evaluation's all-reduce")?;
@@ -456,7 +483,7 @@ pub fn train_with<B: AutodiffBackend>(
 /// [`train_with`] as node `nodes.rank()` of a multi-node run ([`crate::distributed`]): every node runs this with
 /// the same configuration and as many devices; each batch is split over all devices of all nodes and the
 /// gradients summed over them, the dev evaluation is split over the nodes, and only rank 0 writes the run
-/// directory (`metrics.jsonl`, `best/`, `last/`). To resume, every node needs rank 0's `last/` under `cfg.out`.
+/// directory (`metrics.jsonl`, `best/`, `last/`). With `cfg.resume`, rank 0 sends its `last/` to the others.
 /// The coordinator (burn-collective's global orchestrator) must already run at `nodes.coordinator()`.
 pub fn train_on_nodes<B: AutodiffBackend>(
     cfg: &TrainConfig,
@@ -528,12 +555,12 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
     let writes = nodes.is_none_or(NodeGroup::is_leader);
     let run_dir = cfg.out.clone();
     let last_dir = run_dir.join("last");
-    let resuming = cfg.resume && last_dir.join(STATE_FILE).exists();
-    if let (Some(n), false, true) = (nodes, resuming, cfg.resume) {
-        if !n.is_leader() && run_dir.exists() {
-            tracing::info!("{}: no last/ to resume from here; starting with rank 0's weights", run_dir.display());
-        }
-    }
+    // Where `last/` is read from when resuming: the run directory, or on the other nodes of a multi-node run a
+    // temporary copy of rank 0's (rank 0 alone decides whether the run resumes).
+    let (resuming, resume_dir, _received) = match nodes {
+        Some(n) if cfg.resume => resume_from_leader::<B::InnerBackend>(n, &last_dir, device)?,
+        _ => (cfg.resume && last_dir.join(STATE_FILE).exists(), last_dir.clone(), None),
+    };
     if writes {
         std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
         check_or_write_config(cfg, &run_dir, resuming)?;
@@ -558,8 +585,8 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
 
     // Tokenizer + model: from the checkpoint when resuming, else from `tiny` or an HF directory.
     let (record_tokenizer, model, spec) = if resuming {
-        let (model, spec) = load_model::<B>(&last_dir, device)?;
-        let enc = load_record_tokenizer(&last_dir, &spec)?;
+        let (model, spec) = load_model::<B>(&resume_dir, device)?;
+        let enc = load_record_tokenizer(&resume_dir, &spec)?;
         (enc, model, spec)
     } else {
         B::seed(device, cfg.seed);
@@ -612,8 +639,8 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
     };
     let mut history: Vec<EpochMetrics> = Vec::new();
     if resuming {
-        state = read_json(&last_dir.join(STATE_FILE))?;
-        stepper = stepper.restore_optimizer(&last_dir, state.step, device)?;
+        state = read_json(&resume_dir.join(STATE_FILE))?;
+        stepper = stepper.restore_optimizer(&resume_dir, state.step, device)?;
         if writes {
             history = read_metrics(&run_dir.join(METRICS_FILE))?;
             history.truncate(state.epochs_done);

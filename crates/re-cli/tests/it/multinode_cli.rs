@@ -1,7 +1,7 @@
 //! `kre train --nodes 2`: two node processes × one CPU device on 127.0.0.1, rank 0 running the coordinator
 //! (burn-collective's global orchestrator). The run equals the single-process run with the same global batch, only
 //! rank 0 writes, and a node that dies or never joins stops the other with an error naming it, leaving a `last/`
-//! that resumes.
+//! from which both nodes resume.
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -207,17 +207,32 @@ fn a_node_that_dies_stops_the_other_and_last_resumes() {
     eprintln!("rank 0 stopped {:?} after rank 1 was killed: {}", killed.elapsed(), log.lines().last().unwrap_or(""));
     assert!(!log.contains("panicked"), "{log}");
 
-    // `last/` is a completed epoch before the end; resuming on one node finishes the run.
+    // `last/` is a completed epoch before the end. Both nodes resume from it (rank 1 has no copy: rank 0 sends
+    // it) and finish the run; rank 1 still writes nothing.
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run0.join("last/state.json")).unwrap()).unwrap();
     let done = state["epochs_done"].as_u64().unwrap() as usize;
     assert!((1..epochs).contains(&done), "epochs done {done}");
     assert_eq!(metrics(&run0).len(), done);
-    let mut args = train_args(&train, &dev, &run0, epochs);
-    args.push("--resume".into());
-    let out = kre(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(out.status.success(), "resume: {}", String::from_utf8_lossy(&out.stderr));
+    let port = free_ports();
+    let resume = |run: &Path, rank: u32| {
+        let mut args = node(&train_args(&train, &dev, run, epochs), rank, port, 60);
+        args.push("--resume".into());
+        args
+    };
+    let mut rank0 = spawn(&resume(&run0, 0), &[], &log0);
+    let mut rank1 = spawn(&resume(&run1, 1), &[("RUST_LOG", "re_train=info".to_string())], &log1);
+    let limit = Duration::from_secs(300);
+    let (status0, status1) = (wait(&mut rank0, limit, &log0), wait(&mut rank1, limit, &log1));
+    assert!(status0.success(), "resumed rank 0: {}", std::fs::read_to_string(&log0).unwrap());
+    assert!(status1.success(), "resumed rank 1: {}", std::fs::read_to_string(&log1).unwrap());
+    let log = std::fs::read_to_string(&log1).unwrap();
+    assert!(
+        log.contains("resuming from rank 0's last/") && log.contains(&format!("resuming after epoch {done}")),
+        "{log}"
+    );
     assert_eq!(metrics(&run0).len(), epochs);
+    assert!(!run1.exists(), "rank 1 wrote {}", run1.display());
 }
 
 #[test]
