@@ -5,7 +5,8 @@ Run:  python3 scripts/bench/compare.py target/bench-results/pytorch.json target/
       (any order; each file says which side it is from. Standard library only.)
 
 One markdown table: per row the PyTorch median time and items/s, then per kre backend its median, items/s and the
-speed-up = PyTorch median / kre median (> 1 means kre is faster, < 1 means PyTorch is faster). Below the table, one
+speed-up = PyTorch median / kre median (> 1 means kre is faster, < 1 means PyTorch is faster). ONNX Runtime files
+(ort_rows.py, side "onnxruntime") are columns of the same kind, their speed-up also against PyTorch. Below the table, one
 line per input file (backend, threads, machine, date) and a warning when the files disagree on threads or machine.
 """
 import argparse
@@ -81,6 +82,8 @@ def main():
     short = [b.split(" (")[0] for b in full]
     labels = [sh if short.count(sh) == 1 else fu for sh, fu in zip(short, full)]
     labels = [f"{lab} ({f.stem})" if labels.count(lab) > 1 else lab for lab, (_, _, f) in zip(labels, kre_sides)]
+    # ONNX Runtime files (ort_rows.py) are columns too, named as such rather than as a kre backend.
+    sides_named = ["ONNX Runtime" if d.get("side") == "onnxruntime" else "kre" for d, _, _ in kre_sides]
 
     present = set()
     for _, rows, _ in ([torch_side] if torch_side else []) + kre_sides:
@@ -90,8 +93,10 @@ def main():
     header = ["row"]
     if torch_side:
         header += ["PyTorch median", "PyTorch items/s"]
-    for lab in labels:
-        header += [f"kre {lab} median", f"kre {lab} items/s"]
+    for lab, side in zip(labels, sides_named):
+        if side != "kre":
+            lab = lab.replace("onnxruntime ", "")
+        header += [f"{side} {lab} median", f"{side} {lab} items/s"]
         if torch_side:
             header += [f"{lab} speed-up: PyTorch time / kre time (>1 = kre faster)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]

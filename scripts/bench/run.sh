@@ -53,6 +53,14 @@ if [ "$skip_torch" = 0 ]; then
     --out "$out/pytorch.json" 2> >(tee "$out/pytorch.log" >&2)
 fi
 
+# ONNX Runtime fp32 and int8 columns for the encoder rows asked for (ort_rows.py), unless --skip-torch.
+ort_rows="$(tr ',' '\n' <<<"${rows:-encoder_minilm_b32_s128,encoder_roberta_base_b32_s128}" | grep '^encoder_' | paste -sd, -)"
+if [ "$skip_torch" = 0 ] && [ -n "$ort_rows" ]; then
+  echo "== ONNX Runtime rows (threads $threads)"
+  "$venv/bin/python" "$here/ort_rows.py" --threads "$threads" --reps "$reps" --rows "$ort_rows" \
+    --out-dir "$out" 2> >(tee "$out/ort.log" >&2)
+fi
+
 kre_files=()
 IFS=',' read -r -a list <<<"$backends"
 for spec in "${list[@]}"; do
@@ -76,5 +84,8 @@ done
 inputs=()
 [ -f "$out/pytorch.json" ] && inputs+=("$out/pytorch.json")
 inputs+=("${kre_files[@]}")
+for f in "$out/ort-fp32.json" "$out/ort-int8.json"; do
+  [ -f "$f" ] && inputs+=("$f")
+done
 python3 "$here/compare.py" "${inputs[@]}" | tee "$out/table.md"
 echo "results in $out (table.md, *.json, *.log)"

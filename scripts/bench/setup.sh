@@ -49,8 +49,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 missing=()
+# onnxruntime, onnx, onnxscript: the ONNX Runtime columns (ort_rows.py: torch.onnx.export, quantize_dynamic).
 for spec in torch:torch transformers:transformers safetensors:safetensors tokenizers:tokenizers numpy:numpy \
-            sklearn:scikit-learn; do
+            sklearn:scikit-learn onnxruntime:onnxruntime onnx:onnx onnxscript:onnxscript; do
   module="${spec%%:*}"; package="${spec#*:}"
   if ! "$venv/bin/python" -c "import $module" >/dev/null 2>&1; then
     missing+=("$package")
