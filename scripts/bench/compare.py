@@ -97,8 +97,10 @@ def main():
         if side != "kre":
             lab = lab.replace("onnxruntime ", "")
         header += [f"{side} {lab} median", f"{side} {lab} items/s"]
-        if torch_side:
+        if torch_side and side == "kre":
             header += [f"{lab} speed-up: PyTorch time / kre time (>1 = kre faster)"]
+        elif torch_side:
+            header += [f"{side} {lab} speed-up: PyTorch time / its time"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
 
     def get(rows, row, key):
@@ -118,6 +120,23 @@ def main():
                 cells.append(fmt_ratio(pt, k))
         lines.append("| " + " | ".join(cells) + " |")
     print("\n".join(lines))
+
+    # kre against each ONNX Runtime column (what a user deploying on CPU would otherwise run).
+    ort_sides = [(lab, rows) for lab, side, (_, rows, _) in zip(labels, sides_named, kre_sides) if side != "kre"]
+    kre_only = [(lab, rows) for lab, side, (_, rows, _) in zip(labels, sides_named, kre_sides) if side == "kre"]
+    if ort_sides and kre_only:
+        print()
+        head = ["row"] + [f"kre {k} vs ONNX Runtime {o.replace('onnxruntime ', '')}: its time / kre time"
+                          for k, _ in kre_only for o, _ in ort_sides]
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" + "---:|" * (len(head) - 1))
+        for row in order:
+            cells = [f"`{row}`"]
+            for _, krows in kre_only:
+                for _, orows in ort_sides:
+                    cells.append(fmt_ratio(get(orows, row, "median_s"), get(krows, row, "median_s")))
+            if any(c != "—" for c in cells[1:]):
+                print("| " + " | ".join(cells) + " |")
 
     # Sources and consistency checks (below the table).
     print()

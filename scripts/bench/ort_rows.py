@@ -54,12 +54,23 @@ sys.argv = _argv
 torch.set_num_threads(ARGS.threads)
 
 
+class LastHiddenState(torch.nn.Module):
+    """The encoder called with keyword arguments (its positional order varies between transformers versions)."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, input_ids, attention_mask):
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
 def export(model_cls, model_dir, ids, onnx_dir):
     """fp32 and int8 ONNX files of the encoder (last hidden state), made once."""
     onnx_dir.mkdir(parents=True, exist_ok=True)
     fp32, int8 = onnx_dir / "model.onnx", onnx_dir / "model.int8.onnx"
     if not fp32.exists():
-        model = model_cls.from_pretrained(str(model_dir), add_pooling_layer=False).eval()
+        model = LastHiddenState(model_cls.from_pretrained(str(model_dir), add_pooling_layer=False).eval())
         mask = torch.ones_like(ids)
         tmp = fp32.with_suffix(".partial.onnx")
         torch.onnx.export(model, (ids, mask), str(tmp), input_names=["input_ids", "attention_mask"],
