@@ -118,28 +118,14 @@ pub fn batch_gradients<B: AutodiffBackend>(
     devices: &[B::Device],
     prep: GradPrep,
 ) -> Result<BatchGradients> {
-    gradients_impl(model, objective, examples, idx, pad, devices, prep, None)
+    batch_gradients_on_nodes(model, objective, examples, idx, pad, devices, prep, None)
 }
 
-/// [`batch_gradients`] on every node of `nodes`: the batch `idx` (the same on every node) is split over all
-/// devices of all nodes (every node must list as many devices), this process computes its devices' shards, and
-/// the gradients, the loss and the fallback count returned are the sums over every node.
+/// [`batch_gradients`], on every node of `nodes` when set: the batch `idx` (the same on every node) is split over
+/// all devices of all nodes (every node must list as many devices), this process computes its devices' shards,
+/// and the gradients, the loss and the fallback count returned are the sums over every node.
 #[allow(clippy::too_many_arguments)]
 pub fn batch_gradients_on_nodes<B: AutodiffBackend>(
-    model: &RelationClassifier<B>,
-    objective: &Objective,
-    examples: &[EncodedExample],
-    idx: &[usize],
-    pad: u32,
-    devices: &[B::Device],
-    prep: GradPrep,
-    nodes: &NodeGroup,
-) -> Result<BatchGradients> {
-    gradients_impl(model, objective, examples, idx, pad, devices, prep, Some(nodes))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn gradients_impl<B: AutodiffBackend>(
     model: &RelationClassifier<B>,
     objective: &Objective,
     examples: &[EncodedExample],

@@ -25,7 +25,7 @@ use crate::infer::{InferenceEngine, Predictor};
 use crate::loss::Objective;
 use crate::model::RelationClassifier;
 use crate::optim::{clip_global_norm, GroupedAdamW, MasterAdamW};
-use crate::parallel::{batch_gradients, batch_gradients_on_nodes, collate, collective_lock, is_half_backend, GradPrep};
+use crate::parallel::{batch_gradients_on_nodes, collate, collective_lock, is_half_backend, GradPrep};
 use crate::progress::{StepInfo, TrainObserver};
 use crate::schedule::LrSchedule;
 
@@ -392,16 +392,13 @@ impl<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>> TrainStepper<B, O>
         devices: &[B::Device],
     ) -> Result<StepOutcome> {
         let prep = GradPrep { loss_scale: self.scaler.as_ref().map_or(1.0, |s| s.scale), upcast: self.upcast };
-        let batch = match &self.nodes {
-            None => batch_gradients(self.model(), &self.objective, examples, idx, pad, devices, prep),
-            Some(nodes) => {
-                batch_gradients_on_nodes(self.model(), &self.objective, examples, idx, pad, devices, prep, nodes)
-                    .map_err(|e| match e {
-                        TrainError::Peer(m) => TrainError::Peer(format!("step {}: {m}", self.step)),
-                        e => e,
-                    })
-            }
-        }?;
+        let model = self.model();
+        let batch =
+            batch_gradients_on_nodes(model, &self.objective, examples, idx, pad, devices, prep, self.nodes.as_ref())
+                .map_err(|e| match e {
+                    TrainError::Peer(m) => TrainError::Peer(format!("step {}: {m}", self.step)),
+                    e => e,
+                })?;
         if !batch.loss.is_finite() {
             return Err(TrainError::Other(format!(
                 "loss became {} at step {} (lower --lr or enable --grad-clip)",
