@@ -285,6 +285,26 @@ impl<B: AutodiffBackend> ModuleMapper<B> for Unflatten<B> {
     }
 }
 
+/// Fails on every node unless every node trains on `local` devices: the batch split assumes it, and a mismatch would
+/// otherwise leave some examples out of (or twice in) every step without any error.
+pub fn check_device_counts<B: Backend>(nodes: &NodeGroup, local: usize, device: &B::Device) -> Result<()> {
+    let n = nodes.nodes as usize;
+    let mut counts = vec![0.0f32; n];
+    counts[nodes.rank as usize] = local as f32;
+    let peers = Peers { nodes: Some(nodes), local: 1 };
+    let counts = Tensor::from_data(TensorData::new(counts, [n]), (device, burn::tensor::DType::F32));
+    let _lock = crate::parallel::collective_lock();
+    let counts = read_vector(peers.sum::<B>(0, device, counts, "comparing the nodes' device counts")?)?;
+    if counts.iter().any(|&c| c.round() as usize != local) {
+        let list: Vec<String> = counts.iter().enumerate().map(|(r, c)| format!("node {r}: {c}")).collect();
+        return Err(TrainError::Config(format!(
+            "every node must train on as many devices (--device); they list {}",
+            list.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// Rank 0's `bytes` on every node (`bytes` is `Some` on rank 0 only). The bytes travel through the same all-reduce
 /// as the gradients, three to an f32 value (integers below 2^24 are exact), the other nodes adding zeros.
 pub fn broadcast_bytes<B: Backend>(

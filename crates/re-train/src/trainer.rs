@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::batches::{epoch_batches, eval_batches};
 use crate::checkpoint::*;
 use crate::config::{DeviceSpec, ModelSource, Precision, TrainConfig};
-use crate::distributed::{broadcast_bytes, broadcast_parameters, pack_dir, unpack_dir, NodeGroup, Peers};
+use crate::distributed::{
+    broadcast_bytes, broadcast_parameters, check_device_counts, pack_dir, unpack_dir, NodeGroup, Peers,
+};
 use crate::error::{Result, TrainError};
 use crate::infer::{InferenceEngine, Predictor};
 use crate::loss::Objective;
@@ -619,7 +621,10 @@ fn run<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>(
         cfg.poly_power,
     );
     let model = match nodes {
-        Some(n) => broadcast_parameters(model, n, device)?,
+        Some(n) => {
+            check_device_counts::<B::InnerBackend>(n, devices.len(), device)?;
+            broadcast_parameters(model, n, device)?
+        }
         None => model,
     };
     let mut stepper = TrainStepper::with_optimizer(model, make_optim, cfg, objective, schedule);
