@@ -362,6 +362,30 @@ fn socket_address(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("`{s}` resolves to no address"))
 }
 
+/// burn-communication 0.21 panics inside its own tokio tasks when a peer's connection breaks (a node that was
+/// killed mid-transfer). The runtime catches that panic and kre's all-reduce then fails with an error naming the
+/// node, so the default hook's message and backtrace are only noise: print one warning line instead. Panics
+/// anywhere else keep the default report.
+fn report_peer_panics_as_warnings() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_collective = info.location().is_some_and(|l| {
+            let f = l.file();
+            f.contains("burn-communication") || f.contains("burn-collective")
+        });
+        if !in_collective {
+            return default(info);
+        }
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        tracing::warn!("connection to another node lost: {message}");
+    }));
+}
+
 /// Rank 0: run burn-collective's global orchestrator on `port` for the rest of this process. Its server binds
 /// all interfaces (burn-communication 0.21 gives no choice) and installs the SIGINT/SIGTERM handlers, so when it
 /// stops on a signal this process exits too, as it would have without it.
@@ -535,6 +559,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             n.coordinator(),
             n.node_address()
         );
+        report_peer_panics_as_warnings();
         if n.is_leader() {
             start_coordinator(n.coordinator().port())?;
         }
