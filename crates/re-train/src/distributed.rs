@@ -106,6 +106,30 @@ impl NodeGroup {
         }
     }
 
+    /// Wait until this node's tensor-service port is free. burn-collective binds it anew at every registration, in a
+    /// task that gives up silently when the port is still held by the previous operation's server (which it only
+    /// signals to stop); the other nodes then fail to connect. Binding it here first closes that race.
+    fn wait_for_free_port(&self, what: &str) -> Result<()> {
+        let port = self.node_address.port();
+        let started = std::time::Instant::now();
+        loop {
+            match std::net::TcpListener::bind(("0.0.0.0", port)) {
+                Ok(probe) => {
+                    drop(probe);
+                    return Ok(());
+                }
+                Err(e) if started.elapsed() >= self.peer_timeout => {
+                    return Err(TrainError::Peer(format!(
+                        "node {} of {}: {what}: this node's tensor-service port {port} stayed busy for {:.0?} ({e}); \
+                         another program may hold it (--node-address sets it)",
+                        self.rank, self.nodes, self.peer_timeout
+                    )))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+    }
+
     fn timed_out(&self, what: &str) -> TrainError {
         TrainError::Peer(format!(
             "node {} of {}: {what} did not complete within {:.0?}: {} stopped or never joined (coordinator {}; \
@@ -159,6 +183,12 @@ impl Peers<'_> {
             .with_global_all_reduce_strategy(AllReduceStrategy::Centralized)
     }
 
+    /// Call once before the local peers of one operation start (`sum` does it itself for a single local peer):
+    /// across nodes, waits until burn-collective can bind this node's tensor service again.
+    pub fn ready(&self, what: &str) -> Result<()> {
+        self.nodes.map_or(Ok(()), |n| n.wait_for_free_port(what))
+    }
+
     /// Sum `values` over every peer, this thread being the peer of local device `device`: register, all-reduce
     /// once, finish (one registration per operation, see the module documentation). Each call waits at most the
     /// node group's peer timeout; `what` names the operation in errors.
@@ -173,6 +203,9 @@ impl Peers<'_> {
         let started = std::time::Instant::now();
         let count = values.shape().num_elements();
         let (config, on) = (self.config(), on.clone());
+        if self.local == 1 {
+            self.ready(what)?;
+        }
         self.bounded(what, move || register::<B>(peer, on, config))?.map_err(|e| self.failed(peer, what, e))?;
         let primitive = values.into_primitive().tensor();
         let reduced = self.bounded(what, move || all_reduce::<B>(peer, primitive, ReduceOperation::Sum));

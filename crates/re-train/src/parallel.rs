@@ -155,6 +155,9 @@ pub fn batch_gradients_on_nodes<B: AutodiffBackend>(
     let total = idx.len() as f64;
     // One collective at a time per process: burn-collective's local server is process-wide.
     let _collective = collective.then(collective_lock);
+    if parts.len() > 1 {
+        peers.ready("the gradient all-reduce")?;
+    }
     let jobs: Vec<_> = parts
         .iter()
         .zip(devices)
