@@ -9,13 +9,16 @@
 //! Rows (ids shared with the PyTorch script):
 //! - `encoder_minilm_b32_s128`: all-MiniLM-L6-v2 (real weights) forward, batch 32 × 128, inference.
 //! - `encoder_roberta_base_b32_s128`: a random roberta-base-size checkpoint forward, batch 32 × 128.
+//! - `encoder_deberta_v3_base_b32_s128`: a DeBERTa-v3-base-shaped encoder with random weights built in place,
+//!   batch 32 × 128 (kre only: burn vs the fused engine).
 //! - `train_step_roberta_base_b16_s128`: relation classifier (encoder + entity-start head, 30 labels) forward,
 //!   cross-entropy, backward, global-norm clipping at 1.0 and AdamW (no decay on biases/LayerNorm), batch 16 × 128.
 //! - `tokenize_markers_32470`: typed-punct markers + tokenization of 32,470 KLUE-format records (rayon).
 //! - `evaluate_7765x30`: KLUE micro-F1 + AUPRC on 7,765 × 30 probabilities.
 //!
-//! Flags: `--backend ndarray|flex|candle|fused` (flex and candle need the cargo feature of the same name;
-//! `fused` is the fused engine of `re_models::fused`, encoder rows only; `engine` is its old spelling),
+//! Flags: `--backend ndarray|flex|candle|fused|fused-int8` (flex and candle need the cargo feature of the same name;
+//! `fused` is the fused engine of `re_models::fused`, encoder rows only, `engine` its old spelling; `fused-int8` the
+//! same engine with dynamic int8 projections),
 //! `--rows a,b`, `--reps N`, `--threads N` (rayon pool size; default 2), `--out FILE`.
 //! Every encoder row runs through `re_models::inference::InferenceEncoder`, the type `kre` itself infers with.
 use std::path::{Path, PathBuf};
@@ -27,9 +30,11 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use re_data::encode::RecordTokenizer;
 use re_data::markers::MarkerScheme;
+use re_models::encoder::EncoderConfig;
 use re_models::head::{RelationHeadConfig, SpanPooling};
 use re_models::hub::load_encoder;
 use re_models::inference::{InferenceEncoder, InferenceEngine, PaddedIds};
+use re_models::int8::Int8Kernel;
 use re_train::model::{BatchTensors, RelationClassifier};
 use re_train::optim::{clip_global_norm, GroupedAdamW};
 use serde_json::{json, Value};
@@ -40,9 +45,10 @@ mod common;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const ALL_ROWS: [&str; 5] = [
+const ALL_ROWS: [&str; 6] = [
     "encoder_minilm_b32_s128",
     "encoder_roberta_base_b32_s128",
+    "encoder_deberta_v3_base_b32_s128",
     "train_step_roberta_base_b16_s128",
     "tokenize_markers_32470",
     "evaluate_7765x30",
@@ -64,7 +70,8 @@ fn main() -> anyhow::Result<()> {
     rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build_global().ok();
     std::env::set_var("OPENBLAS_NUM_THREADS", opts.threads.to_string());
     let rows = match opts.backend.as_str() {
-        "fused" | "engine" => fused_rows(&opts)?,
+        "fused" | "engine" => fused_rows(&opts, InferenceEngine::Fused)?,
+        "fused-int8" => fused_rows(&opts, InferenceEngine::FusedInt8)?,
         "ndarray" => run_rows::<burn::backend::NdArray<f32>>(&opts, &Default::default())?,
         #[cfg(feature = "flex")]
         "flex" => run_rows::<burn::backend::Flex<f32>>(&opts, &Default::default())?,
@@ -113,6 +120,7 @@ fn backend_label(name: &str) -> String {
         "flex" => "burn-flex (gemm, simd, rayon)".into(),
         "cuda" => "burn-cuda (f32)".into(),
         "fused" | "engine" => "fused engine (re_models::fused, gemm)".into(),
+        "fused-int8" => format!("fused engine int8 (re_models::int8, {})", Int8Kernel::detect().as_str()),
         "candle" => "burn-candle (CPU)".into(),
         other => other.into(),
     }
@@ -149,7 +157,7 @@ fn parse_args() -> anyhow::Result<Opts> {
             "--cache" => opts.cache = value()?.into(),
             "-h" | "--help" => {
                 println!(
-                    "perf_rows [--backend ndarray|flex|candle|fused] [--rows {}] [--reps N] [--threads N] [--out FILE]",
+                    "perf_rows [--backend ndarray|flex|candle|fused|fused-int8] [--rows {}] [--reps N] [--threads N] [--out FILE]",
                     ALL_ROWS.join(",")
                 );
                 std::process::exit(0);
@@ -251,33 +259,92 @@ fn encoder_rows<B: Backend>(
     let note = match engine {
         InferenceEngine::Burn => "inference, no autodiff",
         InferenceEngine::Fused => "inference, fused engine",
+        InferenceEngine::FusedInt8 => "inference, fused engine, dynamic int8 projections",
     };
     for (row, dir) in [
-        ("encoder_minilm_b32_s128", opts.cache.join("all-minilm-l6-v2")),
-        ("encoder_roberta_base_b32_s128", opts.cache.join("bench/roberta-base-random")),
+        ("encoder_minilm_b32_s128", Some(opts.cache.join("all-minilm-l6-v2"))),
+        ("encoder_roberta_base_b32_s128", Some(opts.cache.join("bench/roberta-base-random"))),
+        ("encoder_deberta_v3_base_b32_s128", None),
     ] {
         if !opts.rows.iter().any(|r| r == row) {
             continue;
         }
-        let (encoder, config, _) =
-            load_encoder::<B>(&dir, device).with_context(|| format!("loading {}", dir.display()))?;
+        let (encoder, config) = match &dir {
+            Some(dir) => {
+                let (encoder, config, _) =
+                    load_encoder::<B>(dir, device).with_context(|| format!("loading {}", dir.display()))?;
+                (encoder, config)
+            }
+            None => deberta_v3_base_random::<B>(device),
+        };
+        let dir = dir.unwrap_or_else(|| "deberta-v3-base shape, random weights".into());
+        // int8: how far its last hidden state is from the f32 engine's on the same input (ort_rows.py reports the
+        // same for ONNX Runtime's int8 against fp32).
+        let f32_hidden = match engine {
+            InferenceEngine::FusedInt8 => {
+                let f32_engine = InferenceEncoder::new(encoder.clone(), &config, InferenceEngine::Fused)?;
+                Some(
+                    f32_engine
+                        .forward(padded, device)?
+                        .into_data()
+                        .to_vec::<f32>()
+                        .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                )
+            }
+            _ => None,
+        };
         let encoder = InferenceEncoder::new(encoder, &config, engine)?;
         if encoder.engine() != engine {
             bail!("{}: the {engine} engine does not cover {} encoders", dir.display(), config.family());
         }
-        out.push(time_row(row, batch_size, opts.reps, note, || {
+        let mut timed = time_row(row, batch_size, opts.reps, note, || {
             // Reading the result back forces lazy backends to finish the work.
             let _ = encoder.forward(padded, device)?.into_data();
             Ok(())
-        }));
+        });
+        if let Some(reference) = f32_hidden {
+            let hidden =
+                encoder.forward(padded, device)?.into_data().to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let diffs = hidden.iter().zip(&reference).map(|(a, b)| f64::from((a - b).abs()));
+            let (sum, max) = diffs.fold((0.0, 0.0f64), |(s, m), d| (s + d, m.max(d)));
+            let mean = sum / hidden.len().max(1) as f64;
+            eprintln!("{row}: int8 vs f32 last hidden state: mean |Δ| {mean:.4}, max |Δ| {max:.3}");
+            timed["mean_abs_diff_vs_f32"] = json!(mean);
+            timed["max_abs_diff_vs_f32"] = json!(max);
+        }
+        out.push(timed);
     }
     Ok(out)
+}
+
+/// A DeBERTa-v3-base-shaped encoder (768 hidden, 12 layers, 12 heads, 3072 intermediate, 256 position buckets,
+/// c2p + p2c, shared attention keys) with random weights, built in place: speed does not depend on the values, and
+/// no checkpoint of that size can be downloaded here. kre-side only (no PyTorch column).
+fn deberta_v3_base_random<B: Backend>(device: &B::Device) -> (re_models::encoder::Encoder<B>, EncoderConfig) {
+    let config = re_models::deberta_v2::DebertaV2Config {
+        vocab_size: 128_100,
+        hidden_size: 768,
+        num_hidden_layers: 12,
+        num_attention_heads: 12,
+        intermediate_size: 3072,
+        max_position_embeddings: 512,
+        type_vocab_size: 0,
+        position_biased_input: false,
+        position_buckets: 256,
+        max_relative_positions: -1,
+        share_att_key: true,
+        conv_kernel_size: 0,
+        pos_att_type: vec!["p2c".into(), "c2p".into()],
+        ..Default::default()
+    };
+    let config = EncoderConfig::DebertaV2(config);
+    (config.init::<B>(device), config)
 }
 
 fn run_rows<B: Backend>(opts: &Opts, device: &B::Device) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
     let want = |r: &str| opts.rows.iter().any(|x| x == r);
-    let needs_inputs = ALL_ROWS[..3].iter().any(|r| want(r));
+    let needs_inputs = ALL_ROWS[..4].iter().any(|r| want(r));
     let inputs = if needs_inputs { Some(read_inputs(&opts.cache)?) } else { None };
     if let Some(inputs) = &inputs {
         out.extend(encoder_rows::<B>(opts, inputs, InferenceEngine::Burn, device)?);
@@ -301,10 +368,10 @@ fn run_rows<B: Backend>(opts: &Opts, device: &B::Device) -> anyhow::Result<Vec<V
     Ok(out)
 }
 
-/// Encoder rows through the fused engine (weights loaded with burn on NdArray, then copied out once).
-fn fused_rows(opts: &Opts) -> anyhow::Result<Vec<Value>> {
+/// Encoder rows through the fused engine, f32 or int8 (weights loaded with burn on NdArray, then copied out once).
+fn fused_rows(opts: &Opts, engine: InferenceEngine) -> anyhow::Result<Vec<Value>> {
     let inputs = read_inputs(&opts.cache)?;
-    encoder_rows::<burn::backend::NdArray<f32>>(opts, &inputs, InferenceEngine::Fused, &Default::default())
+    encoder_rows::<burn::backend::NdArray<f32>>(opts, &inputs, engine, &Default::default())
 }
 
 fn train_step_row<B: AutodiffBackend>(opts: &Opts, inputs: &Inputs, device: &B::Device) -> anyhow::Result<Value> {

@@ -37,8 +37,11 @@ pub enum InferenceEngine {
     /// The burn module on its backend (CPU or CUDA).
     #[default]
     Burn,
-    /// The fused f32 CPU engine ([`FusedEngine`]) for BERT/RoBERTa/ELECTRA encoders.
+    /// The fused f32 CPU engine ([`FusedEngine`]) for BERT/RoBERTa/ELECTRA/DeBERTa-v2/v3 encoders.
     Fused,
+    /// The fused CPU engine with its encoder-layer projections in dynamic int8 ([`FusedEngine::quantize_int8`]):
+    /// faster, labels nearly always equal to f32's (docs/performance.md).
+    FusedInt8,
 }
 
 impl InferenceEngine {
@@ -47,6 +50,7 @@ impl InferenceEngine {
         match self {
             InferenceEngine::Burn => "burn",
             InferenceEngine::Fused => "fused",
+            InferenceEngine::FusedInt8 => "fused-int8",
         }
     }
 }
@@ -64,7 +68,8 @@ impl FromStr for InferenceEngine {
             "burn" => Ok(InferenceEngine::Burn),
             // `fused-cpu` was the engine's earlier name; still accepted so old scripts keep working.
             "fused" | "fused-cpu" => Ok(InferenceEngine::Fused),
-            other => Err(ModelError::Input(format!("unknown inference engine {other:?} (burn | fused)"))),
+            "fused-int8" => Ok(InferenceEngine::FusedInt8),
+            other => Err(ModelError::Input(format!("unknown inference engine {other:?} (burn | fused | fused-int8)"))),
         }
     }
 }
@@ -138,8 +143,14 @@ impl<B: Backend> InferenceEncoder<B> {
     pub fn new(encoder: Encoder<B>, config: &EncoderConfig, engine: InferenceEngine) -> Result<Self> {
         match engine {
             InferenceEngine::Burn => Ok(InferenceEncoder::Burn(encoder)),
-            InferenceEngine::Fused => match FusedEngine::from_encoder(&encoder, config)? {
-                Some(fused) => Ok(InferenceEncoder::Fused(fused)),
+            InferenceEngine::Fused | InferenceEngine::FusedInt8 => match FusedEngine::from_encoder(&encoder, config)? {
+                Some(mut fused) => {
+                    if engine == InferenceEngine::FusedInt8 {
+                        let kernel = fused.quantize_int8();
+                        tracing::debug!("int8 projections on the {} kernel", kernel.as_str());
+                    }
+                    Ok(InferenceEncoder::Fused(fused))
+                }
                 None => {
                     tracing::debug!(
                         "the fused engine does not cover {} encoders; running the encoder on burn",
@@ -155,6 +166,7 @@ impl<B: Backend> InferenceEncoder<B> {
     pub fn engine(&self) -> InferenceEngine {
         match self {
             InferenceEncoder::Burn(_) => InferenceEngine::Burn,
+            InferenceEncoder::Fused(f) if f.is_int8() => InferenceEngine::FusedInt8,
             InferenceEncoder::Fused(_) => InferenceEngine::Fused,
         }
     }

@@ -32,6 +32,7 @@ pub mod fused;
 pub mod head;
 pub mod hub;
 pub mod inference;
+pub mod int8;
 pub mod layers;
 pub mod pooling;
 pub mod span_pool;

@@ -49,8 +49,9 @@ pub struct EncodeArgs {
     /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// What runs the encoder: `fused` (the fused f32 CPU engine: BERT, RoBERTa and ELECTRA, several times faster,
-    /// same embeddings within ~1e-5; other families fall back to burn) or `burn` (the burn module on NdArray).
+    /// What runs the encoder: `fused` (the fused f32 CPU engine: BERT, RoBERTa, ELECTRA, DeBERTa-v2/v3; several
+    /// times faster, same embeddings within ~1e-5; DeBERTa-v2 with a convolution layer falls back to burn),
+    /// `fused-int8` (the same engine with int8 projections) or `burn` (the burn module on NdArray).
     #[arg(long, value_enum, default_value_t = EngineArg::Fused)]
     pub engine: EngineArg,
 }
@@ -64,10 +65,7 @@ pub fn encode(args: EncodeArgs) -> anyhow::Result<()> {
     if !report.unexpected.is_empty() {
         tracing::info!(ignored = report.unexpected.len(), "checkpoint keys not used by the encoder");
     }
-    let engine = match args.engine {
-        EngineArg::Burn => InferenceEngine::Burn,
-        EngineArg::Fused => InferenceEngine::Fused,
-    };
+    let engine = InferenceEngine::from(args.engine);
     let encoder = InferenceEncoder::new(encoder, &config, engine)?;
     let tokenizer = load_tokenizer(&args.model)?;
     let pooling = match args.pooling {

@@ -52,9 +52,12 @@ const PRECISION_HELP: &str = "f32 | bf16 | f16 (bf16/f16 need --device cuda). Ha
 
 pub(crate) const ENGINE_HELP: &str =
     "What runs the encoder. `fused`: the fused f32 CPU engine (several times faster than \
-     burn's CPU backend, same output within ~1e-5; BERT, RoBERTa and ELECTRA encoders, others fall back to burn), \
-     with the relation head on burn; CPU only. `burn`: the burn module on the selected device. Default: fused with \
-     --device cpu, burn with CUDA";
+     burn's CPU backend, same output within ~1e-5; BERT, RoBERTa, ELECTRA and DeBERTa-v2/v3 encoders; DeBERTa-v2 \
+     with a convolution layer falls back to burn), \
+     with the relation head on burn; CPU only. `fused-int8`: the same engine with the encoder layers' projections in \
+     dynamic int8 (AVX-512 VNNI or AVX2 kernels picked at run time): faster, labels nearly always equal to f32's \
+     (docs/performance.md). `burn`: the burn module on the selected device. Default: fused with --device cpu, burn \
+     with CUDA";
 
 /// `--engine`: what runs the encoder at inference time.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,16 +66,32 @@ pub enum EngineArg {
     Burn,
     /// The fused f32 CPU engine (CPU only).
     Fused,
+    /// The fused CPU engine with int8 encoder projections: faster, labels nearly always as f32's (CPU only).
+    FusedInt8,
+}
+
+impl From<EngineArg> for InferenceEngine {
+    fn from(e: EngineArg) -> Self {
+        match e {
+            EngineArg::Burn => InferenceEngine::Burn,
+            EngineArg::Fused => InferenceEngine::Fused,
+            EngineArg::FusedInt8 => InferenceEngine::FusedInt8,
+        }
+    }
 }
 
 /// The engine for `device`: `requested`, or fused on the CPU and burn on CUDA when none was asked for.
 pub fn resolve_engine(device: &DeviceSpec, requested: Option<EngineArg>) -> re_train::Result<InferenceEngine> {
     match (requested, device.is_cpu()) {
         (Some(EngineArg::Burn), _) | (None, false) => Ok(InferenceEngine::Burn),
-        (Some(EngineArg::Fused), true) | (None, true) => Ok(InferenceEngine::Fused),
-        (Some(EngineArg::Fused), false) => Err(TrainError::Config(format!(
-            "--engine fused runs on the CPU; use --device cpu or --engine burn with --device {device}"
-        ))),
+        (None, true) => Ok(InferenceEngine::Fused),
+        (Some(e), true) => Ok(e.into()),
+        (Some(e), false) => {
+            let e = InferenceEngine::from(e);
+            Err(TrainError::Config(format!(
+                "--engine {e} runs on the CPU; use --device cpu or --engine burn with --device {device}"
+            )))
+        }
     }
 }
 

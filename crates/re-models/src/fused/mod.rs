@@ -1,4 +1,5 @@
-//! A fused f32 inference engine for the BERT-family encoders (BERT, RoBERTa, ELECTRA) on CPU.
+//! A fused f32 inference engine for the encoders on CPU: BERT, RoBERTa, ELECTRA and DeBERTa-v2/v3 (its
+//! disentangled attention in [`deberta_v2`]).
 //!
 //! Why it exists: burn's CPU backends run every tensor op as its own pass over its own freshly allocated buffer
 //! (bias add, reshape/permute copies, a broadcast mask, five passes of softmax, scalar `erf`), which left encoder
@@ -13,7 +14,8 @@
 //!   permute copies) and an in-place masked softmax with a vectorisable `exp`;
 //! - residual + LayerNorm and bias + GELU are single passes over each row.
 //!
-//! It is inference only (no dropout, no autodiff) and f32 only. Parity with the burn modules and with
+//! It is inference only (no dropout, no autodiff) and f32, except that [`FusedEngine::quantize_int8`] switches the
+//! encoder layers' projections to dynamic int8 ([`crate::int8`]). Parity with the burn modules and with
 //! transformers is tested in `tests/it/fused_parity.rs`. Callers normally reach it through
 //! [`crate::inference::InferenceEncoder`], which also owns the fallback to burn for the families it does not cover;
 //! using it directly looks like this:
@@ -39,15 +41,29 @@ use crate::activation::Activation;
 use crate::bert::BertEmbeddings;
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{ModelError, Result};
+use crate::int8::{Int8Kernel, Int8Matrix};
 use crate::layers::TransformerLayer;
 
-/// `y = x · W + b` with `W` stored `[d_in, d_out]` row-major (burn's `Linear` layout).
+mod deberta_v2;
+
+/// `y = x · W + b` with `W` stored `[d_in, d_out]` row-major (burn's `Linear` layout), or quantized to int8
+/// ([`FusedEngine::quantize_int8`]: `weight` is then empty).
 #[derive(Debug, Clone)]
 struct Dense {
     weight: Vec<f32>,
+    int8: Option<Int8Matrix>,
     bias: Vec<f32>,
     d_in: usize,
     d_out: usize,
+}
+
+impl Dense {
+    fn quantize_int8(&mut self) {
+        if self.int8.is_none() {
+            self.int8 = Some(Int8Matrix::new(&self.weight, self.d_in, self.d_out));
+            self.weight = Vec::new();
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -65,9 +81,13 @@ struct Layer {
     intermediate: Dense,
     output: Dense,
     output_norm: Norm,
+    /// DeBERTa: the relative embeddings through this layer's key / query projections, `[2·span, hidden]` (empty
+    /// when the term is off). They depend on the weights only, so they are computed once, when the engine is built.
+    pos_key: Vec<f32>,
+    pos_query: Vec<f32>,
 }
 
-/// A BERT/RoBERTa/ELECTRA encoder ready for fast f32 CPU inference. Built from a loaded burn [`Encoder`] with
+/// A BERT/RoBERTa/ELECTRA/DeBERTa-v2 encoder ready for fast CPU inference. Built from a loaded burn [`Encoder`] with
 /// [`FusedEngine::from_encoder`]; `forward` gives the same last hidden state as the burn module.
 #[derive(Debug, Clone)]
 pub struct FusedEngine {
@@ -79,13 +99,17 @@ pub struct FusedEngine {
     position_padding_idx: Option<usize>,
     word: Vec<f32>,
     vocab: usize,
-    position: Vec<f32>,
+    /// Absolute position embeddings (absent in DeBERTa-v3).
+    position: Option<Vec<f32>>,
     max_positions: usize,
-    token_type: Vec<f32>,
+    /// Token-type embeddings (absent in DeBERTa-v3).
+    token_type: Option<Vec<f32>>,
     type_vocab: usize,
     embed_norm: Norm,
     project: Option<Dense>,
     layers: Vec<Layer>,
+    /// What DeBERTa-v2/v3 does differently (`None` for BERT, RoBERTa and ELECTRA).
+    deberta: Option<deberta_v2::DebertaParts>,
 }
 
 fn floats<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
@@ -101,7 +125,7 @@ fn dense<B: Backend>(linear: &Linear<B>) -> Result<Dense> {
         Some(b) => floats(b.val())?,
         None => vec![0.0; d_out],
     };
-    Ok(Dense { weight: floats(linear.weight.val())?, bias, d_in, d_out })
+    Ok(Dense { weight: floats(linear.weight.val())?, int8: None, bias, d_in, d_out })
 }
 
 fn norm<B: Backend>(ln: &LayerNorm<B>) -> Result<Norm> {
@@ -118,9 +142,21 @@ fn param_floats<B: Backend, const D: usize>(p: &Param<Tensor<B, D>>) -> Result<V
 }
 
 fn layer<B: Backend>(l: &TransformerLayer<B>) -> Result<Layer> {
-    let (q, k, v) = (dense(&l.attention.query)?, dense(&l.attention.key)?, dense(&l.attention.value)?);
+    Ok(Layer {
+        qkv: fuse_qkv(dense(&l.attention.query)?, dense(&l.attention.key)?, dense(&l.attention.value)?),
+        attention_output: dense(&l.attention_output)?,
+        attention_norm: norm(&l.attention_norm)?,
+        intermediate: dense(&l.intermediate)?,
+        output: dense(&l.output)?,
+        output_norm: norm(&l.output_norm)?,
+        pos_key: Vec::new(),
+        pos_query: Vec::new(),
+    })
+}
+
+/// Q, K and V side by side in one `[d_in, 3·h]` matrix: row i is `[q_i | k_i | v_i]`.
+fn fuse_qkv(q: Dense, k: Dense, v: Dense) -> Dense {
     let (d_in, h) = (q.d_in, q.d_out);
-    // Interleave row by row: row i of the fused matrix is [q_i | k_i | v_i].
     let mut weight = Vec::with_capacity(d_in * 3 * h);
     for i in 0..d_in {
         for part in [&q, &k, &v] {
@@ -128,19 +164,13 @@ fn layer<B: Backend>(l: &TransformerLayer<B>) -> Result<Layer> {
         }
     }
     let bias = [q.bias, k.bias, v.bias].concat();
-    Ok(Layer {
-        qkv: Dense { weight, bias, d_in, d_out: 3 * h },
-        attention_output: dense(&l.attention_output)?,
-        attention_norm: norm(&l.attention_norm)?,
-        intermediate: dense(&l.intermediate)?,
-        output: dense(&l.output)?,
-        output_norm: norm(&l.output_norm)?,
-    })
+    Dense { weight, int8: None, bias, d_in, d_out: 3 * h }
 }
 
 impl FusedEngine {
-    /// Copies the weights of a BERT, RoBERTa or ELECTRA encoder; `Ok(None)` for a family the engine does not
-    /// cover (DeBERTa-v2/v3), which [`crate::inference::InferenceEncoder`] then runs on burn.
+    /// Copies the weights of a BERT, RoBERTa, ELECTRA or DeBERTa-v2/v3 encoder; `Ok(None)` for what the engine
+    /// does not cover (DeBERTa-v2's convolution layer, `conv_kernel_size > 0`), which
+    /// [`crate::inference::InferenceEncoder`] then runs on burn.
     pub fn from_encoder<B: Backend>(encoder: &Encoder<B>, config: &EncoderConfig) -> Result<Option<Self>> {
         let (embeddings, project, layers, eps): (&BertEmbeddings<B>, Option<&Linear<B>>, &[TransformerLayer<B>], f64) =
             match (encoder, config) {
@@ -148,6 +178,7 @@ impl FusedEngine {
                 (Encoder::Electra(m), EncoderConfig::Electra(c)) => {
                     (&m.embeddings, m.embeddings_project.as_ref(), &m.layers, c.layer_norm_eps)
                 }
+                (Encoder::DebertaV2(m), EncoderConfig::DebertaV2(c)) => return FusedEngine::from_deberta_v2(m, c),
                 _ => return Ok(None),
             };
         let Some(first) = layers.first() else {
@@ -170,14 +201,33 @@ impl FusedEngine {
             position_padding_idx: embeddings.position_padding_idx,
             word: param_floats(&embeddings.word_embeddings.weight)?,
             vocab,
-            position: param_floats(&embeddings.position_embeddings.weight)?,
+            position: Some(param_floats(&embeddings.position_embeddings.weight)?),
             max_positions,
-            token_type: param_floats(&embeddings.token_type_embeddings.weight)?,
+            token_type: Some(param_floats(&embeddings.token_type_embeddings.weight)?),
             type_vocab,
             embed_norm: norm(&embeddings.layer_norm)?,
             project: project.map(dense).transpose()?,
             layers: layers.iter().map(layer).collect::<Result<_>>()?,
+            deberta: None,
         }))
+    }
+
+    /// Switches the encoder layers' projections (Q/K/V, attention output, both feed-forward matrices: nearly all
+    /// of the arithmetic) to dynamic int8 ([`crate::int8`]); embeddings, LayerNorm, softmax·V and the relation
+    /// head stay f32. Returns the int8 kernel this CPU runs. Hidden states then differ from f32 by about 1 %
+    /// (docs/performance.md measures what that does to predicted labels).
+    pub fn quantize_int8(&mut self) -> Int8Kernel {
+        for l in &mut self.layers {
+            for d in [&mut l.qkv, &mut l.attention_output, &mut l.intermediate, &mut l.output] {
+                d.quantize_int8();
+            }
+        }
+        Int8Kernel::detect()
+    }
+
+    /// Whether [`FusedEngine::quantize_int8`] was applied.
+    pub fn is_int8(&self) -> bool {
+        self.layers.iter().any(|l| l.qkv.int8.is_some())
     }
 
     /// Hidden size of the output.
@@ -204,8 +254,9 @@ impl FusedEngine {
                 token_type_ids.map_or(rows, <[i64]>::len)
             )));
         }
-        let mut x = self.embed(input_ids, token_type_ids, batch, seq)?;
-        if let Some(project) = &self.project {
+        let mut x = self.embed(input_ids, attention_mask, token_type_ids, batch, seq)?;
+        // ELECTRA projects after the embedding LayerNorm (DeBERTa before it, inside `embed`).
+        if let (Some(project), None) = (&self.project, &self.deberta) {
             let mut projected = vec![0.0; rows * self.hidden];
             linear_into(&mut projected, &x, rows, project, None);
             x = projected;
@@ -218,7 +269,7 @@ impl FusedEngine {
         let mut inter = vec![0.0; rows * inter_size];
         for layer in &self.layers {
             linear_into(&mut qkv, &x, rows, &layer.qkv, None);
-            self.attention(&qkv, attention_mask, &mut context, batch, seq);
+            self.attention(layer, &qkv, attention_mask, &mut context, batch, seq);
             // a = LN(x + W_o·context + b_o): the residual and bias are loaded first, gemm accumulates onto them.
             linear_into(&mut attended, &context, rows, &layer.attention_output, Some(&x));
             layer_norm_rows(&mut attended, h, &layer.attention_norm, self.eps);
@@ -231,8 +282,9 @@ impl FusedEngine {
         Ok(x)
     }
 
-    /// `LN(E_word[ids] + E_pos[positions] + E_type[types])`, positions as [`BertEmbeddings::position_ids`].
-    fn embed(&self, ids: &[i64], types: Option<&[i64]>, batch: usize, seq: usize) -> Result<Vec<f32>> {
+    /// `LN(E_word[ids] + E_pos[positions] + E_type[types])`, positions as [`BertEmbeddings::position_ids`];
+    /// DeBERTa: `LN(P·(E_word[ids] (+ E_pos) (+ E_type))) × mask`, with the projection `P` when it has one.
+    fn embed(&self, ids: &[i64], mask: &[i64], types: Option<&[i64]>, batch: usize, seq: usize) -> Result<Vec<f32>> {
         let e = self.embed_dim;
         let mut positions = vec![0usize; batch * seq];
         for b in 0..batch {
@@ -260,39 +312,60 @@ impl FusedEngine {
             if id < 0 || id as usize >= self.vocab {
                 return Err(bad("token id", id, self.vocab, i));
             }
-            if positions[i] >= self.max_positions {
+            if self.position.is_some() && positions[i] >= self.max_positions {
                 return Err(bad("position", positions[i] as i64, self.max_positions, i));
             }
             let t = types.map_or(0, |t| t[i]);
-            if t < 0 || t as usize >= self.type_vocab {
+            if self.token_type.is_some() && (t < 0 || t as usize >= self.type_vocab) {
                 return Err(bad("token type", t, self.type_vocab, i));
             }
         }
+        let deberta = self.deberta.is_some();
         let mut out = vec![0.0f32; batch * seq * e];
         out.par_chunks_mut(e).enumerate().for_each(|(i, row)| {
-            let w = &self.word[ids[i] as usize * e..][..e];
-            let p = &self.position[positions[i] * e..][..e];
-            let t = types.map_or(0, |t| t[i] as usize);
-            let tt = &self.token_type[t * e..][..e];
-            for (((o, a), b), c) in row.iter_mut().zip(w).zip(p).zip(tt) {
-                *o = a + b + c;
+            row.copy_from_slice(&self.word[ids[i] as usize * e..][..e]);
+            if let Some(position) = &self.position {
+                row.iter_mut().zip(&position[positions[i] * e..][..e]).for_each(|(o, p)| *o += p);
             }
+            if let Some(token_type) = &self.token_type {
+                let t = types.map_or(0, |t| t[i] as usize);
+                row.iter_mut().zip(&token_type[t * e..][..e]).for_each(|(o, t)| *o += t);
+            }
+            if !deberta {
+                layer_norm_row(row, &self.embed_norm, self.eps);
+            }
+        });
+        if !deberta {
+            return Ok(out);
+        }
+        if let Some(project) = &self.project {
+            let mut projected = vec![0.0; batch * seq * self.hidden];
+            linear_into(&mut projected, &out, batch * seq, project, None);
+            out = projected;
+        }
+        out.par_chunks_mut(self.hidden).zip(mask.par_iter()).for_each(|(row, &m)| {
             layer_norm_row(row, &self.embed_norm, self.eps);
+            if m == 0 {
+                row.fill(0.0);
+            }
         });
         Ok(out)
     }
 
     /// Multi-head attention over the fused `qkv` rows `[batch·seq, 3·hidden]` into `context` `[batch·seq, hidden]`.
-    fn attention(&self, qkv: &[f32], mask: &[i64], context: &mut [f32], batch: usize, seq: usize) {
+    fn attention(&self, layer: &Layer, qkv: &[f32], mask: &[i64], context: &mut [f32], batch: usize, seq: usize) {
         let (h, heads) = (self.hidden, self.heads);
         let d = h / heads;
-        let scale = 1.0 / (d as f32).sqrt();
+        // DeBERTa divides by √(d · (1 + #relative terms)).
+        let scale_factor = self.deberta.as_ref().map_or(1, |p| p.scale_factor);
+        let scale = 1.0 / ((d * scale_factor) as f32).sqrt();
+        let relative = self.deberta.as_ref().and_then(|p| p.relative.as_ref()).map(|r| r.indices(seq));
         let out = SharedMut(context.as_mut_ptr());
         // HF's additive mask: 0 for kept keys, the most negative f32 for padding (exp underflows to exactly 0).
         let key_bias: Vec<f32> = mask.iter().map(|&m| if m != 0 { 0.0 } else { f32::MIN }).collect();
         (0..batch * heads).into_par_iter().for_each_init(
-            || vec![0.0f32; seq * seq],
-            |scores, task| {
+            || (vec![0.0f32; seq * seq], deberta_v2::RelativeScratch::default()),
+            |(scores, scratch), task| {
                 let (b, head) = (task / heads, task % heads);
                 let base = b * seq * 3 * h + head * d;
                 let (q, k, v) = (qkv[base..].as_ptr(), qkv[base + h..].as_ptr(), qkv[base + 2 * h..].as_ptr());
@@ -322,7 +395,24 @@ impl FusedEngine {
                     );
                 }
                 let key_bias = &key_bias[b * seq..(b + 1) * seq];
-                softmax_rows(scores, key_bias);
+                if let Some(relative) = &relative {
+                    let qk = deberta_v2::HeadRows { q, k, row_stride: 3 * h, offset: head * d, width: d, hidden: h };
+                    deberta_v2::add_relative_bias(scores, scratch, layer, relative, qk, seq, scale);
+                }
+                if self.deberta.is_some() {
+                    // DeBERTa masks query-key pairs: a padding query masks its whole row, which softmax then
+                    // spreads evenly over all positions (HF fills the most negative value everywhere).
+                    let mask = &mask[b * seq..(b + 1) * seq];
+                    for (row, &m) in scores.chunks_mut(seq).zip(mask) {
+                        if m == 0 {
+                            row.fill(1.0 / seq as f32);
+                        } else {
+                            softmax_rows(row, key_bias);
+                        }
+                    }
+                } else {
+                    softmax_rows(scores, key_bias);
+                }
                 // context[b, :, head] = P V  ([seq, seq] × [seq, d])
                 // SAFETY: each (b, head) task writes its own [seq, d] block of `context` (row stride h), so the
                 // parallel writes never overlap; `v` rows have stride 3h.
@@ -380,6 +470,10 @@ fn linear_into(dst: &mut [f32], src: &[f32], rows: usize, layer: &Dense, residua
             }
         }),
         None => dst.par_chunks_mut(n).for_each(|o| o.copy_from_slice(&layer.bias)),
+    }
+    if let Some(int8) = &layer.int8 {
+        int8.accumulate(dst, &src[..rows * k], rows);
+        return;
     }
     let threads = rayon::current_num_threads();
     let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };

@@ -1,6 +1,6 @@
 //! The fused engine (through `re_train::infer::Predictor`) against burn on a freshly trained tiny model: the same
 //! probabilities within 1e-5 and the same labels, for `predict_probs`, `predict_file_with` and the dev evaluation
-//! of `train_with`.
+//! of `train_with`; and the int8 engine against f32 (close probabilities, the same clear labels).
 use std::path::{Path, PathBuf};
 
 use re_data::io::{read_records, ReadOptions};
@@ -108,6 +108,25 @@ fn fused_engine_predicts_like_burn_after_training() {
     println!("predict_probs: max |Δ| between engines = {diff:.3e}");
     assert!(diff <= TOLERANCE, "max |Δ| {diff}");
 
+    // int8 projections: close to f32, and the same label wherever f32's top two are not nearly tied.
+    let int8 =
+        Predictor::for_spec(load_model::<Cpu>(&best, &device).unwrap().0, &spec, InferenceEngine::FusedInt8).unwrap();
+    assert_eq!(int8.engine(), InferenceEngine::FusedInt8);
+    let (p_int8, fb_int8) = predict_probs(&int8, &examples, 32, pad, k, &device).unwrap();
+    assert_eq!(fb_int8, fb_fused);
+    let int8_diff = p_fused.iter().zip(&p_int8).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let (mut same, mut clear_flips) = (0, 0);
+    for (a, b) in p_fused.chunks(k).zip(p_int8.chunks(k)) {
+        let ((ia, margin), (ib, _)) = (top2(a), top2(b));
+        same += usize::from(ia == ib);
+        clear_flips += usize::from(ia != ib && margin > 0.05);
+    }
+    println!("int8 vs f32: max |Δ prob| {int8_diff:.3e}, same label on {same} of {} rows", gold.len());
+    assert!(int8_diff > 0.0, "the int8 engine gave f32's numbers exactly");
+    assert!(int8_diff < 0.05, "int8 probabilities differ by {int8_diff}");
+    assert_eq!(clear_flips, 0, "int8 changed a label f32 gave with a margin > 0.05");
+    assert!(same * 100 >= gold.len() * 95, "same label on {same} of {} rows", gold.len());
+
     // The dev loss logged by the fused evaluation equals the one burn gives for the same weights.
     let logged = read_metrics(&cfg.out.join("metrics.jsonl")).unwrap()[0].dev_loss.unwrap();
     let burn_loss =
@@ -146,8 +165,8 @@ fn fused_engine_predicts_like_burn_after_training() {
 }
 
 #[test]
-fn fused_engine_falls_back_to_burn_for_deberta() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/parity/deberta_v3/safetensors");
+fn fused_engine_falls_back_to_burn_for_deberta_v2_with_convolution() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/parity/deberta_v2/safetensors");
     let device = Default::default();
     let (encoder, config, _) = re_models::hub::load_encoder::<Cpu>(&dir, &device).unwrap();
     let head = re_models::head::RelationHeadConfig::new(config.hidden_size(), 3, re_models::head::SpanPooling::Cls)
@@ -162,6 +181,8 @@ fn engine_names_parse() {
     assert_eq!("burn".parse::<InferenceEngine>().unwrap(), InferenceEngine::Burn);
     assert_eq!("fused".parse::<InferenceEngine>().unwrap(), InferenceEngine::Fused);
     assert_eq!(InferenceEngine::Fused.to_string(), "fused");
+    assert_eq!("fused-int8".parse::<InferenceEngine>().unwrap(), InferenceEngine::FusedInt8);
+    assert_eq!(InferenceEngine::FusedInt8.to_string(), "fused-int8");
     assert!("gpu".parse::<InferenceEngine>().is_err());
     // `re_train::InferenceEngine` is the re-models type, re-exported.
     let _: re_models::inference::InferenceEngine = re_train::InferenceEngine::Fused;
