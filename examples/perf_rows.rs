@@ -279,21 +279,19 @@ fn encoder_rows<B: Backend>(
         };
         let dir = dir.unwrap_or_else(|| "deberta-v3-base shape, random weights".into());
         // int8: how far its last hidden state is from the f32 engine's on the same input (ort_rows.py reports the
-        // same for ONNX Runtime's int8 against fp32).
-        let f32_hidden = match engine {
+        // same for ONNX Runtime's int8 against fp32). The int8 engine is the f32 one quantized, so both hold the
+        // same weights even for the randomly initialised (lazily materialised) DeBERTa row.
+        let (encoder, f32_hidden) = match engine {
             InferenceEngine::FusedInt8 => {
-                let f32_engine = InferenceEncoder::new(encoder.clone(), &config, InferenceEngine::Fused)?;
-                Some(
-                    f32_engine
-                        .forward(padded, device)?
-                        .into_data()
-                        .to_vec::<f32>()
-                        .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-                )
+                let mut encoder = InferenceEncoder::new(encoder, &config, InferenceEngine::Fused)?;
+                let hidden = encoder.forward(padded, device)?.into_data();
+                if let InferenceEncoder::Fused(fused) = &mut encoder {
+                    fused.quantize_int8();
+                }
+                (encoder, Some(hidden.to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?))
             }
-            _ => None,
+            _ => (InferenceEncoder::new(encoder, &config, engine)?, None),
         };
-        let encoder = InferenceEncoder::new(encoder, &config, engine)?;
         if encoder.engine() != engine {
             bail!("{}: the {engine} engine does not cover {} encoders", dir.display(), config.family());
         }
@@ -322,6 +320,9 @@ fn encoder_rows<B: Backend>(
 /// no checkpoint of that size can be downloaded here. kre-side only (no PyTorch column).
 fn deberta_v3_base_random<B: Backend>(device: &B::Device) -> (re_models::encoder::Encoder<B>, EncoderConfig) {
     let config = re_models::deberta_v2::DebertaV2Config {
+        relative_attention: true,
+        norm_rel_ebd: "layer_norm".into(),
+        layer_norm_eps: 1e-7,
         vocab_size: 128_100,
         hidden_size: 768,
         num_hidden_layers: 12,

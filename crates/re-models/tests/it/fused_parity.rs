@@ -198,3 +198,29 @@ fn minilm_engine_matches_burn_on_a_padded_batch() {
     let same_as_direct = hidden[1].iter().zip(&fast).all(|(a, b)| a == b);
     assert!(same_as_direct, "InferenceEncoder::Fused returns the engine's own numbers");
 }
+
+/// The int8 engine on every family's parity checkpoint stays close to the f32 engine: mean |Δ| of the last hidden
+/// state under 5 % of its mean magnitude (8-bit weights and activations on these 32-wide toy encoders).
+#[test]
+fn int8_engine_stays_close_to_f32_on_every_family() {
+    for (family, use_types) in [("bert", true), ("roberta", false), ("electra", true), ("deberta_v3", false)] {
+        let dir = fixture_dir(family).join("safetensors");
+        let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
+        let f32_engine = FusedEngine::from_encoder(&encoder, &config).unwrap().unwrap();
+        let mut int8_engine = f32_engine.clone();
+        int8_engine.quantize_int8();
+        assert!(int8_engine.is_int8() && !f32_engine.is_int8());
+        let case = expected(family).cases.into_iter().find(|c| c.name == "batch_padded").expect("padded case");
+        let (batch, seq) = (case.input_ids.len(), case.input_ids[0].len());
+        let flat = |rows: &[Vec<i64>]| rows.iter().flatten().copied().collect::<Vec<_>>();
+        let (ids, mask, types) = (flat(&case.input_ids), flat(&case.attention_mask), flat(&case.token_type_ids));
+        let types = use_types.then_some(types.as_slice());
+        let exact = f32_engine.forward(&ids, &mask, types, batch, seq).unwrap();
+        let approx = int8_engine.forward(&ids, &mask, types, batch, seq).unwrap();
+        let mean_diff = exact.iter().zip(&approx).map(|(a, b)| (a - b).abs()).sum::<f32>() / exact.len() as f32;
+        let mean_size = exact.iter().map(|a| a.abs()).sum::<f32>() / exact.len() as f32;
+        println!("int8 vs f32, {family}: mean |Δ| {mean_diff:.4} (mean |h| {mean_size:.3})");
+        assert!(mean_diff > 0.0, "{family}: int8 gave f32's numbers");
+        assert!(mean_diff < 0.05 * mean_size, "{family}: mean |Δ| {mean_diff} vs mean |h| {mean_size}");
+    }
+}
