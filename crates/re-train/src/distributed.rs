@@ -162,14 +162,19 @@ pub(crate) struct Peers<'a> {
 }
 
 impl Peers<'_> {
-    /// Peer ids are unique over all nodes: node `r`'s device `i` is `r × local + i`.
+    /// Local peers per operation: the devices, plus across nodes the gate peer of [`Peers::sum`].
+    fn slots(&self) -> usize {
+        self.local + usize::from(self.nodes.is_some())
+    }
+
+    /// Peer ids are unique over all nodes: node `r`'s slot `i` is `r × slots + i`.
     pub fn id(&self, device: usize) -> PeerId {
         let rank = self.nodes.map_or(0, |n| n.rank as usize);
-        PeerId::from(rank * self.local + device)
+        PeerId::from(rank * self.slots() + device)
     }
 
     fn config(&self) -> CollectiveConfig {
-        let config = CollectiveConfig::default().with_num_devices(self.local);
+        let config = CollectiveConfig::default().with_num_devices(self.slots());
         let Some(n) = self.nodes else {
             return config;
         };
@@ -206,6 +211,9 @@ impl Peers<'_> {
         if self.local == 1 {
             self.ready(what)?;
         }
+        if device == 0 {
+            self.open_gate::<B>(&on, count);
+        }
         self.bounded(what, move || register::<B>(peer, on, config))?.map_err(|e| self.failed(peer, what, e))?;
         let primitive = values.into_primitive().tensor();
         let reduced = self.bounded(what, move || all_reduce::<B>(peer, primitive, ReduceOperation::Sum));
@@ -219,6 +227,32 @@ impl Peers<'_> {
         // The per-step cost of the collective (docs/distributed.md measures it from these lines).
         tracing::debug!(peer = peer.0, values = count, seconds = started.elapsed().as_secs_f64(), "{what}");
         Ok(Tensor::from_primitive(TensorPrimitive::Float(reduced)))
+    }
+
+    /// Across nodes: one more local peer, which registers only once this node's tensor service accepts
+    /// connections, then adds zeros. burn-collective starts that service in a task at the first local registration
+    /// and tells the coordinator as soon as every local peer has registered; under load the other nodes could hear
+    /// back from the coordinator and connect before the service listened (burn does not retry that connection,
+    /// and the collective is lost). With the gate last, no node learns the others' addresses before they listen.
+    fn open_gate<B: Backend>(&self, on: &B::Device, count: usize) {
+        let Some(nodes) = self.nodes else {
+            return;
+        };
+        let gate = self.id(self.local);
+        let (config, on) = (self.config(), on.clone());
+        let (port, timeout) = (nodes.node_address.port(), nodes.peer_timeout);
+        let spawned = std::thread::Builder::new().name("kre-collective-gate".into()).spawn(move || {
+            if !wait_until_listening(port, timeout) || register::<B>(gate, on.clone(), config).is_err() {
+                return; // the device peers then wait out their timeout and report it
+            }
+            let zeros = Tensor::<B, 1>::zeros([count], &on).into_primitive().tensor();
+            if all_reduce::<B>(gate, zeros, ReduceOperation::Sum).is_ok() {
+                let _ = finish_collective::<B>(gate);
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the collective gate thread: {e}");
+        }
     }
 
     /// Run a blocking collective call; across nodes, on a helper thread and for at most the peer timeout (a call
@@ -259,6 +293,19 @@ impl Peers<'_> {
             )),
         }
     }
+}
+
+/// Whether something accepts connections on this machine's `port` within `timeout` (polled every 2 ms).
+fn wait_until_listening(port: u16, timeout: Duration) -> bool {
+    let started = std::time::Instant::now();
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    while started.elapsed() < timeout {
+        if std::net::TcpStream::connect_timeout(&address, Duration::from_millis(100)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
 }
 
 /// Make every node's copy of `model` equal rank 0's (a sum in which the other nodes contribute zeros), before
