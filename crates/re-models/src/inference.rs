@@ -138,8 +138,8 @@ pub enum InferenceEncoder<B: Backend> {
 
 impl<B: Backend> InferenceEncoder<B> {
     /// Prepares `encoder` (built from `config`) for `engine`. [`InferenceEngine::Fused`] falls back to burn, with a
-    /// `debug` log line, for the families the fused engine does not cover (DeBERTa-v2/v3); it copies the weights
-    /// out of the module once.
+    /// `debug` log line, for what the fused engine does not cover (DeBERTa-v2's convolution layer); it copies the
+    /// weights out of the module once. [`InferenceEngine::FusedInt8`] also quantizes them.
     pub fn new(encoder: Encoder<B>, config: &EncoderConfig, engine: InferenceEngine) -> Result<Self> {
         match engine {
             InferenceEngine::Burn => Ok(InferenceEncoder::Burn(encoder)),
@@ -153,7 +153,7 @@ impl<B: Backend> InferenceEncoder<B> {
                 }
                 None => {
                     tracing::debug!(
-                        "the fused engine does not cover {} encoders; running the encoder on burn",
+                        "the fused engine does not cover this {} encoder; running it on burn",
                         config.family()
                     );
                     Ok(InferenceEncoder::Burn(encoder))
@@ -284,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn deberta_falls_back_to_burn() {
+    fn deberta_v2_with_a_convolution_layer_falls_back_to_burn() {
         let device = Default::default();
         let config = EncoderConfig::DebertaV2(DebertaV2Config {
             vocab_size: 100,
@@ -293,6 +293,7 @@ mod tests {
             num_attention_heads: 4,
             intermediate_size: 64,
             max_position_embeddings: 16,
+            conv_kernel_size: 3,
             ..Default::default()
         });
         let encoder = InferenceEncoder::new(config.init::<B>(&device), &config, InferenceEngine::Fused).expect("new");

@@ -5,8 +5,9 @@
 //!   choice on CUDA).
 //! - [`InferenceEngine::Fused`]: the encoder runs through the fused engine ([`re_models::fused::FusedEngine`], fused
 //!   f32 kernels, several times faster than burn's NdArray backend, equal to it within ~3e-6), which copies the
-//!   weights out of the model once per [`Predictor`]; families it does not cover (DeBERTa) fall back to burn
-//!   inside [`InferenceEncoder::new`].
+//!   weights out of the model once per [`Predictor`]; what it does not cover (DeBERTa-v2's convolution layer)
+//!   falls back to burn inside [`InferenceEncoder::new`]. [`InferenceEngine::FusedInt8`] is the same engine with
+//!   int8 projections.
 //!
 //! Either way the head runs on burn. The caller picks the engine explicitly (`kre predict --engine`,
 //! `--device cpu` → fused); nothing here inspects the backend type.
