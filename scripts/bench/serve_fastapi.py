@@ -10,7 +10,11 @@ the run's tokenizer.json (HF `tokenizers`), the entity markers are kre's default
 (`@ * person * 이순신 @`, `# ^ organization ^ 조선 #`) and the head is kre's default: the hidden states at the two
 entity-start markers, concatenated, → Linear(2H, labels) → softmax.
 
-    python scripts/bench/serve_fastapi.py --model-dir RUN_DIR --port 8090 [--threads N]
+With `--int8` the encoder's Linear layers are quantized with PyTorch's dynamic int8 quantization
+(`torch.ao.quantization.quantize_dynamic`, qint8 weights, int8 activations quantized per call), the int8 anchor
+for `kre serve --engine fused-int8`.
+
+    python scripts/bench/serve_fastapi.py --model-dir RUN_DIR --port 8090 [--threads N] [--int8]
 """
 import argparse
 import json
@@ -28,6 +32,7 @@ def main() -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8090)
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    ap.add_argument("--int8", action="store_true", help="dynamic int8 quantization of the encoder's Linear layers")
     args = ap.parse_args()
     if not args.host.startswith("127.") and args.host != "localhost":
         raise SystemExit("serve_fastapi.py listens on loopback only")
@@ -47,6 +52,12 @@ def main() -> None:
     config = AutoConfig.from_pretrained(model_dir)
     torch.manual_seed(0)
     encoder = AutoModel.from_config(config, add_pooling_layer=False).eval()
+    if args.int8:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the API's deprecation notice; it is what a user runs today
+            encoder = torch.ao.quantization.quantize_dynamic(encoder, {torch.nn.Linear}, dtype=torch.qint8)
     hidden = config.hidden_size
     classifier = torch.nn.Linear(2 * hidden, len(labels)).eval()
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))

@@ -9,8 +9,9 @@
 # base = a roberta-base-size encoder (`--model tiny` with 768 hidden, 12 layers, 12 heads, 3072 intermediate).
 # Weights come from one short training run on the synthetic set (their values do not matter for speed; the
 # FastAPI side uses random weights of the same architecture, size and head shape).
-# For each size: kre serve and FastAPI at concurrency CONCURRENCY (default 1,8,64) with /v1/predict bodies of
-# 1, 1, 2, 4 records; then kre alone with every 4th request a /v1/extract text (the mix), and kre with a queue of 4
+# For each size: kre serve (its defaults) and FastAPI at concurrency CONCURRENCY (default 1,8,64) with /v1/predict
+# bodies of 1, 1, 2, 4 records; kre alone with every 4th request a /v1/extract text (the mix); both again in int8
+# (kre --engine fused-int8, FastAPI with PyTorch dynamic int8 quantization); and kre with a queue of 4
 # at concurrency 64 (above the queue limit: 503s expected, none lost). Results: $OUT/results.jsonl and the tables
 # on stdout. Env: REQUESTS (400), CONCURRENCY (1,8,64), MAX_SECONDS (120), CORES (taskset list for both servers,
 # default: all), OUT (runs/serve_load), KRE_BIN / LOAD_BIN (prebuilt binaries), SERVE_VENV (.venv-serve).
@@ -99,17 +100,24 @@ for size in "${sizes[@]}"; do
   run="$(train_run "$size")"
   echo
   echo "## $size ($run)"
-  start_server "$out/kre-$size.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0 \
-    --max-batch-size 32 --max-wait-ms 5
+  start_server "$out/kre-$size.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0
   load "kre-$size" --concurrency "$concurrency"
   load "kre-$size-mix" --concurrency 8 --texts-every 4
   stop_server
   start_server "$out/fastapi-$size.log" "$venv/bin/python" "$here/serve_fastapi.py" --model-dir "$run" --port 18090
   load "fastapi-$size" --concurrency "$concurrency"
   stop_server
+  # int8 on both sides: kre's int8 engine, PyTorch's dynamic int8 quantization.
+  start_server "$out/kre-$size-int8.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0 --engine fused-int8
+  load "kre-$size-int8" --concurrency "$concurrency"
+  stop_server
+  start_server "$out/fastapi-$size-int8.log" "$venv/bin/python" "$here/serve_fastapi.py" --model-dir "$run" \
+    --port 18090 --int8
+  load "fastapi-$size-int8" --concurrency "$concurrency"
+  stop_server
   # Above the queue limit: a queue of 4 at concurrency 64 answers some 503s and loses nothing.
   start_server "$out/kre-$size-queue4.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0 \
-    --max-batch-size 32 --max-wait-ms 5 --queue-capacity 4
+    --queue-capacity 4
   load "kre-$size-queue4" --concurrency 64
   stop_server
 done

@@ -12,6 +12,10 @@ pub struct ServeConfig {
     pub encoder_batch_size: usize,
     /// Model threads, each with its own copy of the model, sharing one queue.
     pub model_threads: usize,
+    /// Threads each model thread computes on (its own rayon pool, the model thread included); `None`: rayon's
+    /// global pool, shared by all model threads. On the CPU, cores / model threads keeps the copies from
+    /// queueing on one pool.
+    pub compute_threads_per_model: Option<usize>,
     /// How long the model thread waits, after taking a request, for more requests to fill the batch.
     pub max_wait: Duration,
     /// Requests waiting for the model thread; one more is refused with 503 and `Retry-After`.
@@ -30,6 +34,7 @@ impl Default for ServeConfig {
             max_batch_size: 32,
             encoder_batch_size: 8,
             model_threads: 1,
+            compute_threads_per_model: None,
             max_wait: Duration::from_millis(5),
             queue_capacity: 256,
             max_body_bytes: 2 * 1024 * 1024,
@@ -46,6 +51,7 @@ impl ServeConfig {
             ("max batch size", self.max_batch_size),
             ("encoder batch size", self.encoder_batch_size),
             ("model threads", self.model_threads),
+            ("compute threads per model", self.compute_threads_per_model.unwrap_or(1)),
             ("queue capacity", self.queue_capacity),
             ("max body bytes", self.max_body_bytes),
             ("max sentence chars", self.max_sentence_chars),

@@ -7,9 +7,12 @@
 //! for more until `max_batch_size` records are gathered, scores them all in one [`Scorer::score`] call and sends
 //! each job its own rows. A job that would overflow the batch starts the next one; a job with more records than
 //! `max_batch_size` is scored alone. Within a call, the scorer runs the records in length-sorted chunks of
-//! `encoder_batch_size`.
+//! `encoder_batch_size`. With several model threads, a thread stops gathering once it holds one encoder chunk
+//! and another thread is idle, so the other thread scores the next requests at the same time instead of waiting
+//! for a batch of many chunks that one thread runs one after another.
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -221,14 +224,24 @@ where
     config.validate().map_err(ServeError::Startup)?;
     let (sender, receiver) = sync_channel::<Job>(config.queue_capacity);
     let receiver = Arc::new(Mutex::new(receiver));
+    let idle = Arc::new(AtomicUsize::new(0));
     let load = Arc::new(load);
     type Ready = std::result::Result<(Vec<String>, serde_json::Value), String>;
     let (ready_tx, ready_rx) = sync_channel::<Ready>(config.model_threads);
     let mut threads = Vec::with_capacity(config.model_threads);
     for i in 0..config.model_threads {
         let (load, receiver, ready_tx) = (Arc::clone(&load), Arc::clone(&receiver), ready_tx.clone());
+        let idle = Arc::clone(&idle);
         let (thread_config, thread_metrics) = (config.clone(), Arc::clone(&metrics));
         let thread = std::thread::Builder::new().name(format!("kre-model-{i}")).spawn(move || {
+            // This thread becomes the only caller of its own pool, so model copies do not queue on one pool.
+            let _pool = match thread_config.compute_threads_per_model.map(own_pool).transpose() {
+                Ok(pool) => pool,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("starting the model thread's compute pool: {e}")));
+                    return;
+                }
+            };
             let served = match catch_unwind(AssertUnwindSafe(|| load())) {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -245,10 +258,11 @@ where
                 let finder = served.extractor.as_ref().is_some_and(|e| e.finder().is_some());
                 map.insert("mention_finder".into(), finder.into());
                 map.insert("model_threads".into(), thread_config.model_threads.into());
+                map.insert("compute_threads_per_model".into(), rayon::current_num_threads().into());
             }
             let _ = ready_tx.send(Ok((served.scorer.labels().to_vec(), info)));
             drop(ready_tx);
-            run(&served, &receiver, &thread_config, &thread_metrics);
+            run(&served, &receiver, &idle, &thread_config, &thread_metrics);
         });
         match thread {
             Ok(t) => threads.push(t),
@@ -282,15 +296,31 @@ where
     Ok(WorkerHandle { queue, threads })
 }
 
+/// A rayon pool of `threads` threads that the calling thread belongs to (as its first worker): rayon work started
+/// on this thread (the fused engine's parallel loops and GEMMs) runs on this pool instead of the global one.
+/// The pool lives as long as the returned handle.
+fn own_pool(threads: usize) -> std::result::Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).use_current_thread().build()
+}
+
 /// A model thread's loop: gather a batch (holding the queue), score it (not holding it), answer; until every
-/// sender is gone and the queue is empty.
-fn run<S: Scorer>(served: &Served<S>, receiver: &Mutex<Receiver<Job>>, config: &ServeConfig, metrics: &Metrics) {
+/// sender is gone and the queue is empty. `idle` counts the model threads waiting for the queue.
+fn run<S: Scorer>(
+    served: &Served<S>,
+    receiver: &Mutex<Receiver<Job>>,
+    idle: &AtomicUsize,
+    config: &ServeConfig,
+    metrics: &Metrics,
+) {
     let mut next: Option<Prepared> = None;
     loop {
         let jobs = {
+            idle.fetch_add(1, Ordering::SeqCst);
             // A poisoned lock only means another model thread panicked while gathering; the channel is intact.
             let receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
-            gather(served, &receiver, &mut next, config, metrics)
+            idle.fetch_sub(1, Ordering::SeqCst);
+            let another_idle = || idle.load(Ordering::SeqCst) > 0;
+            gather(served, &receiver, &mut next, config, metrics, another_idle)
         };
         match jobs {
             Some(jobs) => score_batch(served, jobs, config, metrics),
@@ -300,13 +330,15 @@ fn run<S: Scorer>(served: &Served<S>, receiver: &Mutex<Receiver<Job>>, config: &
 }
 
 /// One batch: `next` (a job left over from the last batch) or the next job, then whatever arrives within
-/// `max_wait` up to `max_batch_size` records. `None` when the queue is closed and empty.
+/// `max_wait` up to `max_batch_size` records; but no more than one encoder chunk while `another_idle()` (a model
+/// thread that could score the rest in parallel). `None` when the queue is closed and empty.
 fn gather<S: Scorer>(
     served: &Served<S>,
     receiver: &Receiver<Job>,
     next: &mut Option<Prepared>,
     config: &ServeConfig,
     metrics: &Metrics,
+    another_idle: impl Fn() -> bool,
 ) -> Option<Vec<Prepared>> {
     let first = loop {
         if let Some(job) = next.take() {
@@ -321,12 +353,20 @@ fn gather<S: Scorer>(
     let deadline = Instant::now() + config.max_wait;
     let mut size = first.records.len();
     let mut jobs = vec![first];
-    while size < config.max_batch_size {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        match receiver.recv_timeout(deadline - now) {
+    while size < config.max_batch_size && !(size >= config.encoder_batch_size && another_idle()) {
+        // Jobs already queued join at once; only then is it worth waiting (up to the deadline) for more.
+        let job = match receiver.try_recv() {
+            Ok(job) => Ok(job),
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                receiver.recv_timeout(deadline - now)
+            }
+        };
+        match job {
             Ok(job) => {
                 metrics.queue_pop();
                 let Some(job) = prepare(served, job) else { continue };
@@ -469,8 +509,8 @@ mod tests {
         labels: Vec<String>,
         calls: Arc<AtomicUsize>,
         delay: Duration,
-        /// Names of the threads that scored.
-        threads: Arc<Mutex<std::collections::BTreeSet<String>>>,
+        /// Names of the threads that scored, each with the rayon threads it computed on.
+        threads: Arc<Mutex<std::collections::BTreeSet<(String, usize)>>>,
     }
 
     impl Scorer for Echo {
@@ -480,7 +520,7 @@ mod tests {
         fn score(&self, records: &[RelationRecord], _: usize) -> std::result::Result<Vec<f64>, ScoreError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let name = std::thread::current().name().unwrap_or_default().to_string();
-            self.threads.lock().unwrap().insert(name);
+            self.threads.lock().unwrap().insert((name, rayon::current_num_threads()));
             std::thread::sleep(self.delay);
             if let Some(r) = records.iter().find(|r| r.sentence == "bad") {
                 return Err(ScoreError::Record(format!("record {}: cannot encode", r.id)));
@@ -600,7 +640,7 @@ mod tests {
 
     #[test]
     fn model_threads_share_the_queue() {
-        let threads: Arc<Mutex<std::collections::BTreeSet<String>>> = Arc::default();
+        let threads: Arc<Mutex<std::collections::BTreeSet<(String, usize)>>> = Arc::default();
         let seen = Arc::clone(&threads);
         let load = move || {
             let scorer = Echo {
@@ -632,8 +672,82 @@ mod tests {
             assert_eq!(a, &vec![(i + 1) as f64]);
         }
         worker.join().unwrap();
-        let names = threads.lock().unwrap().clone();
-        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["kre-model-0", "kre-model-1"]);
+        let names: Vec<String> = threads.lock().unwrap().iter().map(|(name, _)| name.clone()).collect();
+        assert_eq!(names, ["kre-model-0", "kre-model-1"]);
+    }
+
+    #[test]
+    fn requests_queued_while_the_model_is_busy_share_the_next_call_without_waiting() {
+        // No wait at all: the first request is scored alone; the four sent while it runs are already queued when
+        // the thread comes back, so they make one call, not four.
+        let config = ServeConfig { max_wait: Duration::ZERO, max_batch_size: 32, ..Default::default() };
+        let (worker, calls) = start(&config, Duration::from_millis(150));
+        let rt = runtime();
+        let answers = rt.block_on(async {
+            let q = worker.queue.clone();
+            let first = tokio::spawn(async move { q.score(vec![record("0", "가")]).await });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let rest: Vec<_> = (1..5)
+                .map(|i| {
+                    let q = worker.queue.clone();
+                    tokio::spawn(async move { q.score(vec![record(&i.to_string(), &"가".repeat(i + 1))]).await })
+                })
+                .collect();
+            let mut out = vec![first.await.unwrap().unwrap()];
+            for t in rest {
+                out.push(t.await.unwrap().unwrap());
+            }
+            out
+        });
+        for (i, a) in answers.iter().enumerate() {
+            assert_eq!(a, &vec![(i + 1) as f64, 1.0]);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        worker.join().unwrap();
+    }
+
+    #[test]
+    fn an_idle_model_thread_takes_what_is_beyond_one_encoder_chunk() {
+        // Two model threads on one core each, chunks of 2 records, a long wait: eight requests at once are not
+        // gathered into one batch by one thread while the other idles; both score, each on its own one-thread pool.
+        let threads: Arc<Mutex<std::collections::BTreeSet<(String, usize)>>> = Arc::default();
+        let seen = Arc::clone(&threads);
+        let load = move || {
+            let scorer = Echo {
+                labels: vec!["x".into()],
+                calls: Arc::default(),
+                delay: Duration::from_millis(50),
+                threads: Arc::clone(&seen),
+            };
+            Ok(Served { scorer, extractor: None })
+        };
+        let config = ServeConfig {
+            model_threads: 2,
+            compute_threads_per_model: Some(1),
+            encoder_batch_size: 2,
+            max_batch_size: 32,
+            max_wait: Duration::from_millis(200),
+            ..Default::default()
+        };
+        let worker = spawn_worker(load, &config, Arc::new(Metrics::default())).unwrap();
+        std::thread::sleep(Duration::from_millis(50)); // both threads reach the queue
+        let rt = runtime();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|i| {
+                    let q = worker.queue.clone();
+                    tokio::spawn(async move { q.score(vec![record(&i.to_string(), &"라".repeat(i + 1))]).await })
+                })
+                .collect();
+            for (i, t) in tasks.into_iter().enumerate() {
+                assert_eq!(t.await.unwrap().unwrap(), vec![(i + 1) as f64]);
+            }
+        });
+        let batches = worker.queue.metrics().batch_records();
+        assert_eq!(batches.sum(), 8.0);
+        worker.join().unwrap();
+        let seen: Vec<_> = threads.lock().unwrap().iter().cloned().collect();
+        assert_eq!(seen, [("kre-model-0".to_string(), 1), ("kre-model-1".to_string(), 1)]);
     }
 
     #[test]

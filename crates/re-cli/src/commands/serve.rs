@@ -33,11 +33,13 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 8)]
     pub encoder_batch_size: usize,
     /// Model threads, each with its own copy of the model, taking batches from one queue. Default: the CPU cores
-    /// (at most 4) with --device cpu (the fused engine runs a batch on about one core), 1 on a GPU.
+    /// (at most 4) with --device cpu, 1 on a GPU. On the CPU each thread computes on its own share of the cores
+    /// (cores / model threads).
     #[arg(long)]
     pub model_threads: Option<usize>,
-    /// How long the model thread waits for more requests to fill a batch, in milliseconds.
-    #[arg(long, default_value_t = 5)]
+    /// How long a model thread, after taking a request and the requests already queued, waits for more to fill
+    /// the batch, in milliseconds. 0: no wait (requests that arrive while the model is busy still share a batch).
+    #[arg(long, default_value_t = 0)]
     pub max_wait_ms: u64,
     /// Requests waiting for the model; more are answered 503 with Retry-After.
     #[arg(long, default_value_t = 256)]
@@ -67,16 +69,15 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     fn config(&self) -> ServeConfig {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpu = self.device.is_cpu();
+        let model_threads = self.model_threads.unwrap_or(if cpu { cores.min(4) } else { 1 });
         ServeConfig {
             max_batch_size: self.max_batch_size,
             encoder_batch_size: self.encoder_batch_size,
-            model_threads: self.model_threads.unwrap_or_else(|| {
-                if self.device.is_cpu() {
-                    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-                } else {
-                    1
-                }
-            }),
+            model_threads,
+            // Model copies sharing rayon's global pool queue behind each other's parallel loops.
+            compute_threads_per_model: cpu.then(|| (cores / model_threads.max(1)).max(1)),
             max_wait: Duration::from_millis(self.max_wait_ms),
             queue_capacity: self.queue_capacity,
             max_body_bytes: self.max_body_bytes,
