@@ -402,19 +402,41 @@ fn train_step_row<B: AutodiffBackend>(opts: &Opts, inputs: &Inputs, device: &B::
     };
     let labels = x.labels.clone().context("labels")?;
     let note = "forward + CE + backward + clip 1.0 + AdamW (2 param groups), dropout 0.1";
-    Ok(time_row("train_step_roberta_base_b16_s128", b, opts.reps.min(3).max(1), note, || {
+    // Per call: forward (with the loss), backward, clip, optimizer seconds. Exact on the eager CPU backends only
+    // (a lazy backend's work lands wherever it is next read).
+    let mut phases: Vec<[f64; 4]> = Vec::new();
+    let mut row = time_row("train_step_roberta_base_b16_s128", b, opts.reps.min(3).max(1), note, || {
         let m = model.take().context("model lost in a failed step")?;
+        let t0 = Instant::now();
         let logits = m.forward(&x).logits;
         let loss = burn::tensor::loss::cross_entropy_with_logits(logits, labels.clone().one_hot(30).float()).mean();
+        let t1 = Instant::now();
         let grads = GradientsParams::from_grads(loss.backward(), &m);
         let mut grads = grads;
+        let t2 = Instant::now();
         clip_global_norm::<B, _>(&m, &mut grads, 1.0);
+        let t3 = Instant::now();
         let m = optim.step(5e-5, m, grads);
         // Force the update to finish (lazy backends) by reading one parameter back.
         let _ = m.head.classifier.weight.val().into_data();
+        let t4 = Instant::now();
+        phases.push([t1 - t0, t2 - t1, t3 - t2, t4 - t3].map(|d| d.as_secs_f64()));
         model = Some(m);
         Ok(())
-    }))
+    });
+    if row.get("error").is_none() && phases.len() > 1 {
+        // The warm-up call left out.
+        let timed = &phases[1..];
+        let median = |i: usize| {
+            let mut v: Vec<f64> = timed.iter().map(|p| p[i]).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        row["phases_median_s"] = json!({
+            "forward": median(0), "backward": median(1), "clip": median(2), "optimizer": median(3),
+        });
+    }
+    Ok(row)
 }
 
 fn tokenize_row(opts: &Opts) -> anyhow::Result<Value> {

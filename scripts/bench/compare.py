@@ -138,6 +138,19 @@ def main():
             if any(c != "—" for c in cells[1:]):
                 print("| " + " | ".join(cells) + " |")
 
+    # Where a training step's time goes, where the files report it (medians of each phase).
+    split = [(lab, r) for lab, (_, rows, _) in
+             ([("PyTorch", torch_side)] if torch_side else []) + list(zip(labels, kre_sides))
+             for r in rows.values() if r.get("phases_median_s")]
+    if split:
+        print()
+        print("| row | side | forward (with the loss) | backward | clip | optimizer |")
+        print("|---|---|---:|---:|---:|---:|")
+        for lab, r in split:
+            ph = r["phases_median_s"]
+            cells = [fmt_time(ph.get(k)) for k in ("forward", "backward", "clip", "optimizer")]
+            print(f"| `{r['row']}` | {lab} | " + " | ".join(cells) + " |")
+
     # Sources and consistency checks (below the table).
     print()
     sides = ([torch_side] if torch_side else []) + kre_sides

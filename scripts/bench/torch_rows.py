@@ -166,19 +166,36 @@ def train_step_row(row, cache, inputs, reps):
     subj = torch.tensor(inputs["subject_start_b16"], dtype=torch.long)
     obj = torch.tensor(inputs["object_start_b16"], dtype=torch.long)
 
+    phases = []  # per call: forward (with the loss), backward, clip, optimizer (step + zero_grad) seconds
+
     def step():
+        t0 = time.perf_counter()
         logits = model(ids, mask, subj, obj)
         loss = torch.nn.functional.cross_entropy(logits, labels)
+        t1 = time.perf_counter()
         loss.backward()
+        t2 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        t3 = time.perf_counter()
         optim.step()
         optim.zero_grad(set_to_none=True)
+        t4 = time.perf_counter()
+        phases.append((t1 - t0, t2 - t1, t3 - t2, t4 - t3))
         return loss.item()
 
     attn = getattr(model.encoder.config, "_attn_implementation", "?")
     note = (f"train mode (dropout 0.1), forward + CE + backward + clip_grad_norm_ 1.0 + AdamW "
             f"(2 groups: {len(decay)} decay / {len(no_decay)} no-decay tensors), zero_grad; attention {attn}")
-    return time_row(row, ids.shape[0], reps, note, step)
+    out = time_row(row, ids.shape[0], reps, note, step)
+    if "error" not in out:
+        out["phases_median_s"] = phase_medians(phases[1:])  # the warm-up call left out
+    return out
+
+
+def phase_medians(phases):
+    """Median seconds of each phase of the timed training steps (the same keys as perf_rows.rs)."""
+    names = ("forward", "backward", "clip", "optimizer")
+    return {n: sorted(p[i] for p in phases)[len(phases) // 2] for i, n in enumerate(names)} if phases else {}
 
 
 # ---------------------------------------------------------------- row 4: markers + tokenization

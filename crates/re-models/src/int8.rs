@@ -26,12 +26,44 @@ pub enum Int8Kernel {
 }
 
 impl Int8Kernel {
-    /// The fastest kernel this CPU runs.
+    /// The fastest kernel this CPU runs, or no faster than the one named by the environment variable
+    /// [`Int8Kernel::CAP_VAR`] (`avx2`, `portable`; as PyTorch's `ATEN_CPU_CAPABILITY`): to time or check a
+    /// narrower kernel on a wider CPU. An unknown name is ignored with a warning.
     pub fn detect() -> Int8Kernel {
+        let cap = std::env::var(Self::CAP_VAR).ok().and_then(|name| {
+            let kernel = Self::from_name(&name);
+            if kernel.is_none() {
+                tracing::warn!("{}={name:?} is not avx512-vnni, avx2 or portable; ignored", Self::CAP_VAR);
+            }
+            kernel
+        });
+        Self::fastest_up_to(cap)
+    }
+
+    /// The fastest kernel this CPU runs that is no wider than `cap`.
+    pub fn fastest_up_to(cap: Option<Int8Kernel>) -> Int8Kernel {
         [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2]
             .into_iter()
+            .filter(|k| cap.is_none_or(|cap| k.rank() <= cap.rank()))
             .find(|k| k.is_available())
             .unwrap_or(Int8Kernel::Portable)
+    }
+
+    /// The environment variable that caps [`Int8Kernel::detect`].
+    pub const CAP_VAR: &'static str = "KRE_INT8_KERNEL";
+
+    /// The kernel of an [`Int8Kernel::as_str`] name.
+    pub fn from_name(name: &str) -> Option<Int8Kernel> {
+        [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2, Int8Kernel::Portable].into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Wider kernels rank higher.
+    fn rank(self) -> u8 {
+        match self {
+            Int8Kernel::Portable => 0,
+            Int8Kernel::Avx2 => 1,
+            Int8Kernel::Avx512Vnni => 2,
+        }
     }
 
     /// Whether this CPU can run the kernel.
@@ -486,6 +518,20 @@ mod tests {
             }
         }
         y
+    }
+
+    #[test]
+    fn a_cap_names_the_widest_kernel_allowed() {
+        for k in [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2, Int8Kernel::Portable] {
+            assert_eq!(Int8Kernel::from_name(k.as_str()), Some(k));
+            let chosen = Int8Kernel::fastest_up_to(Some(k));
+            assert!(chosen.rank() <= k.rank() && chosen.is_available(), "{k:?} → {chosen:?}");
+            if k.is_available() {
+                assert_eq!(chosen, k);
+            }
+        }
+        assert_eq!(Int8Kernel::from_name("sse"), None);
+        assert_eq!(Int8Kernel::fastest_up_to(None), Int8Kernel::fastest_up_to(Some(Int8Kernel::Avx512Vnni)));
     }
 
     #[test]
