@@ -55,7 +55,7 @@ if [ "$skip_torch" = 0 ]; then
 fi
 
 # ONNX Runtime fp32 and int8 columns for the encoder rows asked for (ort_rows.py), unless --skip-torch.
-ort_rows="$(tr ',' '\n' <<<"${rows:-encoder_minilm_b32_s128,encoder_roberta_base_b32_s128}" | grep '^encoder_' | paste -sd, -)"
+ort_rows="$(tr ',' '\n' <<<"${rows:-encoder_minilm_b32_s128,encoder_roberta_base_b32_s128}" | { grep '^encoder_' || true; } | paste -sd, -)"
 if [ "$skip_torch" = 0 ] && [ -n "$ort_rows" ]; then
   echo "== ONNX Runtime rows (threads $threads)"
   "$venv/bin/python" "$here/ort_rows.py" --threads "$threads" --reps "$reps" --rows "$ort_rows" \
