@@ -236,8 +236,11 @@ fn fake_train(
             .expect("trial directories are trial-NNN");
         let note = |what: &str| {
             if let Some(log) = &log {
+                // One write per line: `writeln!` on a File issues a write per formatted piece, and the pieces of
+                // two workers appending at once interleave into lines that parse as neither.
+                let line = format!("{what} {number} {}\n", std::process::id());
                 let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-                writeln!(f, "{what} {number} {}", std::process::id()).unwrap();
+                f.write_all(line.as_bytes()).unwrap();
             }
         };
         note("start");
@@ -346,6 +349,7 @@ impl Study<'_> {
         let mut out: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
         for line in std::fs::read_to_string(self.log()).unwrap().lines() {
             let f: Vec<&str> = line.split(' ').collect();
+            assert!(f.len() == 3 && ["start", "end"].contains(&f[0]), "malformed worker log line {line:?}");
             if f[0] == "start" {
                 out.entry(f[1].parse().unwrap()).or_default().push(f[2].parse().unwrap());
             }
