@@ -17,7 +17,7 @@
 # taking turns. Each process is stopped after MAX_SECONDS. Results: $OUT/results.jsonl (one line per
 # size/side/run, appended) and the table on stdout (also $OUT/table-DATE.md).
 # Run time on the project's 2-core VM: minilm about 15 minutes with REPS=3 (per run: kre about 70 s, Python about
-# 155 s); base about 1.5 hours (estimated from 400 records: kre about 16, Python about 6 records/s after load).
+# 155 s); base about 20 minutes with REPS=1 (measured 2026-12-03: kre 222 s, Python 461 s per run), about 1 hour with 3.
 # Env: THREADS (2, both sides), REPS (3), N (7765), BATCH_SIZE (64, kre predict's default), MAX_SECONDS (3600 per
 # process), CORES (taskset list for both sides, default: all), ENGINE (fused: kre's CPU default; or burn),
 # OUT (runs/predict_e2e), KRE_BIN (prebuilt kre; else `cargo build --release -p re-cli --bin kre`),
