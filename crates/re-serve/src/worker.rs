@@ -1,10 +1,11 @@
 //! The model thread and its bounded queue (dynamic batching).
 //!
 //! Dedicated OS threads own the model, one copy each (burn's CPU work must not run on tokio's reactor threads;
-//! the fused CPU engine runs a small batch on about one core, so `model_threads` copies use more cores). Request
-//! handlers put a [`Job`] (their records + a reply channel) into a bounded queue with `try_send`: a full queue is
-//! answered at once with 503 instead of piling up latency. The thread takes a job, then waits at most `max_wait`
-//! for more until `max_batch_size` records are gathered, scores them all in one [`Scorer::score`] call and sends
+//! with `compute_threads_per_model`, each thread computes on its own rayon pool, so copies do not queue behind
+//! each other). Request handlers put a [`Job`] (their records + a reply channel) into a bounded queue with
+//! `try_send`: a full queue is answered at once with 503 instead of piling up latency. The thread takes a job and
+//! every job already queued, then waits at most `max_wait` for more, until `max_batch_size` records are
+//! gathered, scores them all in one [`Scorer::score`] call and sends
 //! each job its own rows. A job that would overflow the batch starts the next one; a job with more records than
 //! `max_batch_size` is scored alone. Within a call, the scorer runs the records in length-sorted chunks of
 //! `encoder_batch_size`. With several model threads, a thread stops gathering once it holds one encoder chunk
