@@ -16,7 +16,8 @@ pub struct ServeConfig {
     /// global pool, shared by all model threads. On the CPU, cores / model threads keeps the copies from
     /// queueing on one pool.
     pub compute_threads_per_model: Option<usize>,
-    /// How long the model thread waits, after taking a request, for more requests to fill the batch.
+    /// How long the model thread waits, after taking a request and every request already queued, for more to
+    /// fill the batch (zero: requests queued while the model was busy still share the next call).
     pub max_wait: Duration,
     /// Requests waiting for the model thread; one more is refused with 503 and `Retry-After`.
     pub queue_capacity: usize,
@@ -35,7 +36,7 @@ impl Default for ServeConfig {
             encoder_batch_size: 8,
             model_threads: 1,
             compute_threads_per_model: None,
-            max_wait: Duration::from_millis(5),
+            max_wait: Duration::ZERO,
             queue_capacity: 256,
             max_body_bytes: 2 * 1024 * 1024,
             max_sentence_chars: 2000,

@@ -639,8 +639,10 @@ mod tests {
         worker.join().unwrap();
     }
 
-    #[test]
-    fn model_threads_share_the_queue() {
+    /// Eight one-record requests at once (after `settle`, for the threads to reach the queue) to a worker of
+    /// `config` whose scorer takes 50 ms per call; each answer is checked. Returns the (thread name, rayon threads)
+    /// that scored, and the records the batches held in all.
+    fn eight_requests_to_slow_threads(config: &ServeConfig, settle: Duration) -> (Vec<(String, usize)>, f64) {
         let threads: Arc<Mutex<std::collections::BTreeSet<(String, usize)>>> = Arc::default();
         let seen = Arc::clone(&threads);
         let load = move || {
@@ -652,28 +654,32 @@ mod tests {
             };
             Ok(Served { scorer, extractor: None })
         };
-        let config =
-            ServeConfig { model_threads: 2, max_batch_size: 1, max_wait: Duration::ZERO, ..Default::default() };
-        let worker = spawn_worker(load, &config, Arc::new(Metrics::default())).unwrap();
+        let worker = spawn_worker(load, config, Arc::new(Metrics::default())).unwrap();
+        std::thread::sleep(settle);
         let rt = runtime();
-        let answers = rt.block_on(async {
+        rt.block_on(async {
             let tasks: Vec<_> = (0..8)
                 .map(|i| {
                     let q = worker.queue.clone();
                     tokio::spawn(async move { q.score(vec![record(&i.to_string(), &"다".repeat(i + 1))]).await })
                 })
                 .collect();
-            let mut out = Vec::new();
-            for t in tasks {
-                out.push(t.await.unwrap().unwrap());
+            for (i, t) in tasks.into_iter().enumerate() {
+                assert_eq!(t.await.unwrap().unwrap(), vec![(i + 1) as f64]);
             }
-            out
         });
-        for (i, a) in answers.iter().enumerate() {
-            assert_eq!(a, &vec![(i + 1) as f64]);
-        }
+        let records = worker.queue.metrics().batch_records().sum();
         worker.join().unwrap();
-        let names: Vec<String> = threads.lock().unwrap().iter().map(|(name, _)| name.clone()).collect();
+        let seen = threads.lock().unwrap().iter().cloned().collect();
+        (seen, records)
+    }
+
+    #[test]
+    fn model_threads_share_the_queue() {
+        let config =
+            ServeConfig { model_threads: 2, max_batch_size: 1, max_wait: Duration::ZERO, ..Default::default() };
+        let (seen, _) = eight_requests_to_slow_threads(&config, Duration::ZERO);
+        let names: Vec<String> = seen.into_iter().map(|(name, _)| name).collect();
         assert_eq!(names, ["kre-model-0", "kre-model-1"]);
     }
 
@@ -711,17 +717,6 @@ mod tests {
     fn an_idle_model_thread_takes_what_is_beyond_one_encoder_chunk() {
         // Two model threads on one core each, chunks of 2 records, a long wait: eight requests at once are not
         // gathered into one batch by one thread while the other idles; both score, each on its own one-thread pool.
-        let threads: Arc<Mutex<std::collections::BTreeSet<(String, usize)>>> = Arc::default();
-        let seen = Arc::clone(&threads);
-        let load = move || {
-            let scorer = Echo {
-                labels: vec!["x".into()],
-                calls: Arc::default(),
-                delay: Duration::from_millis(50),
-                threads: Arc::clone(&seen),
-            };
-            Ok(Served { scorer, extractor: None })
-        };
         let config = ServeConfig {
             model_threads: 2,
             compute_threads_per_model: Some(1),
@@ -730,24 +725,8 @@ mod tests {
             max_wait: Duration::from_millis(200),
             ..Default::default()
         };
-        let worker = spawn_worker(load, &config, Arc::new(Metrics::default())).unwrap();
-        std::thread::sleep(Duration::from_millis(50)); // both threads reach the queue
-        let rt = runtime();
-        rt.block_on(async {
-            let tasks: Vec<_> = (0..8)
-                .map(|i| {
-                    let q = worker.queue.clone();
-                    tokio::spawn(async move { q.score(vec![record(&i.to_string(), &"라".repeat(i + 1))]).await })
-                })
-                .collect();
-            for (i, t) in tasks.into_iter().enumerate() {
-                assert_eq!(t.await.unwrap().unwrap(), vec![(i + 1) as f64]);
-            }
-        });
-        let batches = worker.queue.metrics().batch_records();
-        assert_eq!(batches.sum(), 8.0);
-        worker.join().unwrap();
-        let seen: Vec<_> = threads.lock().unwrap().iter().cloned().collect();
+        let (seen, records) = eight_requests_to_slow_threads(&config, Duration::from_millis(50));
+        assert_eq!(records, 8.0);
         assert_eq!(seen, [("kre-model-0".to_string(), 1), ("kre-model-1".to_string(), 1)]);
     }
 
