@@ -337,7 +337,8 @@ impl Study<'_> {
             .env("KRE_TEST_WORKER_GRACE_MS", self.grace_ms.to_string())
             .env("KRE_TEST_WORKER_LOG", self.log())
             .env("KRE_TEST_WORKER_RUNS", self.dir.join(format!("{}-runs", self.name)))
-            .stdout(Stdio::null())
+            // libtest prints a failing worker's panic on stdout: kept for the failure message.
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -392,12 +393,13 @@ fn wait_all(workers: &mut [Worker], limit: Duration) {
     }
     for c in children {
         let status = c.wait().unwrap();
-        let mut stderr = String::new();
-        if let Some(mut e) = c.stderr.take() {
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        if let (Some(mut o), Some(mut e)) = (c.stdout.take(), c.stderr.take()) {
             use std::io::Read;
+            let _ = o.read_to_string(&mut stdout);
             let _ = e.read_to_string(&mut stderr);
         }
-        assert!(status.success(), "a worker failed: {stderr}");
+        assert!(status.success(), "a worker failed ({status}):\n{stdout}\n{stderr}");
     }
 }
 
