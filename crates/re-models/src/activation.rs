@@ -25,15 +25,9 @@ impl Activation {
     /// Applies the activation element-wise.
     pub fn forward<B: Backend, const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         match self {
-            // Under autodiff, spelled out: burn 0.21's fused `gelu` back-propagates the derivative of the *tanh*
-            // approximation (up to ~1e-3 off the exact one that PyTorch uses) through ~16 tensor ops with scalar
-            // libm tanh/powf (~7 % of perf samples in a CPU training step); the composition's gradient is exact and
-            // takes fewer ops. Outside autodiff burn's op is kept (one kernel on GPU backends).
-            Activation::Gelu if B::ad_enabled(&x.device()) => {
-                let cdf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5);
-                x * cdf
-            }
-            Activation::Gelu => activation::gelu(x),
+            // Under autodiff, exact GELU with its exact derivative (one fused kernel on burn-ndarray); burn 0.21's
+            // own `gelu` back-propagates the derivative of the tanh approximation.
+            Activation::Gelu => crate::host_ops::gelu(x),
             Activation::GeluNew => activation::gelu_approximate(x),
             Activation::Relu => activation::relu(x),
         }

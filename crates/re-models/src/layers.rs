@@ -1,11 +1,12 @@
 //! Building blocks shared by the BERT-style encoders (BERT, RoBERTa, ELECTRA): multi-head self-attention, the
 //! post-LayerNorm transformer layer, the additive padding mask, and embedding resizing.
 use crate::activation::Activation;
+use crate::host_ops::{attention_probabilities, residual_layer_norm};
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{activation::softmax, backend::Backend, DType, Distribution, Int, Tensor};
+use burn::tensor::{backend::Backend, DType, Distribution, Int, Tensor};
 
 /// A `Linear` initialised as Hugging Face's `_init_weights` does: weight ~ N(0, std), bias = 0.
 pub fn hf_linear<B: Backend>(d_input: usize, d_output: usize, std: f64, device: &B::Device) -> Linear<B> {
@@ -117,9 +118,10 @@ impl<B: Backend> SelfAttention<B> {
         let v = heads(linear_tokens(&self.value, x));
         let scale = 1.0 / (head_dim as f64).sqrt();
         let context = if training {
-            // Training: the backend's fused op has no attention dropout, so spell it out.
-            let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + mask_bias;
-            self.dropout.forward(softmax(scores, 3)).matmul(v)
+            // Training: the backend's fused op has no attention dropout, so spell it out (scale, mask, softmax and
+            // dropout are one kernel on burn-ndarray).
+            let scores = q.matmul(k.swap_dims(2, 3));
+            attention_probabilities(scores, mask_bias, scale, &self.dropout).matmul(v)
         } else {
             // Inference: one fused call (burn-flex runs it as two gemms with an in-place softmax; CUDA may use
             // flash attention) instead of four separate tensor ops and their intermediate buffers.
@@ -149,6 +151,9 @@ pub struct TransformerLayer<B: Backend> {
     /// Hidden dropout.
     pub dropout: Dropout,
     pub(crate) activation: Activation,
+    /// Epsilon of both LayerNorms (burn keeps a `LayerNorm`'s own private); not part of the record.
+    #[module(skip)]
+    pub(crate) layer_norm_eps: f64,
 }
 
 /// Sizes of a [`TransformerLayer`].
@@ -185,15 +190,17 @@ impl<B: Backend> TransformerLayer<B> {
             output_norm: LayerNormConfig::new(spec.hidden).with_epsilon(spec.layer_norm_eps).init(device),
             dropout: DropoutConfig::new(spec.hidden_dropout).init(),
             activation: spec.activation,
+            layer_norm_eps: spec.layer_norm_eps,
         }
     }
 
     /// The layer applied to `x` `[batch, seq, hidden]` with the additive mask `[batch, 1, 1, seq]`.
     pub fn forward(&self, x: Tensor<B, 3>, mask_bias: Tensor<B, 4>) -> Tensor<B, 3> {
+        let eps = self.layer_norm_eps;
         let attended = linear_tokens(&self.attention_output, self.attention.forward(x.clone(), mask_bias));
-        let a = self.attention_norm.forward(self.dropout.forward(attended) + x);
+        let a = residual_layer_norm(&self.attention_norm, eps, &self.dropout, attended, x);
         let ff = linear_tokens(&self.output, self.activation.forward(linear_tokens(&self.intermediate, a.clone())));
-        self.output_norm.forward(self.dropout.forward(ff) + a)
+        residual_layer_norm(&self.output_norm, eps, &self.dropout, ff, a)
     }
 }
 

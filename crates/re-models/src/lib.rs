@@ -30,11 +30,13 @@ pub mod encoder;
 pub mod error;
 pub mod fused;
 pub mod head;
+pub mod host_ops;
 pub mod hub;
 pub mod inference;
 pub mod int8;
 pub mod layers;
 pub mod pooling;
+mod simd;
 pub mod span_pool;
 pub mod tokenizer;
 

@@ -8,7 +8,6 @@
 //!
 //! The backend is chosen at run time (`TypeId` of `B`), so `RelationHead` stays generic and GPU backends keep the
 //! generic ops. [`super::SpanSegments::with_generic_ops`] forces the generic plan (tests compare the two).
-use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -16,14 +15,11 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ndarray::NdArrayTensor;
-use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{Tensor, TensorPrimitive};
 
 use super::SpanSegments;
-
-type Host = NdArray<f32>;
-type Tape = Autodiff<Host>;
+use crate::host_ops::{cast, float_primitive, host_tensor, with_values, Host, Tape};
 
 /// The reduction a segment applies to its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +27,6 @@ pub(super) enum Reduction {
     Mean,
     Max,
     Attention,
-}
-
-/// Whether `B` is a backend this module runs on.
-pub(super) fn supports<B: Backend>() -> bool {
-    let id = TypeId::of::<B>();
-    id == TypeId::of::<Host>() || id == TypeId::of::<Tape>()
 }
 
 /// Pools `hidden [b, s, h]` per segment with `w [G, h]` for attention. Gives the inputs back when `B` is not a
@@ -63,15 +53,6 @@ pub(super) fn pool<B: Backend>(
             Ok(cast(tape_forward(rows, reduction, hidden, w)).unwrap_or_else(|_| unreachable!()))
         }
         Err(hidden) => Err((hidden, w)),
-    }
-}
-
-/// `value` as a `U` when `T` is `U` (both concrete at the call site), else the value back.
-fn cast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
-    let mut slot = Some(value);
-    match (&mut slot as &mut dyn Any).downcast_mut::<Option<U>>() {
-        Some(same) => Ok(same.take().expect("just filled")),
-        None => Err(slot.expect("not taken")),
     }
 }
 
@@ -114,32 +95,6 @@ impl HostRows {
     fn of(&self, segment: usize) -> &[usize] {
         &self.rows[self.offsets[segment]..self.offsets[segment] + self.lengths[segment]]
     }
-}
-
-/// Runs `f` on the f32 values of an ndarray tensor in standard (row-major) order, in place when its storage is
-/// contiguous (encoder outputs are), else on a copy.
-fn with_values<R>(tensor: &NdArrayTensor, f: impl FnOnce(&[f32]) -> R) -> R {
-    match tensor {
-        NdArrayTensor::F32(storage) => {
-            let view = storage.view();
-            match view.as_slice() {
-                Some(values) => f(values),
-                None => f(&view.iter().copied().collect::<Vec<f32>>()),
-            }
-        }
-        other => {
-            let data = Tensor::<Host, 1>::from_primitive(TensorPrimitive::Float(other.clone())).into_data();
-            f(&data.convert::<f32>().to_vec::<f32>().expect("converted to f32"))
-        }
-    }
-}
-
-fn float_primitive<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> B::FloatTensorPrimitive {
-    tensor.into_primitive().tensor()
-}
-
-fn host_tensor(values: Vec<f32>, shape: Vec<usize>) -> NdArrayTensor {
-    NdArrayTensor::from_data(TensorData::new(values, shape))
 }
 
 /// What the forward pass leaves for the backward one.

@@ -142,7 +142,7 @@ impl<B: Backend> SpanSegments<B> {
     /// Whether the reductions run as the fused host pass (burn-ndarray f32, plain or under autodiff) rather than as
     /// generic burn ops.
     pub fn uses_fused_kernels(&self) -> bool {
-        !self.generic_ops && cpu::supports::<B>()
+        !self.generic_ops && crate::host_ops::runs_on::<B>()
     }
 
     /// The fused pass where it applies, else the inputs back for the generic ops.
