@@ -52,7 +52,12 @@ struct Inputs<'a> {
 }
 
 impl<'a> Inputs<'a> {
-    fn of(y: &'a NdArrayTensor, residual: &'a NdArrayTensor, gamma: &'a NdArrayTensor, beta: &'a NdArrayTensor) -> Self {
+    fn of(
+        y: &'a NdArrayTensor,
+        residual: &'a NdArrayTensor,
+        gamma: &'a NdArrayTensor,
+        beta: &'a NdArrayTensor,
+    ) -> Self {
         Self { y: values(y), residual: values(residual), gamma: values(gamma), beta: values(beta) }
     }
 }
@@ -263,8 +268,7 @@ impl Backward<Host, 4> for NormBackward {
         let grad = grads.consume::<Host>(&ops.node);
         let state = ops.state;
         let gamma = values(&state.gamma);
-        let (d_z, d_y, d_gamma, d_beta) =
-            backward(&values(&grad), &state.saved, &gamma, state.mask.as_deref());
+        let (d_z, d_y, d_gamma, d_beta) = backward(&values(&grad), &state.saved, &gamma, state.mask.as_deref());
         let h = gamma.len();
         let [y, residual, gamma, beta] = &ops.parents;
         if let Some(gamma) = gamma {
@@ -399,14 +403,19 @@ mod tests {
         let grads = fused.clone().sum().backward();
         let d_y: Vec<f32> = y.grad(&grads).unwrap().into_data().to_vec().unwrap();
         let d_r: Vec<f32> = residual.grad(&grads).unwrap().into_data().to_vec().unwrap();
-        let mask: Vec<f32> = d_y.iter().zip(&d_r).map(|(&a, &b)| if a == 0.0 && b != 0.0 { 0.0 } else { 1.0 }).collect();
+        let mask: Vec<f32> =
+            d_y.iter().zip(&d_r).map(|(&a, &b)| if a == 0.0 && b != 0.0 { 0.0 } else { 1.0 }).collect();
         let dropped = mask.iter().filter(|&&m| m == 0.0).count();
         assert!((100..=200).contains(&dropped), "{dropped} of 600 dropped at p = 0.25");
         let mask = Tensor::<Tape, 3>::from_data(burn::tensor::TensorData::new(mask, [3, 5, 40]), &device);
         let reference = ref_norm.forward(ref_y.clone() * mask / 0.75 + ref_residual.clone());
         close(fused.flatten(0, 2), reference.clone().flatten(0, 2), "values");
         let reference_grads = reference.sum().backward();
-        close(Tensor::from_data(burn::tensor::TensorData::new(d_y, [600]), &device), flat_grad(&ref_y, &reference_grads), "d y");
+        close(
+            Tensor::from_data(burn::tensor::TensorData::new(d_y, [600]), &device),
+            flat_grad(&ref_y, &reference_grads),
+            "d y",
+        );
         let [gamma, beta] = param_grads(&norm, &grads);
         let [ref_gamma, ref_beta] = param_grads(&ref_norm, &reference_grads);
         close(gamma, ref_gamma, "d gamma");

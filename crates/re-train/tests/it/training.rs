@@ -206,13 +206,18 @@ fn example_settings_give_identical_metrics_in_two_runs() {
     let metrics = |out: &str| timeless(&read_metrics(&dir.path().join(out).join("metrics.jsonl")).unwrap());
     // The vocabulary is identical now (the tokenizer check below); what is left differs in the last bits
     // (train loss 2.729028392791748 vs 2.7290283050537107 once: float summation order, source not yet found).
+    // AUPRC ranks every (record, label) score, so last-bit differences between near-tied scores of this barely
+    // trained model reorder a few pairs: 11.735917 vs 11.735840 once (7e-6 relative, with train losses 7e-9
+    // apart), so its bound is 1e-4 relative.
     let (a, b) = (metrics("first"), metrics("second"));
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {
         let close = |p: f64, q: f64| (p - q).abs() <= 1e-6 * p.abs().max(1.0);
         assert!(close(x.train_loss, y.train_loss), "{x:?} vs {y:?}");
         assert!(close(x.dev_loss.unwrap(), y.dev_loss.unwrap()), "{x:?} vs {y:?}");
-        assert!(close(x.micro_f1.unwrap(), y.micro_f1.unwrap()) && close(x.auprc.unwrap(), y.auprc.unwrap()));
+        assert!(close(x.micro_f1.unwrap(), y.micro_f1.unwrap()), "{x:?} vs {y:?}");
+        let (p, q) = (x.auprc.unwrap(), y.auprc.unwrap());
+        assert!((p - q).abs() <= 1e-4 * p.abs().max(1.0), "{x:?} vs {y:?}");
         assert_eq!((x.step, x.lr, x.accuracy, x.fallback_spans), (y.step, y.lr, y.accuracy, y.fallback_spans));
     }
     let tokenizer = |out: &str| std::fs::read(dir.path().join(out).join("best/tokenizer.json")).unwrap();
