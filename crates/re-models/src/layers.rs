@@ -1,7 +1,7 @@
 //! Building blocks shared by the BERT-style encoders (BERT, RoBERTa, ELECTRA): multi-head self-attention, the
 //! post-LayerNorm transformer layer, the additive padding mask, and embedding resizing.
 use crate::activation::Activation;
-use crate::host_ops::{attention_probabilities, residual_layer_norm};
+use crate::host_ops::{attention_context, residual_layer_norm};
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::module::attention;
@@ -112,22 +112,18 @@ impl<B: Backend> SelfAttention<B> {
         let [batch, seq, hidden] = x.dims();
         let training = B::ad_enabled(&x.device()) && self.dropout.prob > 0.0;
         let head_dim = hidden / self.num_heads;
-        let heads = |t: Tensor<B, 3>| t.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
-        let q = heads(linear_tokens(&self.query, x.clone()));
-        let k = heads(linear_tokens(&self.key, x.clone()));
-        let v = heads(linear_tokens(&self.value, x));
         let scale = 1.0 / (head_dim as f64).sqrt();
-        let context = if training {
-            // Training: the backend's fused op has no attention dropout, so spell it out (scale, mask, softmax and
-            // dropout are one kernel on burn-ndarray).
-            let scores = q.matmul(k.swap_dims(2, 3));
-            attention_probabilities(scores, mask_bias, scale, &self.dropout).matmul(v)
-        } else {
-            // Inference: one fused call (burn-flex runs it as two gemms with an in-place softmax; CUDA may use
-            // flash attention) instead of four separate tensor ops and their intermediate buffers.
-            let options = AttentionModuleOptions { scale: Some(scale), softcap: None, is_causal: false };
-            attention(q, k, v, None, Some(mask_bias), options)
-        };
+        let (q, k, v) =
+            (linear_tokens(&self.query, x.clone()), linear_tokens(&self.key, x.clone()), linear_tokens(&self.value, x));
+        if training {
+            // Training: the backend's fused op has no attention dropout; on burn-ndarray this is one kernel.
+            return attention_context(q, k, v, mask_bias, self.num_heads, scale, &self.dropout);
+        }
+        // Inference: one fused call (burn-flex runs it as two gemms with an in-place softmax; CUDA may use flash
+        // attention) instead of four separate tensor ops and their intermediate buffers.
+        let heads = |t: Tensor<B, 3>| t.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
+        let options = AttentionModuleOptions { scale: Some(scale), softcap: None, is_causal: false };
+        let context = attention(heads(q), heads(k), heads(v), None, Some(mask_bias), options);
         context.swap_dims(1, 2).reshape([batch, seq, hidden])
     }
 }

@@ -6,7 +6,8 @@
 //! pass forward and one pass backward, recorded on the autodiff tape as one node:
 //!
 //! - [`residual_layer_norm`]: `LN(dropout(y) + residual)`, the "add & norm" closing both halves of a layer;
-//! - [`attention_probabilities`]: `dropout(softmax(scores · scale + mask))`;
+//! - [`attention_context`]: multi-head `dropout(softmax(Q Kᵀ · scale + mask)) V`, reading and writing the
+//!   token-major layout (no head split/merge copies);
 //! - [`gelu`]: exact GELU `x · Φ(x)`.
 //!
 //! Each function takes any backend and picks the fused kernel at run time (`TypeId`) only on burn-ndarray f32 (with
@@ -22,13 +23,13 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData, TensorPrimitive};
 use rayon::prelude::*;
 
+mod attention;
 mod gelu;
 mod norm;
-mod softmax;
 
+pub use attention::attention_context;
 pub use gelu::gelu;
 pub use norm::residual_layer_norm;
-pub use softmax::attention_probabilities;
 
 /// burn-ndarray f32, the backend the kernels run on.
 pub(crate) type Host = NdArray<f32>;
@@ -156,7 +157,27 @@ mod tests {
         assert!(all.keep.iter().all(|&k| k == 1));
     }
 
-    /// GELU and add & norm, forward and backward, at a size the kernels split across threads: two runs
+    /// The generic path's division gradient is exact: burn autodiff computes `∂(a / b)/∂a` with `float_recip`,
+    /// which burn-ndarray's `simd` feature runs as `rcp14`/`rcpps` (14 / 12 correct bits, up to 4e-4 relative);
+    /// every softmax, LayerNorm and mean left to burn's ops differentiates through it. The workspace keeps that
+    /// feature off (root `Cargo.toml`); this fails if feature unification turns it back on.
+    #[test]
+    fn division_gradients_on_the_generic_path_are_exact() {
+        let device = Default::default();
+        let divisors: Vec<f32> = (0..4096).map(|i| 0.5 + (i as f32 * 0.618_034).fract() * 3.0).collect();
+        let a = Tensor::<Tape, 1>::ones([4096], &device).require_grad();
+        let b = Tensor::<Tape, 1>::from_data(TensorData::new(divisors.clone(), [4096]), &device);
+        let grads = (a.clone() / b).sum().backward();
+        let got: Vec<f32> = a.grad(&grads).expect("a has a gradient").into_data().to_vec().expect("f32");
+        let worst = got
+            .iter()
+            .zip(&divisors)
+            .map(|(&g, &d)| ((f64::from(g) - 1.0 / f64::from(d)) * f64::from(d)).abs())
+            .fold(0.0f64, f64::max);
+        assert!(worst < 1e-6, "∂(a/b)/∂a is {worst:e} off 1/b (relative): an approximate reciprocal is in use");
+    }
+
+    /// Attention, GELU and add & norm, forward and backward, at a size the kernels split across threads: two runs
     /// on the same inputs agree to the bit, whatever the scheduling. (Dropout is off: its mask comes from the
     /// process-wide backend RNG, which tests running alongside also draw from; `from_seed` is checked above.)
     #[test]
@@ -171,7 +192,9 @@ mod tests {
         };
         let run = || {
             let x = wave(0.0).require_grad();
-            let out = residual_layer_norm(&norm, 1e-12, &dropout, gelu(x.clone()), x.clone());
+            let mask = Tensor::<Tape, 4>::zeros([6, 1, 1, 96], &device);
+            let context = attention_context(x.clone(), x.clone(), x.clone(), mask, 4, 0.25, &dropout);
+            let out = residual_layer_norm(&norm, 1e-12, &dropout, gelu(context), x.clone());
             let grads = (out.clone() * wave(1.0)).sum().backward();
             let flat = |t: Tensor<Host, 3>| t.into_data().to_vec::<f32>().expect("f32");
             (flat(out.inner()), flat(x.grad(&grads).expect("x has a gradient")))
