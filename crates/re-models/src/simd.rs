@@ -5,16 +5,16 @@
 /// Runs `$body` compiled for AVX-512 or AVX2+FMA when the CPU has them (checked once per call, cheap), else for
 /// the baseline target: the loops inside are written so that LLVM vectorises them for whichever it gets.
 macro_rules! dispatch_simd {
-    ($vis:vis $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
-        $vis fn $name($($arg: $ty),*) {
+    ($vis:vis $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn body($($arg: $ty),*) $body
+            fn body($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn avx512($($arg: $ty),*) { body($($arg),*) }
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? { body($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) { body($($arg),*) }
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? { body($($arg),*) }
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU supports the enabled features (checked just above).
                     return unsafe { avx512($($arg),*) };

@@ -117,6 +117,7 @@ impl Operand {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // a BLAS-style call: three sizes, three operands, one scale
 /// `dst[m, n] = alpha · a[m, k] · b[k, n]` on one thread, `dst` row-major with row stride `dst_stride`.
 ///
 /// # Safety
@@ -480,7 +481,7 @@ mod tests {
         let dropped = drop.keep.iter().filter(|&&k| k == 0).count();
         assert!((40..=110).contains(&dropped), "{dropped} of 294 dropped at p = 0.3");
         // The kernel's host functions with that mask…
-        let host = qkv.clone().map(|t| flat(t));
+        let host = qkv.clone().map(flat);
         let inputs = Inputs { q: &host[0], k: &host[1], v: &host[2] };
         let (context, saved) = forward(&inputs, &flat(mask_bias.clone()), SHAPE, Some(&drop), true);
         let grad = flat(Tensor::<Tape, 3>::random([2, 7, 12], Distribution::Normal(0.0, 1.0), &device));
@@ -498,6 +499,7 @@ mod tests {
     }
 
     /// Context and Q/K/V gradients (`[context, ∂Q, ∂K, ∂V]`) in f64 loops, straight from the definitions.
+    #[allow(clippy::needless_range_loop)] // indices read like the formulas
     fn naive_f64(host: &[Vec<f32>; 3], mask_bias: &[f32], grad: &[f32], shape: Shape) -> [Vec<f64>; 4] {
         let Shape { batch, seq, hidden, heads, scale } = shape;
         let d = shape.head_dim();
@@ -551,7 +553,7 @@ mod tests {
         let device = Default::default();
         let (qkv, mask_bias) = qkv_and_mask::<Tape>(&device);
         let ref_qkv = leaves(&qkv);
-        let host = qkv.clone().map(|t| flat(t));
+        let host = qkv.clone().map(flat);
         let mask_host = flat(mask_bias.clone());
         let inputs = Inputs { q: &host[0], k: &host[1], v: &host[2] };
         let (context, saved) = forward(&inputs, &mask_host, SHAPE, None, true);

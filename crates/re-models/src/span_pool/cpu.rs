@@ -20,6 +20,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 
 use super::SpanSegments;
 use crate::host_ops::{cast, float_primitive, host_tensor, with_values, Host, Tape};
+use crate::simd::{dispatch_simd, lane_dot};
 
 /// The reduction a segment applies to its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,9 +113,10 @@ enum Saved {
     },
 }
 
-/// Forward on host values. `w` is the attention vectors `[G, h]` (attention only); `keep` asks for what the
-/// backward needs.
-fn forward(rows: &HostRows, reduction: Reduction, hidden: &[f32], w: Option<&[f32]>, keep: bool) -> (Vec<f32>, Saved) {
+// Forward on host values. `w` is the attention vectors `[G, h]` (attention only); `keep` asks for what the
+// backward needs. Compiled for AVX-512 / AVX2 when the CPU has them: the row loads and adds are the whole cost,
+// and wider registers mean fewer of them.
+dispatch_simd!(forward(rows: &HostRows, reduction: Reduction, hidden: &[f32], w: Option<&[f32]>, keep: bool) -> (Vec<f32>, Saved) {
     let h = rows.width;
     let mut out = vec![0.0f32; rows.segments() * h];
     let saved = match reduction {
@@ -167,7 +169,7 @@ fn forward(rows: &HostRows, reduction: Reduction, hidden: &[f32], w: Option<&[f3
                 let members = rows.of(segment);
                 let scores = &mut weights[rows.offsets[segment]..rows.offsets[segment] + members.len()];
                 for (score, &row) in scores.iter_mut().zip(members) {
-                    *score = dot(&hidden[row * h..(row + 1) * h], vector);
+                    *score = lane_dot(&hidden[row * h..(row + 1) * h], vector);
                 }
                 softmax_in_place(scores);
                 for (&weight, &row) in scores.iter().zip(members) {
@@ -178,10 +180,10 @@ fn forward(rows: &HostRows, reduction: Reduction, hidden: &[f32], w: Option<&[f3
         }
     };
     (out, if keep { saved } else { Saved::Untracked })
-}
+});
 
-/// Gradients of `hidden` (`[b·s·h]`, dense) and of `w` (`[G·h]`, attention only) from the pooled gradient `grad`.
-fn backward(rows: &HostRows, saved: &Saved, grad: &[f32], hidden: &[f32], w: Option<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+// Gradients of `hidden` (`[b·s·h]`, dense) and of `w` (`[G·h]`, attention only) from the pooled gradient `grad`.
+dispatch_simd!(backward(rows: &HostRows, saved: &Saved, grad: &[f32], hidden: &[f32], w: Option<&[f32]>) -> (Vec<f32>, Vec<f32>) {
     let h = rows.width;
     let mut d_hidden = vec![0.0f32; rows.hidden_rows * h];
     let mut d_w = Vec::new();
@@ -208,12 +210,12 @@ fn backward(rows: &HostRows, saved: &Saved, grad: &[f32], hidden: &[f32], w: Opt
                 let group = segment % rows.groups;
                 let vector = &w[group * h..(group + 1) * h];
                 // o = Σ a_r x_r with a = softmax(x_r · w): ∂/∂x_r = a_r g + a_r (g·x_r − g·o) w, ∂/∂w = Σ a_r (g·x_r − g·o) x_r.
-                let g_dot_pooled = dot(g, &pooled[segment * h..(segment + 1) * h]);
+                let g_dot_pooled = lane_dot(g, &pooled[segment * h..(segment + 1) * h]);
                 let members = rows.of(segment);
                 let segment_weights = &weights[rows.offsets[segment]..rows.offsets[segment] + members.len()];
                 for (&weight, &row) in segment_weights.iter().zip(members) {
                     let x = &hidden[row * h..(row + 1) * h];
-                    let score_grad = weight * (dot(g, x) - g_dot_pooled);
+                    let score_grad = weight * (lane_dot(g, x) - g_dot_pooled);
                     let d_row = &mut d_hidden[row * h..(row + 1) * h];
                     add_to(d_row, g, weight);
                     add_to(d_row, vector, score_grad);
@@ -223,7 +225,7 @@ fn backward(rows: &HostRows, saved: &Saved, grad: &[f32], hidden: &[f32], w: Opt
         }
     }
     (d_hidden, d_w)
-}
+});
 
 fn host_forward(
     rows: &HostRows,
@@ -337,28 +339,15 @@ fn tape_forward(
     Tensor::from_primitive(TensorPrimitive::Float(output))
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent partial sums: the compiler vectorises this (a single running sum would be one long
-    // dependency chain), and summing in a fixed order keeps results reproducible.
-    let mut partial = [0.0f32; 8];
-    let (a_blocks, b_blocks) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
-    for (x, y) in a_blocks.zip(b_blocks) {
-        for ((p, &x), &y) in partial.iter_mut().zip(x).zip(y) {
-            *p += x * y;
-        }
-    }
-    let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
-    partial.iter().sum::<f32>() + tail
-}
-
 /// `target += scale · source`.
+#[inline(always)]
 fn add_to(target: &mut [f32], source: &[f32], scale: f32) {
     for (t, &s) in target.iter_mut().zip(source) {
         *t += scale * s;
     }
 }
 
+#[inline(always)]
 fn softmax_in_place(scores: &mut [f32]) {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut total = 0.0;
