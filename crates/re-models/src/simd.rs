@@ -31,6 +31,26 @@ macro_rules! dispatch_simd {
 
 pub(crate) use dispatch_simd;
 
+/// A raw output pointer shared by parallel tasks that each write their own disjoint block of one buffer (one
+/// (example, head) block per task in the attention kernels).
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut(*mut f32);
+// SAFETY: only used for disjoint writes, which every user documents at its call.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    pub(crate) fn new(values: &mut [f32]) -> Self {
+        Self(values.as_mut_ptr())
+    }
+
+    // A method (not field access) so closures capture the whole Sync wrapper, not the raw pointer.
+    pub(crate) fn at(self, offset: usize) -> *mut f32 {
+        // SAFETY: callers pass offsets inside the buffer this was made from.
+        unsafe { self.0.add(offset) }
+    }
+}
+
 pub(crate) const LANES: usize = 16;
 
 /// Max of a slice with 16 independent lanes (a plain `fold(f32::max)` is a serial chain LLVM will not vectorise).

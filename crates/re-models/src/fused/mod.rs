@@ -43,7 +43,7 @@ use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{ModelError, Result};
 use crate::int8::{Int8Kernel, Int8Matrix};
 use crate::layers::TransformerLayer;
-use crate::simd::{dispatch_simd, fast_erf, fast_exp, lane_max, lane_sum, LANES};
+use crate::simd::{dispatch_simd, fast_erf, fast_exp, lane_max, lane_sum, SharedMut, LANES};
 
 mod deberta_v2;
 
@@ -361,7 +361,7 @@ impl FusedEngine {
         let scale_factor = self.deberta.as_ref().map_or(1, |p| p.scale_factor);
         let scale = 1.0 / ((d * scale_factor) as f32).sqrt();
         let relative = self.deberta.as_ref().and_then(|p| p.relative.as_ref()).map(|r| r.indices(seq));
-        let out = SharedMut(context.as_mut_ptr());
+        let out = SharedMut::new(context);
         // HF's additive mask: 0 for kept keys, the most negative f32 for padding (exp underflows to exactly 0).
         let key_bias: Vec<f32> = mask.iter().map(|&m| if m != 0 { 0.0 } else { f32::MIN }).collect();
         (0..batch * heads).into_par_iter().for_each_init(
@@ -418,7 +418,7 @@ impl FusedEngine {
                 // SAFETY: each (b, head) task writes its own [seq, d] block of `context` (row stride h), so the
                 // parallel writes never overlap; `v` rows have stride 3h.
                 unsafe {
-                    let dst = out.ptr().add(b * seq * h + head * d);
+                    let dst = out.at(b * seq * h + head * d);
                     gemm::gemm(
                         seq,
                         d,
@@ -443,20 +443,6 @@ impl FusedEngine {
                 }
             },
         );
-    }
-}
-
-/// A raw output pointer shared by parallel tasks that write disjoint blocks.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: only used for disjoint writes, see `FusedEngine::attention`.
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    // A method (not field access) so closures capture the whole Sync wrapper, not the raw pointer.
-    fn ptr(self) -> *mut f32 {
-        self.0
     }
 }
 

@@ -16,7 +16,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::{cast, float_primitive, host_tensor, runs_on, same, values, DropoutMask, Host, Tape};
-use crate::simd::{dispatch_simd, fast_exp, lane_dot, lane_max, lane_sum};
+use crate::simd::{dispatch_simd, fast_exp, lane_dot, lane_max, lane_sum, SharedMut};
 
 /// Scaled dot-product attention over `heads` heads: `q`, `k`, `v` are `[batch, seq, hidden]` (heads side by side
 /// in `hidden`), `mask_bias` the additive padding mask `[batch, 1, 1, seq]` (a constant: no gradient flows to it);
@@ -147,25 +147,6 @@ unsafe fn gemm(m: usize, n: usize, k: usize, dst: *mut f32, dst_stride: usize, a
             false,
             Parallelism::None,
         );
-    }
-}
-
-/// A raw output pointer shared by parallel tasks that write disjoint blocks.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: only used for disjoint writes (one (example, head) block per task).
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    fn new(values: &mut [f32]) -> Self {
-        Self(values.as_mut_ptr())
-    }
-
-    // A method (not field access) so closures capture the whole Sync wrapper, not the raw pointer.
-    fn at(self, offset: usize) -> *mut f32 {
-        // SAFETY: callers pass offsets inside the buffer this was made from.
-        unsafe { self.0.add(offset) }
     }
 }
 
