@@ -46,8 +46,8 @@ impl SharedMut {
 
     // A method (not field access) so closures capture the whole Sync wrapper, not the raw pointer.
     pub(crate) fn at(self, offset: usize) -> *mut f32 {
-        // SAFETY: callers pass offsets inside the buffer this was made from.
-        unsafe { self.0.add(offset) }
+        // Computing the address is safe; writing through it is the caller's `unsafe`, inside the buffer.
+        self.0.wrapping_add(offset)
     }
 }
 
@@ -117,6 +117,25 @@ pub(crate) fn fast_exp(x: f32) -> f32 {
         y
     }
 }
+
+dispatch_simd!(pub(crate) softmax_rows(scores: &mut [f32], key_bias: &[f32]) {
+    // Row-wise softmax of `scores + key_bias`. Masked keys carry f32::MIN: their exp is exactly 0 when the row
+    // keeps any key, and an all-masked row becomes uniform — what HF's additive mask gives in both cases.
+    let seq = key_bias.len();
+    for row in scores.chunks_mut(seq) {
+        for (s, b) in row.iter_mut().zip(key_bias) {
+            *s += b;
+        }
+        let max = lane_max(row);
+        for s in row.iter_mut() {
+            *s = fast_exp(*s - max);
+        }
+        let inv = 1.0 / lane_sum(row);
+        for s in row.iter_mut() {
+            *s *= inv;
+        }
+    }
+});
 
 /// `erf(x)` as a rational function (Eigen's/XLA's f32 approximation, error ≈ 1 ulp); vectorisable.
 #[inline(always)]

@@ -43,7 +43,7 @@ use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{ModelError, Result};
 use crate::int8::{Int8Kernel, Int8Matrix};
 use crate::layers::TransformerLayer;
-use crate::simd::{dispatch_simd, fast_erf, fast_exp, lane_max, lane_sum, SharedMut, LANES};
+use crate::simd::{dispatch_simd, fast_erf, fast_exp, lane_sum, softmax_rows, SharedMut, LANES};
 
 mod deberta_v2;
 
@@ -501,25 +501,6 @@ fn activate_rows(x: &mut [f32], width: usize, activation: Activation) {
         Activation::Relu => chunk.iter_mut().for_each(|v| *v = v.max(0.0)),
     });
 }
-
-dispatch_simd!(softmax_rows(scores: &mut [f32], key_bias: &[f32]) {
-    // Row-wise softmax of `scores + key_bias`. Masked keys carry f32::MIN: their exp is exactly 0 when the row
-    // keeps any key, and an all-masked row becomes uniform — what HF's additive mask gives in both cases.
-    let seq = key_bias.len();
-    for row in scores.chunks_mut(seq) {
-        for (s, b) in row.iter_mut().zip(key_bias) {
-            *s += b;
-        }
-        let max = lane_max(row);
-        for s in row.iter_mut() {
-            *s = fast_exp(*s - max);
-        }
-        let inv = 1.0 / lane_sum(row);
-        for s in row.iter_mut() {
-            *s *= inv;
-        }
-    }
-});
 
 dispatch_simd!(gelu_slice(x: &mut [f32]) {
     for v in x.iter_mut() {

@@ -16,7 +16,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::{cast, float_primitive, host_tensor, runs_on, same, values, DropoutMask, Host, Tape};
-use crate::simd::{dispatch_simd, fast_exp, lane_dot, lane_max, lane_sum, SharedMut};
+use crate::simd::{dispatch_simd, lane_dot, softmax_rows, SharedMut};
 
 /// Scaled dot-product attention over `heads` heads: `q`, `k`, `v` are `[batch, seq, hidden]` (heads side by side
 /// in `hidden`), `mask_bias` the additive padding mask `[batch, 1, 1, seq]` (a constant: no gradient flows to it);
@@ -225,25 +225,6 @@ fn forward(
     );
     (context, keep_saved.then(|| Saved { probabilities, dropped: mask.map(|_| dropped) }))
 }
-
-dispatch_simd!(softmax_rows(scores: &mut [f32], key_bias: &[f32]) {
-    // Padded keys carry the most negative f32: their exp is exactly 0 when the row keeps any key, and an
-    // all-padded row becomes uniform, as the composed ops give.
-    let seq = key_bias.len();
-    for row in scores.chunks_exact_mut(seq) {
-        for (s, &b) in row.iter_mut().zip(key_bias) {
-            *s += b;
-        }
-        let max = lane_max(row);
-        for s in row.iter_mut() {
-            *s = fast_exp(*s - max);
-        }
-        let inv = 1.0 / lane_sum(row);
-        for s in row.iter_mut() {
-            *s *= inv;
-        }
-    }
-});
 
 dispatch_simd!(softmax_rows_backward(d: &mut [f32], probabilities: &[f32], dropped: &[f32], seq: usize, scale: f32) {
     // On entry `d` holds ∂P' (the dropped probabilities' gradient); with P' = P ⊙ c (c the dropout scale, 0 where
