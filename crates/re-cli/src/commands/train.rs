@@ -152,10 +152,32 @@ pub fn version_line() -> &'static str {
 fn on_cuda<J: BackendJob>(ids: &[usize], precision: Precision, job: J) -> re_train::Result<J::Output> {
     let devices: Vec<burn::backend::cuda::CudaDevice> =
         ids.iter().map(|&i| burn::backend::cuda::CudaDevice::new(i)).collect();
+    for (&id, device) in ids.iter().zip(&devices) {
+        probe_cuda(id, device)?;
+    }
     match precision {
         Precision::F32 => job.run::<GpuAutodiff>(&devices),
         Precision::Bf16 => job.run::<GpuBf16Autodiff>(&devices),
         Precision::F16 => job.run::<GpuF16Autodiff>(&devices),
+    }
+}
+
+/// One small kernel on `device` before any work. Without the NVIDIA driver's `libcuda` or CUDA's `libnvrtc` on the
+/// loader path, or without that GPU, burn-cuda panics in its device thread; caught here, that becomes an error
+/// naming the device (the panic's own message, printed above it, names the library it looked for).
+#[cfg(feature = "cuda")]
+fn probe_cuda(id: usize, device: &burn::backend::cuda::CudaDevice) -> re_train::Result<()> {
+    let device = device.clone();
+    let sum = std::panic::catch_unwind(move || {
+        burn::tensor::Tensor::<Gpu, 1>::from_floats([1.0, 2.0], &device).sum().into_scalar()
+    });
+    match sum {
+        Ok(s) if s == 3.0 => Ok(()),
+        Ok(s) => Err(TrainError::Config(format!("--device cuda:{id}: a test kernel computed 1 + 2 = {s}"))),
+        Err(_) => Err(TrainError::Config(format!(
+            "--device cuda:{id}: CUDA could not be used (see the message above); kre needs an NVIDIA GPU with that \
+             index, the driver's libcuda.so and CUDA's libnvrtc.so on the loader path (LD_LIBRARY_PATH)"
+        ))),
     }
 }
 
