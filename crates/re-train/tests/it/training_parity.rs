@@ -189,6 +189,20 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).abs()).fold(0.0, f64::max)
 }
 
+/// The head's parameters in the reference's layout (torch Linear weight `[out, in]`), by the reference's names.
+fn head_parameters<B: AutodiffBackend>(model: &RelationClassifier<B>) -> Vec<(&'static str, Vec<f32>)> {
+    let head = model.head.valid();
+    let mut pairs = vec![
+        ("classifier.weight", head.classifier.weight.val().transpose().into_data()),
+        ("classifier.bias", head.classifier.bias.as_ref().expect("the classifier has a bias").val().into_data()),
+    ];
+    if let (Some(s), Some(o)) = (&head.subject_attention, &head.object_attention) {
+        pairs.push(("subject_attention", s.val().into_data()));
+        pairs.push(("object_attention", o.val().into_data()));
+    }
+    pairs.into_iter().map(|(k, d)| (k, d.convert::<f32>().to_vec::<f32>().unwrap())).collect()
+}
+
 /// The fixture's initial head weights (torch layout: Linear weight `[out, in]`) and new embedding rows.
 fn apply_initial_weights<B: AutodiffBackend>(
     model: RelationClassifier<B>,
@@ -316,7 +330,7 @@ impl Comparison {
     }
 
     fn check(&self, name: &str) {
-        assert!(self.failures.is_empty(), "{name}: final parameters differ: {:#?}", self.failures);
+        assert!(self.failures.is_empty(), "{name}: parameters differ: {:#?}", self.failures);
         assert!(
             self.outliers as f64 <= self.outlier_share * self.elements as f64,
             "{name}: {} of {} elements beyond {:e}",
@@ -336,6 +350,7 @@ impl Comparison {
 
 /// How far kre may be from the reference. [`Tolerances::CPU`] is the contract of the NdArray path; GPU backends get
 /// their own (their f32 matmuls need not round like a CPU's).
+#[derive(Clone, Copy)]
 struct Tolerances {
     /// |Δloss| / max(|loss|, 1), every step.
     loss: f64,
@@ -376,7 +391,7 @@ struct Measured {
     lr: f64,
     grad_norm: (f64, usize),
     params: Comparison,
-    resume: (f64, String),
+    resume: Comparison,
     logit: f64,
     micro_f1: (f64, f64),
     auprc: (f64, f64),
@@ -388,7 +403,8 @@ impl Measured {
         format!(
             "{name} [{backend}]: max rel Δloss {:.2e} (step {}), max |Δlr| {:.1e}, max rel Δ grad norm {:.2e} (step {}), \
              max |Δparam| {:.2e} at {} over {} elements ({} beyond {:.0e}; {} key-bias elements: {:.2e}; {} \
-             eps-dominated: {:.2e}), resume {:.2e} at {}, max |Δlogit| {:.2e}, micro-F1 {:.4} vs {:.4}, \
+             eps-dominated: {:.2e}), resume {:.2e} at {} (key biases {:.2e}, eps-dominated {:.2e}), max |Δlogit| \
+             {:.2e}, micro-F1 {:.4} vs {:.4}, \
              AUPRC {:.4} vs {:.4}",
             self.loss.0,
             self.loss.1,
@@ -404,8 +420,10 @@ impl Measured {
             p.worst_key_bias,
             p.sensitive,
             p.worst_sensitive,
-            self.resume.0,
-            self.resume.1,
+            self.resume.worst,
+            self.resume.worst_path,
+            self.resume.worst_key_bias,
+            self.resume.worst_sensitive,
             self.logit,
             self.micro_f1.0,
             self.micro_f1.1,
@@ -421,8 +439,7 @@ impl Measured {
         let (norm, step) = self.grad_norm;
         assert!(norm <= tol.grad_norm, "{name} step {step}: grad norm relative difference {norm:e}");
         self.params.check(name);
-        let (d, path) = &self.resume;
-        assert!(*d <= tol.resume, "{name}: after resume, {path} differs from the uninterrupted run by {d:e}");
+        self.resume.check(&format!("{name}, resumed against uninterrupted"));
         assert!(self.logit <= tol.logit, "{name}: dev logits differ by {:e}", self.logit);
         let (f1, want) = self.micro_f1;
         assert!((f1 - want).abs() <= tol.micro_f1, "{name}: micro-F1 {f1} vs the KLUE scorer's {want}");
@@ -515,18 +532,10 @@ fn measure_case<B: AutodiffBackend>(name: &str, device: &B::Device, tol: &Tolera
     for (((path, a), (_, b)), (_, s)) in got.iter().zip(&want).zip(&eps_share) {
         params.add(path, a, b, s);
     }
-    let head = trained.head.valid();
-    let mut head_pairs = vec![
-        (head.classifier.weight.val().transpose().into_data(), "classifier.weight"),
-        (head.classifier.bias.as_ref().unwrap().val().into_data(), "classifier.bias"),
-    ];
-    if let (Some(s), Some(o)) = (&head.subject_attention, &head.object_attention) {
-        head_pairs.push((s.val().into_data(), "subject_attention"));
-        head_pairs.push((o.val().into_data(), "object_attention"));
-    }
-    for (data, key) in head_pairs {
-        let (want, spread) = (flat(&exp.final_head[key]), flat(&exp.final_head_adam_eps_share[key]));
-        params.add(&format!("head.{key}"), &data.convert::<f32>().to_vec::<f32>().unwrap(), &want, &spread);
+    let trained_head = head_parameters(&trained);
+    for (key, values) in &trained_head {
+        let (want, spread) = (flat(&exp.final_head[*key]), flat(&exp.final_head_adam_eps_share[*key]));
+        params.add(&format!("head.{key}"), values, &want, &spread);
     }
 
     // Steps 1–10, checkpoint through `last/`, resume, steps 11–20: the same parameters.
@@ -549,12 +558,17 @@ fn measure_case<B: AutodiffBackend>(name: &str, device: &B::Device, tol: &Tolera
     for s in exp.steps / 2..exp.steps {
         resumed.step(train, &batch(s), pad, &devices).unwrap();
     }
-    let mut resume = (0.0f64, String::new());
-    for ((path, a), (_, b)) in parameters(&resumed.model().valid()).iter().zip(parameters(&trained.valid())) {
-        let d = max_abs_diff(a, &b);
-        if d > resume.0 || !d.is_finite() {
-            resume = (d, path.clone());
-        }
+    // Element by element in the same classes as against the reference: a key bias or an eps-dominated element turns
+    // any difference in summation order (the JIT backends' reductions are not bitwise repeatable) into steps of up to
+    // lr; on the CPU every element is bitwise equal.
+    let mut resume =
+        Comparison::new(exp.lr, exp.steps, &Tolerances { param: tol.resume, param_outlier_share: 0.0, ..*tol });
+    let resumed = resumed.model().clone();
+    for (((path, a), (_, b)), (_, s)) in parameters(&resumed.encoder.valid()).iter().zip(&got).zip(&eps_share) {
+        resume.add(path, a, b, s);
+    }
+    for ((key, a), (_, b)) in head_parameters(&resumed).iter().zip(&trained_head) {
+        resume.add(&format!("head.{key}"), a, b, &flat(&exp.final_head_adam_eps_share[*key]));
     }
 
     // Dev evaluation on the trained weights: logits, then kre's scorer on kre's probabilities.
@@ -620,7 +634,10 @@ fn roberta_new_markers_cls_ce() {
 fn wgpu_bert_entity_start_ce_linear() {
     let _guard = serial();
     let name = "bert_entity_start_ce_linear";
-    let tol = Tolerances::CPU;
+    // The CPU's bounds, but a resume need not be bitwise: in 2 of 10 runs on lavapipe the resumed parameters
+    // differed from the uninterrupted run's by up to 6e-8 (key biases 6.1e-6), the run-to-run noise of the JIT
+    // backends' reductions.
+    let tol = Tolerances { resume: 1e-6, ..Tolerances::CPU };
     let measured = measure_case::<burn::backend::Autodiff<burn::backend::Wgpu<f32, i32, u32>>>(
         name,
         &crate::wgpu::wgpu_device(),
