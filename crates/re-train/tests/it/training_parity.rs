@@ -656,9 +656,9 @@ mod cuda {
     type Gpu = burn::backend::Autodiff<burn::backend::Cuda<f32, i32>>;
 
     /// burn-cuda's f32 matmuls run on TF32 tensor cores (10-bit mantissa; `cuda_f32_matmul_precision` measured
-    /// 1.4e-3–1.5e-3 of the rms output on an H200), like PyTorch with `allow_tf32`, so these are bounds of TF32
-    /// rounding, not of f32. Measured on an H200 (two runs, docs/performance.md): loss ≤ 2.9e-5 relative, grad norm
-    /// ≤ 1.6e-4, ordinary parameters ≤ 1.5e-4, dev logits ≤ 3.8e-4, resume 0 once the kernels are tuned. Rare-token
+    /// 1.4e-3–1.6e-3 of the rms output on an H200), like PyTorch with `allow_tf32`, so these are bounds of TF32
+    /// rounding, not of f32. Measured on an H200 (three runs, docs/performance.md): loss ≤ 2.9e-5 relative, grad norm
+    /// ≤ 1.6e-4, ordinary parameters ≤ 1.5e-4, dev logits ≤ 3.8e-4, resume 0 (once 5.1e-3, see below). Rare-token
     /// embedding elements whose reference steps were eps-dominated moved up to 4.8e-3 (lr 1e-3): under TF32 their
     /// gradient is rounding noise, which AdamW normalises into steps of up to lr each.
     const GPU: Tolerances = Tolerances {
