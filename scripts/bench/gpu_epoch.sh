@@ -390,7 +390,8 @@ if torch_res:
                   "complete": True, "mem_gib": torch_res.get("max_memory_gib"), "smi": peaks.get("torch"),
                   "note": f"+ {torch_res['warmup']['steps']} warm-up steps {torch_res['warmup']['seconds']:.1f} s "
                           f"before the timed epoch; {torch_res['settings']['adamw']} AdamW, attention "
-                          f"{torch_res['settings']['attn_implementation']}"})
+                          f"{torch_res['settings']['attn_implementation']}; samples/s per epoch: "
+                          + " / ".join(f"{e['samples_per_s']:.1f}" for e in torch_res.get("per_epoch", []))})
 elif torch_rc != "skipped":
     sides.append({"side": "PyTorch", "failed": f"exit status {torch_rc}, see torch.log"})
 out["pytorch"] = torch_res
@@ -409,7 +410,8 @@ if kre_metrics:
                   "epoch_seconds": sum(m["epoch_seconds"] for m in kre_metrics) / len(kre_metrics),
                   "complete": True, "mem_gib": None, "smi": peaks.get("kre"),
                   "note": "s/epoch includes the 64-record dev evaluation; samples/s covers the training loop only, "
-                          "its first steps (kernel compilation) included"})
+                          "its first steps (kernel compilation) included; samples/s per epoch: "
+                          + " / ".join(f"{m['samples_per_sec']:.1f}" for m in kre_metrics)})
 elif kre_rc != "skipped":
     # Stopped early: the last progress-bar state, if the bar was drawn (`script`).
     text = ""

@@ -173,8 +173,8 @@ fn probe_cuda(id: usize, device: &burn::backend::cuda::CudaDevice) -> re_train::
     });
     match sum {
         Ok(s) if s == 3.0 => Ok(()),
-        Ok(s) => Err(TrainError::Config(format!("--device cuda:{id}: a test kernel computed 1 + 2 = {s}"))),
-        Err(_) => Err(TrainError::Config(format!(
+        Ok(s) => Err(TrainError::Other(format!("--device cuda:{id}: a test kernel computed 1 + 2 = {s}"))),
+        Err(_) => Err(TrainError::Other(format!(
             "--device cuda:{id}: CUDA could not be used (see the message above); kre needs an NVIDIA GPU with that \
              index, the driver's libcuda.so and CUDA's libnvrtc.so on the loader path (LD_LIBRARY_PATH)"
         ))),
