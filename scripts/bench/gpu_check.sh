@@ -9,11 +9,12 @@
 # 2. training parity on CUDA f32: the `cuda` tests of re-train's test binary (INPUTS/re-train-it[.xz]): the five
 #    PyTorch + transformers fixture cases of tests/it/training_parity.rs (20 steps, resume, dev logits, KLUE
 #    scores) and how the f32 matmul rounds (parity.log, one summary line per case);
-# 3. the README's main job on CUDA: `kre train` (tiny encoder, shipped synthetic set, 3 epochs, --test → submission)
+# 3. the main job's kind of run on CUDA: `kre train` with its defaults (tiny encoder, shipped synthetic set, 3 epochs,
+#    --test → submission)
 #    in f32 and bf16, and `kre predict --device cuda` of the f32 run's best/ (tiny-*.log, tiny-*-metrics.jsonl);
 # 4. one bf16 training epoch, kre against PyTorch on the same GPU (gpu_epoch.sh, --records N; epoch/); --epoch-arg
-#    passes an argument on to gpu_epoch.sh (`--epoch-arg --epochs --epoch-arg 2`: the second epoch runs on compiled
-#    and tuned kernels).
+#    passes an argument on to gpu_epoch.sh (`--epoch-arg --epochs --epoch-arg 2`: the second epoch runs on kernels
+#    already compiled).
 # Each step has its own time limit inside --budget (default 420 s), so the script ends inside a job's limit.
 set -uo pipefail
 
@@ -38,7 +39,7 @@ while [[ $# -gt 0 ]]; do
         --skip-tiny) SKIP_TINY=1; shift ;;
         --epoch-arg) EPOCH_ARGS+=("$2"); shift 2 ;;
         --python) PY="$2"; shift 2 ;;
-        -h|--help) sed -n 2,18p "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "gpu_check.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -101,7 +102,7 @@ else
     say "no re-train-it test binary in $INPUTS: parity skipped"
 fi
 
-# ------------------------------------------------------------------ 3. the main job on CUDA
+# ------------------------------------------------------------------ 3. kre train / predict on CUDA
 tiny() {  # tiny NAME LIMIT ARGS…
     local name=$1 lim=$2
     shift 2
