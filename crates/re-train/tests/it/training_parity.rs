@@ -450,9 +450,27 @@ impl Measured {
 
 fn run_case(name: &str) {
     let _guard = serial();
-    let measured = measure_case::<B>(name, &Default::default(), &Tolerances::CPU);
-    eprintln!("{}", measured.summary(name, "ndarray"));
-    measured.check(name, &Tolerances::CPU);
+    check_case::<B>(name, &Default::default(), "ndarray", &Tolerances::CPU);
+}
+
+/// Measures one case on backend `B`, prints the summary line, then checks it against `tol`.
+fn check_case<B: AutodiffBackend>(name: &str, device: &B::Device, backend: &str, tol: &Tolerances) {
+    let measured = measure_case::<B>(name, device, tol);
+    eprintln!("{}", measured.summary(name, backend));
+    measured.check(name, tol);
+}
+
+/// One `#[test]` per fixture case (`tests/fixtures/training/<case>/`), each calling `$run("<case>")`.
+macro_rules! case_tests {
+    ($(#[$attr:meta])* $run:ident: $case:ident $(, $rest:ident)* $(,)?) => {
+        #[test]
+        $(#[$attr])*
+        fn $case() {
+            $run(stringify!($case));
+        }
+        case_tests!($(#[$attr])* $run: $($rest),*);
+    };
+    ($(#[$attr:meta])* $run:ident:) => {};
 }
 
 /// Runs one case on backend `B` and measures it against the reference (checks only what must hold exactly: the
@@ -603,30 +621,13 @@ fn measure_case<B: AutodiffBackend>(name: &str, device: &B::Device, tol: &Tolera
     }
 }
 
-#[test]
-fn bert_entity_start_ce_linear() {
-    run_case("bert_entity_start_ce_linear");
-}
-
-#[test]
-fn roberta_mean_focal_cosine() {
-    run_case("roberta_mean_focal_cosine");
-}
-
-#[test]
-fn electra_attention_smoothing_polynomial() {
-    run_case("electra_attention_smoothing_polynomial");
-}
-
-#[test]
-fn deberta_v2_max_concat_cls_ce() {
-    run_case("deberta_v2_max_concat_cls_ce");
-}
-
-#[test]
-fn roberta_new_markers_cls_ce() {
-    run_case("roberta_new_markers_cls_ce");
-}
+case_tests!(run_case:
+    bert_entity_start_ce_linear,
+    roberta_mean_focal_cosine,
+    electra_attention_smoothing_polynomial,
+    deberta_v2_max_concat_cls_ce,
+    roberta_new_markers_cls_ce,
+);
 
 /// One case on burn-wgpu, run by plain `cargo test` on Mesa's software Vulkan (lavapipe): the CubeCL kernels and the
 /// generic code path that `--device cuda` runs, against PyTorch, without a GPU.
@@ -638,13 +639,8 @@ fn wgpu_bert_entity_start_ce_linear() {
     // differed from the uninterrupted run's by up to 6e-8 (key biases 6.1e-6), the run-to-run noise of the JIT
     // backends' reductions.
     let tol = Tolerances { resume: 1e-6, ..Tolerances::CPU };
-    let measured = measure_case::<burn::backend::Autodiff<burn::backend::Wgpu<f32, i32, u32>>>(
-        name,
-        &crate::wgpu::wgpu_device(),
-        &tol,
-    );
-    eprintln!("{}", measured.summary(name, "wgpu f32"));
-    measured.check(name, &tol);
+    type Wgpu = burn::backend::Autodiff<burn::backend::Wgpu<f32, i32, u32>>;
+    check_case::<Wgpu>(name, &crate::wgpu::wgpu_device(), "wgpu f32", &tol);
 }
 
 /// The cases on burn's CUDA backend (f32). Ignored by default (CI has no GPU); run them on a machine with an NVIDIA GPU:
@@ -681,17 +677,18 @@ mod cuda {
     const GPU_DEBERTA: Tolerances =
         Tolerances { loss: 2e-3, grad_norm: 5e-3, param_outlier_share: 0.15, resume: 2e-3, logit: 2e-2, ..GPU };
 
-    fn run_case_on_gpu(name: &str, tol: &Tolerances) {
+    fn run_case_on_gpu(name: &str) {
         let _guard = serial();
         let device = Default::default();
+        let family =
+            read::<Expected>(&root().join("tests/fixtures/training").join(name).join("expected.json")).case.family;
+        let tol = if family == "deberta_v2" { &GPU_DEBERTA } else { &GPU };
         // Each case runs twice in the process and the second run is checked; both are printed. In the first H200
         // run, the process's very first case (BERT) resumed 5.1e-3 away from its uninterrupted run (never in the 19
         // BERT/RoBERTa/ELECTRA case runs after it; cause not established), so a run that differs from its twin shows.
         let first = measure_case::<Gpu>(name, &device, tol);
         eprintln!("{}", first.summary(name, "cuda f32, first run"));
-        let measured = measure_case::<Gpu>(name, &device, tol);
-        eprintln!("{}", measured.summary(name, "cuda f32"));
-        measured.check(name, tol);
+        check_case::<Gpu>(name, &device, "cuda f32", tol);
     }
 
     /// How burn-cuda's f32 matmul rounds: one 512 × 768 × 768 product against f64 on the host. TF32 tensor cores
@@ -720,33 +717,11 @@ mod cuda {
         assert!(worst / rms < 1e-2, "cuda f32 matmul is off by {:.3e} of the rms output", worst / rms);
     }
 
-    #[test]
-    #[ignore = "needs an NVIDIA GPU"]
-    fn cuda_bert_entity_start_ce_linear() {
-        run_case_on_gpu("bert_entity_start_ce_linear", &GPU);
-    }
-
-    #[test]
-    #[ignore = "needs an NVIDIA GPU"]
-    fn cuda_roberta_mean_focal_cosine() {
-        run_case_on_gpu("roberta_mean_focal_cosine", &GPU);
-    }
-
-    #[test]
-    #[ignore = "needs an NVIDIA GPU"]
-    fn cuda_electra_attention_smoothing_polynomial() {
-        run_case_on_gpu("electra_attention_smoothing_polynomial", &GPU);
-    }
-
-    #[test]
-    #[ignore = "needs an NVIDIA GPU"]
-    fn cuda_deberta_v2_max_concat_cls_ce() {
-        run_case_on_gpu("deberta_v2_max_concat_cls_ce", &GPU_DEBERTA);
-    }
-
-    #[test]
-    #[ignore = "needs an NVIDIA GPU"]
-    fn cuda_roberta_new_markers_cls_ce() {
-        run_case_on_gpu("roberta_new_markers_cls_ce", &GPU);
-    }
+    case_tests!(#[ignore = "needs an NVIDIA GPU"] run_case_on_gpu:
+        bert_entity_start_ce_linear,
+        roberta_mean_focal_cosine,
+        electra_attention_smoothing_polynomial,
+        deberta_v2_max_concat_cls_ce,
+        roberta_new_markers_cls_ce,
+    );
 }
