@@ -74,6 +74,25 @@ pub(crate) fn values(tensor: &NdArrayTensor) -> Cow<'_, [f32]> {
     }
 }
 
+/// The values of an integer tensor as `i64` in row-major order. On burn-ndarray (plain or under autodiff, which
+/// share the integer primitive) a contiguous tensor is read in place: burn's `into_data` on a tensor whose storage
+/// is shared (a clone held by the batch) walks it element by element through dynamic-rank indexing, which for the
+/// head's `[b, 2]` spans cost more than pooling a third of the span rows.
+pub(crate) fn int_values<B: Backend, const D: usize>(tensor: Tensor<B, D, Int>) -> Vec<i64> {
+    if runs_on::<B>() {
+        let primitive: NdArrayTensor = same(tensor.clone().into_primitive());
+        let in_place = match &primitive {
+            NdArrayTensor::I64(storage) => storage.view().to_slice().map(<[i64]>::to_vec),
+            NdArrayTensor::I32(storage) => storage.view().to_slice().map(|v| v.iter().map(|&x| i64::from(x)).collect()),
+            _ => None,
+        };
+        if let Some(values) = in_place {
+            return values;
+        }
+    }
+    tensor.into_data().iter::<i64>().collect()
+}
+
 /// Runs `f` on [`values`] of `tensor`.
 pub(crate) fn with_values<R>(tensor: &NdArrayTensor, f: impl FnOnce(&[f32]) -> R) -> R {
     f(&values(tensor))
@@ -155,6 +174,23 @@ mod tests {
         assert_ne!(a.keep[..CHUNK], a.keep[CHUNK..2 * CHUNK]);
         let all = DropoutMask::from_seed(1000, 0.0, 7);
         assert!(all.keep.iter().all(|&k| k == 1));
+    }
+
+    /// `int_values` reads in place where it can and falls back to `into_data` where it cannot (a strided view, a
+    /// backend other than burn-ndarray), with the same row-major values either way.
+    #[test]
+    fn int_values_match_into_data_for_contiguous_and_strided_tensors() {
+        let device = Default::default();
+        let values: Vec<i64> = (0..12).map(|v| v * 7 - 20).collect();
+        let plain = Tensor::<Host, 2, Int>::from_data(TensorData::new(values.clone(), [3, 4]), &device);
+        let shared = plain.clone(); // a clone held elsewhere, as the batch holds the span tensor
+        assert_eq!(int_values(plain.clone()), values);
+        let strided = shared.clone().swap_dims(0, 1);
+        let expected: Vec<i64> = strided.clone().into_data().iter::<i64>().collect();
+        assert_eq!(int_values(strided), expected);
+        let tape = Tensor::<Tape, 2, Int>::from_data(TensorData::new(values.clone(), [3, 4]), &device);
+        assert_eq!(int_values(tape.narrow(1, 1, 2)), [-13, -6, 15, 22, 43, 50]);
+        assert_eq!(int_values(Tensor::<Host, 1, Int>::from_data(TensorData::new(vec![3i32, -4], [2]), &device)), [3, -4]);
     }
 
     /// The generic path's division gradient is exact: burn autodiff computes `∂(a / b)/∂a` with `float_recip`,

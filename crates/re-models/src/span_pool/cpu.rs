@@ -118,29 +118,25 @@ enum Saved {
 // and wider registers mean fewer of them.
 dispatch_simd!(forward(rows: &HostRows, reduction: Reduction, hidden: &[f32], w: Option<&[f32]>, keep: bool) -> (Vec<f32>, Saved) {
     let h = rows.width;
-    let mut out = vec![0.0f32; rows.segments() * h];
+    // Filled segment by segment (every value written once), so not zeroed first.
+    let mut out = Vec::with_capacity(rows.segments() * h);
     let saved = match reduction {
         Reduction::Mean => {
-            for (segment, pooled) in out.chunks_exact_mut(h).enumerate() {
+            for segment in 0..rows.segments() {
                 let members = rows.of(segment);
-                for &row in members {
-                    add_to(pooled, &hidden[row * h..(row + 1) * h], 1.0);
-                }
-                let scale = 1.0 / members.len() as f32;
-                pooled.iter_mut().for_each(|v| *v *= scale);
+                weighted_row_sum(&mut out, hidden, h, members, None, 1.0 / members.len() as f32);
             }
             Saved::Mean
         }
         Reduction::Max => {
-            let mut argmax = if keep { vec![0usize; out.len()] } else { Vec::new() };
-            for (segment, pooled) in out.chunks_exact_mut(h).enumerate() {
+            let mut argmax = if keep { Vec::with_capacity(rows.segments() * h) } else { Vec::new() };
+            for segment in 0..rows.segments() {
                 let members = rows.of(segment);
-                pooled.copy_from_slice(&hidden[members[0] * h..(members[0] + 1) * h]);
+                out.extend_from_slice(&hidden[members[0] * h..(members[0] + 1) * h]);
+                let pooled = &mut out[segment * h..];
                 if keep {
-                    let best = &mut argmax[segment * h..(segment + 1) * h];
-                    for (c, slot) in best.iter_mut().enumerate() {
-                        *slot = members[0] * h + c;
-                    }
+                    argmax.extend((0..h).map(|c| members[0] * h + c));
+                    let best = &mut argmax[segment * h..];
                     for &row in &members[1..] {
                         let values = &hidden[row * h..(row + 1) * h];
                         for (c, ((p, b), &v)) in pooled.iter_mut().zip(best.iter_mut()).zip(values).enumerate() {
@@ -164,7 +160,7 @@ dispatch_simd!(forward(rows: &HostRows, reduction: Reduction, hidden: &[f32], w:
         Reduction::Attention => {
             let w = w.expect("attention pooling needs its vectors");
             let mut weights = vec![0.0f32; rows.rows.len()];
-            for (segment, pooled) in out.chunks_exact_mut(h).enumerate() {
+            for segment in 0..rows.segments() {
                 let vector = &w[(segment % rows.groups) * h..(segment % rows.groups + 1) * h];
                 let members = rows.of(segment);
                 let scores = &mut weights[rows.offsets[segment]..rows.offsets[segment] + members.len()];
@@ -172,9 +168,7 @@ dispatch_simd!(forward(rows: &HostRows, reduction: Reduction, hidden: &[f32], w:
                     *score = lane_dot(&hidden[row * h..(row + 1) * h], vector);
                 }
                 softmax_in_place(scores);
-                for (&weight, &row) in scores.iter().zip(members) {
-                    add_to(pooled, &hidden[row * h..(row + 1) * h], weight);
-                }
+                weighted_row_sum(&mut out, hidden, h, members, Some(scores), 1.0);
             }
             Saved::Attention { weights, pooled: if keep { out.clone() } else { Vec::new() } }
         }
@@ -337,6 +331,49 @@ fn tape_forward(
         Some(w) => record!(2, [hidden.node.clone(), w.node.clone()]),
     };
     Tensor::from_primitive(TensorPrimitive::Float(output))
+}
+
+/// Appends `Σ_k scale · weight_k · hidden[row_k]` (weights 1 when `None`) to `out`, up to four rows per pass over
+/// the output row: adding row by row would load and store the partial sums once per row, more memory traffic than
+/// the span rows themselves. The first pass writes (no zeroing first), later ones add.
+#[inline(always)]
+fn weighted_row_sum(out: &mut Vec<f32>, hidden: &[f32], h: usize, members: &[usize], weights: Option<&[f32]>, scale: f32) {
+    let row = |k: usize| &hidden[members[k] * h..(members[k] + 1) * h];
+    let weight = |k: usize| scale * weights.map_or(1.0, |w| w[k]);
+    let start = out.len();
+    let first = members.len().min(4);
+    match first {
+        1 => {
+            let w0 = weight(0);
+            out.extend(row(0).iter().map(|&a| w0 * a));
+        }
+        2 => {
+            let (w0, w1) = (weight(0), weight(1));
+            out.extend(row(0).iter().zip(row(1)).map(|(&a, &b)| w0 * a + w1 * b));
+        }
+        3 => {
+            let (w0, w1, w2) = (weight(0), weight(1), weight(2));
+            out.extend(row(0).iter().zip(row(1)).zip(row(2)).map(|((&a, &b), &c)| w0 * a + w1 * b + w2 * c));
+        }
+        _ => {
+            let (w0, w1, w2, w3) = (weight(0), weight(1), weight(2), weight(3));
+            let rows = row(0).iter().zip(row(1)).zip(row(2)).zip(row(3));
+            out.extend(rows.map(|(((&a, &b), &c), &d)| w0 * a + w1 * b + w2 * c + w3 * d));
+        }
+    }
+    let target = &mut out[start..];
+    let mut k = first;
+    while k + 4 <= members.len() {
+        let (w0, w1, w2, w3) = (weight(k), weight(k + 1), weight(k + 2), weight(k + 3));
+        let rows = row(k).iter().zip(row(k + 1)).zip(row(k + 2)).zip(row(k + 3));
+        for (t, (((&a, &b), &c), &d)) in target.iter_mut().zip(rows) {
+            *t += w0 * a + w1 * b + w2 * c + w3 * d;
+        }
+        k += 4;
+    }
+    for k in k..members.len() {
+        add_to(target, row(k), weight(k));
+    }
 }
 
 /// `target += scale · source`.

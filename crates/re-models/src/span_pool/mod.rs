@@ -80,7 +80,7 @@ impl<B: Backend> SpanSegments<B> {
         let groups = span_groups.len();
         let all = if groups == 1 { span_groups[0].clone() } else { Tensor::cat(span_groups.to_vec(), 0) };
         assert_eq!(all.dims(), [groups * batch, 2], "every span tensor must be [batch, 2] with the same batch");
-        let flat: Vec<i64> = all.into_data().iter::<i64>().collect();
+        let flat = crate::host_ops::int_values(all);
         let spans: Vec<Vec<(i64, i64)>> = flat.chunks_exact(2 * batch).map(pairs).collect();
         Self::from_ranges(&spans, seq_len, &device)
     }
@@ -98,6 +98,12 @@ impl<B: Backend> SpanSegments<B> {
         let groups = span_groups.len();
         let last = seq_len as i64;
         let segments = batch * groups;
+        // Rows in all (an empty span takes one, its CLS row), so the row lists are sized once.
+        let total_rows: usize = span_groups
+            .iter()
+            .flatten()
+            .map(|&(start, end)| (end.clamp(0, last) - start.clamp(0, last)).max(1) as usize)
+            .sum();
         let mut plan = Self {
             batch,
             seq_len,
@@ -105,14 +111,16 @@ impl<B: Backend> SpanSegments<B> {
             offsets: Vec::with_capacity(segments),
             lengths: Vec::with_capacity(segments),
             non_empty: Vec::with_capacity(segments),
-            distinct: Vec::new(),
-            row_of: Vec::new(),
+            distinct: Vec::with_capacity(2 * total_rows),
+            row_of: Vec::with_capacity(total_rows),
             generic_ops: false,
             device: device.clone(),
         };
-        // Distinct row of each (example, token) seen so far, over the flattened b·s positions.
-        let mut seen = vec![usize::MAX; batch * seq_len];
+        // Distinct row of each token of the current example seen so far (spans of different examples never share
+        // a row); reset after each example for the tokens it touched.
+        let mut seen = vec![usize::MAX; seq_len];
         for example in 0..batch {
+            let first_row = plan.row_of.len();
             for group in span_groups {
                 // The head's rules: clamp to the sequence; nothing left falls back to CLS (token 0).
                 let (start, end) = (group[example].0.clamp(0, last), group[example].1.clamp(0, last));
@@ -121,13 +129,16 @@ impl<B: Backend> SpanSegments<B> {
                 plan.offsets.push(plan.row_of.len());
                 plan.lengths.push((tokens.end - tokens.start) as usize);
                 for token in tokens {
-                    let slot = &mut seen[example * seq_len + token as usize];
+                    let slot = &mut seen[token as usize];
                     if *slot == usize::MAX {
                         *slot = plan.distinct.len() / 2;
                         plan.distinct.extend([example as i64, token]);
                     }
                     plan.row_of.push(*slot);
                 }
+            }
+            for &row in &plan.row_of[first_row..] {
+                seen[plan.distinct[2 * row + 1] as usize] = usize::MAX;
             }
         }
         plan

@@ -16,7 +16,8 @@ type AB = Autodiff<NdArray<f32>>;
 const TOLERANCE: f32 = 1e-5;
 const BATCH: usize = 8;
 const SEQ: usize = 9;
-const WIDTH: usize = 6;
+// Two full 16-lane chunks and a tail, so the host kernels' vector loops and remainders both run.
+const WIDTH: usize = 38;
 
 /// One span per example, covering the awkward cases; (2, 9) and (6, 12) run into the sequence end.
 const SPANS_A: [(i64, i64); BATCH] = [(1, 4), (0, 1), (2, 9), (5, 5), (6, 12), (-3, 2), (7, 3), (10, 14)];
