@@ -26,7 +26,7 @@ use crate::error::{Result, TrainError};
 use crate::infer::{InferenceEngine, Predictor};
 use crate::loss::Objective;
 use crate::model::RelationClassifier;
-use crate::optim::{clip_global_norm, GroupedAdamW, MasterAdamW};
+use crate::optim::{clip_global_norm, FusedAdamW, GroupedAdamW, MasterAdamW};
 use crate::parallel::{batch_gradients_on_nodes, collate, collective_lock, is_half_backend, GradPrep};
 use crate::progress::{StepInfo, TrainObserver};
 use crate::schedule::LrSchedule;
@@ -332,8 +332,9 @@ pub struct TrainStepper<B: AutodiffBackend, O: SimpleOptimizer<B::InnerBackend>>
     nodes: Option<NodeGroup>,
 }
 
-impl<B: AutodiffBackend> TrainStepper<B, burn::optim::AdamW> {
-    /// f32 training with burn's AdamW (the optimiser `kre train` uses unless `--precision` is bf16/f16).
+impl<B: AutodiffBackend> TrainStepper<B, FusedAdamW> {
+    /// f32 training with [`FusedAdamW`] (burn's AdamW, one pass per parameter on CPU; the optimiser `kre train`
+    /// uses unless `--precision` is bf16/f16).
     pub fn new(model: RelationClassifier<B>, cfg: &TrainConfig, objective: Objective, schedule: LrSchedule) -> Self {
         let weight_decay = cfg.weight_decay;
         Self::with_optimizer(model, |m| GroupedAdamW::new(m, weight_decay), cfg, objective, schedule)
@@ -536,7 +537,7 @@ fn train_impl<B: AutodiffBackend>(
             GroupedAdamW::with_master(m, cfg.weight_decay, FloatDType::F32)
         })
     } else {
-        run::<B, burn::optim::AdamW>(cfg, devices, nodes, observer, engine, |m| GroupedAdamW::new(m, cfg.weight_decay))
+        run::<B, FusedAdamW>(cfg, devices, nodes, observer, engine, |m| GroupedAdamW::new(m, cfg.weight_decay))
     }
 }
 
