@@ -10,10 +10,10 @@
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, GradientsParams, Optimizer, SimpleOptimizer};
-use burn_ndarray::NdArrayTensor;
 use burn::record::{PrecisionSettings, Record};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, FloatDType, Tensor, TensorData, TensorPrimitive};
+use burn_ndarray::NdArrayTensor;
 
 /// Parameter ids split by whether weight decay applies.
 #[derive(Debug, Default, Clone)]
@@ -309,9 +309,7 @@ impl FusedAdamW {
     {
         // Checked on clones dropped at once, so that the buffers taken below are uniquely owned again (a clone kept
         // alive would make every in-place update copy the parameter first).
-        let host_f32 = |t: &Tensor<Host, D>| {
-            matches!(t.clone().into_primitive().tensor(), NdArrayTensor::F32(s) if s.view().is_standard_layout())
-        };
+        let host_f32 = |t: &Tensor<Host, D>| matches!(t.clone().into_primitive().tensor(), NdArrayTensor::F32(s) if s.view().is_standard_layout());
         let amsgrad = state.as_ref().is_some_and(|s| s.momentum.max_moment_2.is_some());
         let moments_ok =
             state.as_ref().is_none_or(|s| host_f32(&s.momentum.moment_1) && host_f32(&s.momentum.moment_2));
@@ -582,8 +580,12 @@ mod tests {
     fn strided_parameters_fall_back_to_burns_ops() {
         let device = Default::default();
         let fused = FusedAdamW::new(0.01);
-        let burn =
-            AdamWConfig::new().with_beta_1(BETA_1).with_beta_2(BETA_2).with_epsilon(EPSILON).with_weight_decay(0.01).build();
+        let burn = AdamWConfig::new()
+            .with_beta_1(BETA_1)
+            .with_beta_2(BETA_2)
+            .with_epsilon(EPSILON)
+            .with_weight_decay(0.01)
+            .build();
         let w = Tensor::<Host, 2>::random([5, 7], Distribution::Normal(0.0, 1.0), &device).swap_dims(0, 1);
         let g = Tensor::<Host, 2>::random([7, 5], Distribution::Normal(0.0, 1.0), &device);
         let (a, state) = fused.step(1e-2, w.clone(), g.clone(), None);

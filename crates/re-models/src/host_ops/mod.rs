@@ -190,7 +190,10 @@ mod tests {
         assert_eq!(int_values(strided), expected);
         let tape = Tensor::<Tape, 2, Int>::from_data(TensorData::new(values.clone(), [3, 4]), &device);
         assert_eq!(int_values(tape.narrow(1, 1, 2)), [-13, -6, 15, 22, 43, 50]);
-        assert_eq!(int_values(Tensor::<Host, 1, Int>::from_data(TensorData::new(vec![3i32, -4], [2]), &device)), [3, -4]);
+        assert_eq!(
+            int_values(Tensor::<Host, 1, Int>::from_data(TensorData::new(vec![3i32, -4], [2]), &device)),
+            [3, -4]
+        );
     }
 
     /// The generic path's division gradient is exact: burn autodiff computes `∂(a / b)/∂a` with `float_recip`,

@@ -337,7 +337,14 @@ fn tape_forward(
 /// the output row: adding row by row would load and store the partial sums once per row, more memory traffic than
 /// the span rows themselves. The first pass writes (no zeroing first), later ones add.
 #[inline(always)]
-fn weighted_row_sum(out: &mut Vec<f32>, hidden: &[f32], h: usize, members: &[usize], weights: Option<&[f32]>, scale: f32) {
+fn weighted_row_sum(
+    out: &mut Vec<f32>,
+    hidden: &[f32],
+    h: usize,
+    members: &[usize],
+    weights: Option<&[f32]>,
+    scale: f32,
+) {
     let row = |k: usize| &hidden[members[k] * h..(members[k] + 1) * h];
     let weight = |k: usize| scale * weights.map_or(1.0, |w| w[k]);
     let start = out.len();
