@@ -171,14 +171,22 @@ fn parse_args() -> anyhow::Result<Opts> {
     Ok(opts)
 }
 
-/// Runs `f` once to warm up, then `reps` times; returns the row's JSON.
-fn time_row(row: &str, items: usize, reps: usize, note: &str, mut f: impl FnMut() -> anyhow::Result<()>) -> Value {
+/// Runs `f` `warm_ups` times untimed, then `reps` times; returns the row's JSON.
+fn time_row(
+    row: &str,
+    items: usize,
+    (warm_ups, reps): (usize, usize),
+    note: &str,
+    mut f: impl FnMut() -> anyhow::Result<()>,
+) -> Value {
     let t = Instant::now();
-    if let Err(e) = f() {
-        eprintln!("{row}: {e:#}; skipped");
-        return json!({"row": row, "error": format!("{e:#}")});
+    for _ in 0..warm_ups {
+        if let Err(e) = f() {
+            eprintln!("{row}: {e:#}; skipped");
+            return json!({"row": row, "error": format!("{e:#}")});
+        }
     }
-    eprintln!("{row}: warm-up {:.3}s", t.elapsed().as_secs_f64());
+    eprintln!("{row}: {warm_ups} warm-up run(s) {:.3}s", t.elapsed().as_secs_f64());
     let mut samples = Vec::with_capacity(reps);
     for _ in 0..reps {
         let t = Instant::now();
@@ -192,7 +200,7 @@ fn time_row(row: &str, items: usize, reps: usize, note: &str, mut f: impl FnMut(
     let median = sorted[sorted.len() / 2];
     eprintln!("{row}: median {median:.4}s over {reps}");
     json!({
-        "row": row, "median_s": median, "min_s": sorted[0], "reps": reps, "items": items,
+        "row": row, "median_s": median, "min_s": sorted[0], "reps": reps, "warm_ups": warm_ups, "items": items,
         "items_per_s": items as f64 / median, "samples_s": samples, "note": note,
     })
 }
@@ -295,7 +303,7 @@ fn encoder_rows<B: Backend>(
         if encoder.engine() != engine {
             bail!("{}: the {engine} engine does not cover {} encoders", dir.display(), config.family());
         }
-        let mut timed = time_row(row, batch_size, opts.reps, note, || {
+        let mut timed = time_row(row, batch_size, (1, opts.reps), note, || {
             // Reading the result back forces lazy backends to finish the work.
             let _ = encoder.forward(padded, device)?.into_data();
             Ok(())
@@ -359,7 +367,7 @@ fn run_rows<B: Backend>(opts: &Opts, device: &B::Device) -> anyhow::Result<Vec<V
     if want("evaluate_7765x30") {
         let data = re_metrics::synthetic::klue_like_scores(42, 7765, 30);
         let pred = re_metrics::argmax_rows(&data.probs, 30)?;
-        out.push(time_row("evaluate_7765x30", 7765, opts.reps.max(20), "micro-F1 + AUPRC, in memory", || {
+        out.push(time_row("evaluate_7765x30", 7765, (1, opts.reps.max(20)), "micro-F1 + AUPRC, in memory", || {
             let f1 = re_metrics::micro_f1_without_no_relation(&data.gold, &pred, 30, 0)?;
             let area = re_metrics::auprc(&data.gold, &data.probs, 30)?;
             std::hint::black_box((f1, area));
@@ -374,6 +382,12 @@ fn fused_rows(opts: &Opts, engine: InferenceEngine) -> anyhow::Result<Vec<Value>
     let inputs = read_inputs(&opts.cache)?;
     encoder_rows::<burn::backend::NdArray<f32>>(opts, &inputs, engine, &Default::default())
 }
+
+/// Untimed steps before the timed ones. Two: the first step creates AdamW's moments (one parameter-sized buffer
+/// each), so only from the second on does a step run at its steady memory peak; on a VM every first touch of a page
+/// is a fault with zeroing (measured: 14.0 s for the first step after one warm-up, 8.6 and 8.4 s for the next two).
+/// `scripts/bench/torch_rows.py` does the same.
+const TRAIN_WARM_UPS: usize = 2;
 
 fn train_step_row<B: AutodiffBackend>(opts: &Opts, inputs: &Inputs, device: &B::Device) -> anyhow::Result<Value> {
     let dir = opts.cache.join("bench/roberta-base-random");
@@ -405,28 +419,29 @@ fn train_step_row<B: AutodiffBackend>(opts: &Opts, inputs: &Inputs, device: &B::
     // Per call: forward (with the loss), backward, clip, optimizer seconds. Exact on the eager CPU backends only
     // (a lazy backend's work lands wherever it is next read).
     let mut phases: Vec<[f64; 4]> = Vec::new();
-    let mut row = time_row("train_step_roberta_base_b16_s128", b, opts.reps.min(3).max(1), note, || {
-        let m = model.take().context("model lost in a failed step")?;
-        let t0 = Instant::now();
-        let logits = m.forward(&x).logits;
-        let loss = burn::tensor::loss::cross_entropy_with_logits(logits, labels.clone().one_hot(30).float()).mean();
-        let t1 = Instant::now();
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
-        let mut grads = grads;
-        let t2 = Instant::now();
-        clip_global_norm::<B, _>(&m, &mut grads, 1.0);
-        let t3 = Instant::now();
-        let m = optim.step(5e-5, m, grads);
-        // Force the update to finish (lazy backends) by reading one parameter back.
-        let _ = m.head.classifier.weight.val().into_data();
-        let t4 = Instant::now();
-        phases.push([t1 - t0, t2 - t1, t3 - t2, t4 - t3].map(|d| d.as_secs_f64()));
-        model = Some(m);
-        Ok(())
-    });
-    if row.get("error").is_none() && phases.len() > 1 {
-        // The warm-up call left out.
-        let timed = &phases[1..];
+    let mut row =
+        time_row("train_step_roberta_base_b16_s128", b, (TRAIN_WARM_UPS, opts.reps.min(3).max(1)), note, || {
+            let m = model.take().context("model lost in a failed step")?;
+            let t0 = Instant::now();
+            let logits = m.forward(&x).logits;
+            let loss = burn::tensor::loss::cross_entropy_with_logits(logits, labels.clone().one_hot(30).float()).mean();
+            let t1 = Instant::now();
+            let grads = GradientsParams::from_grads(loss.backward(), &m);
+            let mut grads = grads;
+            let t2 = Instant::now();
+            clip_global_norm::<B, _>(&m, &mut grads, 1.0);
+            let t3 = Instant::now();
+            let m = optim.step(5e-5, m, grads);
+            // Force the update to finish (lazy backends) by reading one parameter back.
+            let _ = m.head.classifier.weight.val().into_data();
+            let t4 = Instant::now();
+            phases.push([t1 - t0, t2 - t1, t3 - t2, t4 - t3].map(|d| d.as_secs_f64()));
+            model = Some(m);
+            Ok(())
+        });
+    if row.get("error").is_none() && phases.len() > TRAIN_WARM_UPS {
+        // The warm-up calls left out.
+        let timed = &phases[TRAIN_WARM_UPS..];
         let median = |i: usize| {
             let mut v: Vec<f64> = timed.iter().map(|p| p[i]).collect();
             v.sort_by(f64::total_cmp);
@@ -457,7 +472,7 @@ fn tokenize_row(opts: &Opts) -> anyhow::Result<Value> {
     Ok(time_row(
         "tokenize_markers_32470",
         n,
-        opts.reps,
+        (1, opts.reps),
         "typed-punct markers + WordPiece, max_length 128, rayon",
         || {
             let examples = record_tokenizer.encode_all(&records, None)?;

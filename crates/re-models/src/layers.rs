@@ -49,10 +49,11 @@ pub fn resize_embedding<B: Backend>(
 ///
 /// burn 0.21's default `linear` broadcasts a 3-D input into a batched matmul, whose weight gradient is one
 /// `[d_in, d_out]` product per batch row, summed afterwards (a `batch`-times larger buffer and `batch` short gemms).
-/// Flattening the tokens first makes the forward pass and both gradients single large gemms.
+/// Flattening the tokens first makes the forward pass and both gradients single large gemms. On burn-ndarray under
+/// autodiff the product is [`crate::host_ops::linear`] (gradients without transposed copies).
 pub fn linear_tokens<B: Backend>(linear: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [batch, seq, d_in] = x.dims();
-    let y = linear.forward(x.reshape([batch * seq, d_in]));
+    let y = crate::host_ops::linear(linear, x.reshape([batch * seq, d_in]));
     let [_, d_out] = y.dims();
     y.reshape([batch, seq, d_out])
 }

@@ -95,6 +95,29 @@ pub(crate) fn lane_dot(x: &[f32], y: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + rest
 }
 
+/// Dot product with four independent 16-lane accumulators summed as a tree: for long rows (hundreds of values)
+/// where [`lane_dot`]'s one chain of vector adds, then sixteen serial lane adds, is the bound rather than the loads.
+#[inline(always)]
+pub(crate) fn wide_dot(x: &[f32], y: &[f32]) -> f32 {
+    const WIDE: usize = 4 * LANES;
+    let mut acc = [0.0f32; WIDE];
+    let (xs, ys) = (x.chunks_exact(WIDE), y.chunks_exact(WIDE));
+    let rest = lane_dot(xs.remainder(), ys.remainder());
+    for (a, b) in xs.zip(ys) {
+        for i in 0..WIDE {
+            acc[i] += a[i] * b[i];
+        }
+    }
+    let mut width = WIDE / 2;
+    while width > 0 {
+        for i in 0..width {
+            acc[i] += acc[i + width];
+        }
+        width /= 2;
+    }
+    acc[0] + rest
+}
+
 /// `exp(x)` for f32 without a libm call, so loops over it vectorise: `2ⁿ · e^r` with `n = round(x·log₂e)`,
 /// `|r| ≤ ln2/2` and a degree-6 Taylor polynomial (relative error below 2·10⁻⁷). Inputs below −87.3 give 0
 /// (true value < 1.2·10⁻³⁸), above 88.7 clamp to ≈ 3·10³⁸.
@@ -206,5 +229,13 @@ mod tests {
         let y: Vec<f32> = (0..37).map(|i| (i % 5) as f32 - 2.0).collect();
         let serial: f32 = x.iter().zip(&y).map(|(a, b)| a * b).sum();
         assert!((lane_dot(&x, &y) - serial).abs() < 1e-3);
+        // 37, 64 (one wide chunk, no rest) and 150 (two wide chunks and a rest longer than one 16-lane chunk).
+        for n in [37, 64, 150] {
+            let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 101) as f32 / 10.0 - 5.0).collect();
+            let y: Vec<f32> = (0..n).map(|i| (i % 7) as f32 - 3.0).collect();
+            let serial: f64 = x.iter().zip(&y).map(|(&a, &b)| a as f64 * b as f64).sum();
+            assert!((wide_dot(&x, &y) as f64 - serial).abs() < 1e-3, "n = {n}");
+        }
+        assert_eq!(wide_dot(&[], &[]), 0.0);
     }
 }

@@ -8,7 +8,8 @@
 //! - [`residual_layer_norm`]: `LN(dropout(y) + residual)`, the "add & norm" closing both halves of a layer;
 //! - [`attention_context`]: multi-head `dropout(softmax(Q Kᵀ · scale + mask)) V`, reading and writing the
 //!   token-major layout (no head split/merge copies);
-//! - [`gelu`]: exact GELU `x · Φ(x)`.
+//! - [`gelu`]: exact GELU `x · Φ(x)`;
+//! - [`linear`]: `x W + b` whose gradients hand transposed views to the gemm instead of copying them.
 //!
 //! Each function takes any backend and picks the fused kernel at run time (`TypeId`) only on burn-ndarray f32 (with
 //! or without `Autodiff`), so the models stay generic and GPU backends keep burn's ops. Tests in each file check the
@@ -25,10 +26,12 @@ use rayon::prelude::*;
 
 mod attention;
 mod gelu;
+mod linear;
 mod norm;
 
 pub use attention::attention_context;
 pub use gelu::gelu;
+pub use linear::linear;
 pub use norm::residual_layer_norm;
 
 /// burn-ndarray f32, the backend the kernels run on.

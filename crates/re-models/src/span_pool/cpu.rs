@@ -20,7 +20,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 
 use super::SpanSegments;
 use crate::host_ops::{cast, float_primitive, host_tensor, with_values, Host, Tape};
-use crate::simd::{dispatch_simd, lane_dot};
+use crate::simd::{dispatch_simd, wide_dot};
 
 /// The reduction a segment applies to its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +135,12 @@ dispatch_simd!(forward(rows: &HostRows, reduction: Reduction, hidden: &[f32], w:
                 out.extend_from_slice(&hidden[members[0] * h..(members[0] + 1) * h]);
                 let pooled = &mut out[segment * h..];
                 if keep {
-                    argmax.extend((0..h).map(|c| members[0] * h + c));
+                    // Filled by a plain loop (see `weighted_row_sum` on `extend`).
+                    argmax.resize((segment + 1) * h, 0);
                     let best = &mut argmax[segment * h..];
+                    for (c, b) in best.iter_mut().enumerate() {
+                        *b = members[0] * h + c;
+                    }
                     for &row in &members[1..] {
                         let values = &hidden[row * h..(row + 1) * h];
                         for (c, ((p, b), &v)) in pooled.iter_mut().zip(best.iter_mut()).zip(values).enumerate() {
@@ -165,7 +169,7 @@ dispatch_simd!(forward(rows: &HostRows, reduction: Reduction, hidden: &[f32], w:
                 let members = rows.of(segment);
                 let scores = &mut weights[rows.offsets[segment]..rows.offsets[segment] + members.len()];
                 for (score, &row) in scores.iter_mut().zip(members) {
-                    *score = lane_dot(&hidden[row * h..(row + 1) * h], vector);
+                    *score = wide_dot(&hidden[row * h..(row + 1) * h], vector);
                 }
                 softmax_in_place(scores);
                 weighted_row_sum(&mut out, hidden, h, members, Some(scores), 1.0);
@@ -204,12 +208,12 @@ dispatch_simd!(backward(rows: &HostRows, saved: &Saved, grad: &[f32], hidden: &[
                 let group = segment % rows.groups;
                 let vector = &w[group * h..(group + 1) * h];
                 // o = Σ a_r x_r with a = softmax(x_r · w): ∂/∂x_r = a_r g + a_r (g·x_r − g·o) w, ∂/∂w = Σ a_r (g·x_r − g·o) x_r.
-                let g_dot_pooled = lane_dot(g, &pooled[segment * h..(segment + 1) * h]);
+                let g_dot_pooled = wide_dot(g, &pooled[segment * h..(segment + 1) * h]);
                 let members = rows.of(segment);
                 let segment_weights = &weights[rows.offsets[segment]..rows.offsets[segment] + members.len()];
                 for (&weight, &row) in segment_weights.iter().zip(members) {
                     let x = &hidden[row * h..(row + 1) * h];
-                    let score_grad = weight * (lane_dot(g, x) - g_dot_pooled);
+                    let score_grad = weight * (wide_dot(g, x) - g_dot_pooled);
                     let d_row = &mut d_hidden[row * h..(row + 1) * h];
                     add_to(d_row, g, weight);
                     add_to(d_row, vector, score_grad);
@@ -349,25 +353,40 @@ fn weighted_row_sum(
     let weight = |k: usize| scale * weights.map_or(1.0, |w| w[k]);
     let start = out.len();
     let first = members.len().min(4);
+    // The first pass writes into the spare capacity through a plain loop: `Vec::extend` over an iterator goes
+    // through a `fold` LLVM does not inline, which then runs compiled for the baseline target (SSE), not for the
+    // AVX-512/AVX2 this function is dispatched to.
+    out.reserve(h);
+    let spare = &mut out.spare_capacity_mut()[..h];
     match first {
         1 => {
             let w0 = weight(0);
-            out.extend(row(0).iter().map(|&a| w0 * a));
+            for (t, &a) in spare.iter_mut().zip(row(0)) {
+                t.write(w0 * a);
+            }
         }
         2 => {
             let (w0, w1) = (weight(0), weight(1));
-            out.extend(row(0).iter().zip(row(1)).map(|(&a, &b)| w0 * a + w1 * b));
+            for (t, (&a, &b)) in spare.iter_mut().zip(row(0).iter().zip(row(1))) {
+                t.write(w0 * a + w1 * b);
+            }
         }
         3 => {
             let (w0, w1, w2) = (weight(0), weight(1), weight(2));
-            out.extend(row(0).iter().zip(row(1)).zip(row(2)).map(|((&a, &b), &c)| w0 * a + w1 * b + w2 * c));
+            for (t, ((&a, &b), &c)) in spare.iter_mut().zip(row(0).iter().zip(row(1)).zip(row(2))) {
+                t.write(w0 * a + w1 * b + w2 * c);
+            }
         }
         _ => {
             let (w0, w1, w2, w3) = (weight(0), weight(1), weight(2), weight(3));
             let rows = row(0).iter().zip(row(1)).zip(row(2)).zip(row(3));
-            out.extend(rows.map(|(((&a, &b), &c), &d)| w0 * a + w1 * b + w2 * c + w3 * d));
+            for (t, (((&a, &b), &c), &d)) in spare.iter_mut().zip(rows) {
+                t.write(w0 * a + w1 * b + w2 * c + w3 * d);
+            }
         }
     }
+    // SAFETY: the loop above wrote all `h` values after `start` (every row has `h` values, `spare` has `h`).
+    unsafe { out.set_len(start + h) };
     let target = &mut out[start..];
     let mut k = first;
     while k + 4 <= members.len() {
