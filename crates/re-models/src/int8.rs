@@ -2,7 +2,8 @@
 //!
 //! `y = x · W` with `W` quantized once, per output column (symmetric i8, `s_w[n] = max_k |W[k, n]| / 127`), and
 //! `x` quantized per row when the product runs (asymmetric u8: `s_x[m] = (max − min) / 255` over the row and 0,
-//! zero point `z[m]`). The products are summed exactly in i32 and turned back into f32 once:
+//! zero point `z[m]`; `/ 127` for the AVX2 kernel, see below). The products are summed exactly in i32 and turned
+//! back into f32 once:
 //!
 //! `y[m, n] ≈ s_x[m] · s_w[n] · (Σ_k q_x[m, k] · q_w[k, n] − z[m] · Σ_k q_w[k, n])`
 //!
@@ -10,8 +11,11 @@
 //! a row independent of the other rows of the batch, so a sentence's labels do not depend on its batch mates.
 //!
 //! The kernel is chosen at run time: AVX-512 VNNI (`vpdpbusd`: 64 u8 × i8 products summed into 16 i32 lanes per
-//! instruction), AVX2 (`vpmaddwd` on values widened to i16; exact, where `vpmaddubsw` would saturate), or a
-//! portable loop. All three give the same i32 sums; tests check each available kernel against a direct loop.
+//! instruction), AVX2 (`vpmaddubsw`: 32 u8 × i8 products summed in pairs into 16 i16 lanes, then `vpmaddwd` by 1
+//! into 8 i32 lanes), or a portable loop. A pair of 8-bit products can reach 2 · 255 · 127 = 64,770, past i16, so
+//! for the AVX2 kernel activations get 7 bits (0..=127: pairs stay within 32,258 and every sum is exact; ONNX
+//! Runtime's `reduce_range` takes the bit from the weights instead, and without it lets pairs saturate). Each
+//! kernel's sums equal a direct loop's over the same quantized values (tests check every available kernel).
 use rayon::prelude::*;
 
 /// Which int8 dot-product kernel runs.
@@ -19,7 +23,7 @@ use rayon::prelude::*;
 pub enum Int8Kernel {
     /// AVX-512 F + BW + VNNI.
     Avx512Vnni,
-    /// AVX2 (with FMA for the quantization of activations).
+    /// AVX2 (with FMA for the quantization of activations); activations get 7 bits.
     Avx2,
     /// Any CPU.
     Portable,
@@ -96,8 +100,16 @@ impl Int8Kernel {
     fn tile_rows(self) -> usize {
         match self {
             Int8Kernel::Avx512Vnni => 8,
-            Int8Kernel::Avx2 => 6,
+            Int8Kernel::Avx2 => AVX2_TILE_ROWS,
             Int8Kernel::Portable => 1,
+        }
+    }
+
+    /// The largest quantized activation: 255, or 127 where pairs of products must fit i16 (`vpmaddubsw`).
+    fn activation_max(self) -> u8 {
+        match self {
+            Int8Kernel::Avx2 => 127,
+            Int8Kernel::Avx512Vnni | Int8Kernel::Portable => 255,
         }
     }
 
@@ -108,17 +120,14 @@ impl Int8Kernel {
             Int8Kernel::Avx2 => 16,
         }
     }
-
-    /// Consecutive `k` values one 32-bit lane holds: four i8 (VNNI layout) or two i16.
-    fn k_group(self) -> usize {
-        match self {
-            Int8Kernel::Avx512Vnni | Int8Kernel::Portable => 4,
-            Int8Kernel::Avx2 => 2,
-        }
-    }
 }
 
-/// Rows of `x` quantized and multiplied together: a multiple of every tile height (8, 6, 1); its u8 rows (up to
+/// Consecutive `k` values one 32-bit lane holds (four u8 or i8, the VNNI layout, which the AVX2 kernel shares).
+const K_GROUP: usize = 4;
+/// Rows of the AVX2 register tile: 4 × 16 columns keeps its 8 accumulators, 2 panel vectors, the broadcast, the
+/// ones and a product in the 16 ymm registers.
+const AVX2_TILE_ROWS: usize = 4;
+/// Rows of `x` quantized and multiplied together: a multiple of every tile height (8, 4, 1); its u8 rows (up to
 /// 96 × 3072 B) and one weight panel stay in L2 while the panels stream past.
 const BLOCK_ROWS: usize = 96;
 /// Largest tile: 8 rows × 32 columns of i32 sums.
@@ -132,9 +141,8 @@ pub struct Int8Matrix {
     /// `k` rounded up to the kernel's k group.
     k_padded: usize,
     kernel: Int8Kernel,
-    /// `[panel][k / group][column in panel][k % group]`; i8 values (i16 for AVX2), zero in the padding.
-    packed_i8: Vec<i8>,
-    packed_i16: Vec<i16>,
+    /// `[panel][k / group][column in panel][k % group]`; i8 values, zero in the padding.
+    packed: Vec<i8>,
     scales: Vec<f32>,
     column_sums: Vec<i32>,
 }
@@ -143,7 +151,6 @@ pub struct Int8Matrix {
 #[derive(Default)]
 struct Scratch {
     x_u8: Vec<u8>,
-    x_i16: Vec<i16>,
     scales: Vec<f32>,
     zeros: Vec<i32>,
 }
@@ -178,7 +185,7 @@ impl Int8Matrix {
                 *sum += v as i32;
             }
         }
-        let (nr, group) = (kernel.panel_cols(), kernel.k_group());
+        let (nr, group) = (kernel.panel_cols(), K_GROUP);
         let k_padded = k.div_ceil(group) * group;
         let panels = n.div_ceil(nr);
         let index =
@@ -189,11 +196,7 @@ impl Int8Matrix {
                 packed[index(kk, c)] = q(kk, c);
             }
         }
-        let (packed_i8, packed_i16) = match kernel {
-            Int8Kernel::Avx2 => (Vec::new(), packed.iter().map(|&v| v as i16).collect()),
-            _ => (packed, Vec::new()),
-        };
-        Int8Matrix { k, n, k_padded, kernel, packed_i8, packed_i16, scales, column_sums }
+        Int8Matrix { k, n, k_padded, kernel, packed, scales, column_sums }
     }
 
     /// The kernel this matrix was packed for.
@@ -231,10 +234,6 @@ impl Int8Matrix {
             let (scale, zero) = quantize_row(&x[r * k..(r + 1) * k], &mut s.x_u8[r * kp..r * kp + k], self.kernel);
             s.scales[r] = scale;
             s.zeros[r] = zero;
-        }
-        if self.kernel == Int8Kernel::Avx2 {
-            s.x_i16.clear();
-            s.x_i16.extend(s.x_u8.iter().map(|&v| v as i16));
         }
         let nr = self.kernel.panel_cols();
         let mut tile = [0i32; MAX_TILE];
@@ -275,21 +274,22 @@ impl Int8Matrix {
             #[cfg(target_arch = "x86_64")]
             Int8Kernel::Avx512Vnni => {
                 let a = &s.x_u8[row0 * kp..(row0 + 8) * kp];
-                let b = &self.packed_i8[panel * panel_len..(panel + 1) * panel_len];
+                let b = &self.packed[panel * panel_len..(panel + 1) * panel_len];
                 // SAFETY: the kernel is available (checked when packing); `a` holds 8 rows of kp bytes and `b`
                 // one panel of kp × 32 bytes, kp a multiple of 4.
                 unsafe { x86::tile_avx512_vnni(a, b, kp, out) }
             }
             #[cfg(target_arch = "x86_64")]
             Int8Kernel::Avx2 => {
-                let a = &s.x_i16[row0 * kp..(row0 + 6) * kp];
-                let b = &self.packed_i16[panel * panel_len..(panel + 1) * panel_len];
-                // SAFETY: as above with 6 rows of kp i16 and a panel of kp × 16 i16, kp a multiple of 2.
+                let a = &s.x_u8[row0 * kp..(row0 + AVX2_TILE_ROWS) * kp];
+                let b = &self.packed[panel * panel_len..(panel + 1) * panel_len];
+                // SAFETY: as above with AVX2_TILE_ROWS rows of kp bytes, values ≤ 127, and a panel of kp × 16
+                // bytes.
                 unsafe { x86::tile_avx2(a, b, kp, out) }
             }
             _ => {
                 let a = &s.x_u8[row0 * kp..(row0 + 1) * kp];
-                let b = &self.packed_i8[panel * panel_len..(panel + 1) * panel_len];
+                let b = &self.packed[panel * panel_len..(panel + 1) * panel_len];
                 out[..nr].fill(0);
                 for (a4, b4) in a.chunks_exact(4).zip(b.chunks_exact(4 * nr)) {
                     for (o, w) in out[..nr].iter_mut().zip(b4.chunks_exact(4)) {
@@ -339,33 +339,33 @@ fn dequantize_values(out: &mut [f32], sums: &[i32], row_scale: f32, zero: i32, w
     }
 }
 
-/// Quantizes one row to u8 with its own scale and zero point (the range always includes 0, so zero padding and
-/// ReLU zeros are exact); returns `(scale, zero point)`.
+/// Quantizes one row to `0..=kernel.activation_max()` with its own scale and zero point (the range always includes
+/// 0, so zero padding and ReLU zeros are exact); returns `(scale, zero point)`.
 fn quantize_row(x: &[f32], out: &mut [u8], kernel: Int8Kernel) -> (f32, i32) {
+    let max = kernel.activation_max();
     #[cfg(target_arch = "x86_64")]
     if kernel != Int8Kernel::Portable {
         // SAFETY: both SIMD kernels imply AVX2 + FMA, checked when the matrix was packed.
-        return unsafe { x86::quantize_row_avx2(x, out) };
+        return unsafe { x86::quantize_row_avx2(x, out, max) };
     }
-    let _ = kernel;
-    quantize_row_portable(x, out)
+    quantize_row_portable(x, out, max)
 }
 
-/// The portable [`quantize_row`].
-fn quantize_row_portable(x: &[f32], out: &mut [u8]) -> (f32, i32) {
-    let (scale, zero) = row_range(x);
+/// The portable [`quantize_row`], to `0..=max`.
+fn quantize_row_portable(x: &[f32], out: &mut [u8], max: u8) -> (f32, i32) {
+    let (scale, zero) = row_range(x, max);
     if scale == 0.0 {
         out.fill(0);
         return (0.0, 0);
     }
-    quantize_values(x, out, scale, zero);
+    quantize_values(x, out, scale, zero, max);
     (scale, zero)
 }
 
-/// `(scale, zero point)` of a row: the range spans the row's values and 0; `(0, 0)` for an all-zero (or
-/// non-finite) row, whose values then all quantize to 0.
+/// `(scale, zero point)` of a row quantized to `0..=levels`: the range spans the row's values and 0; `(0, 0)` for
+/// an all-zero (or non-finite) row, whose values then all quantize to 0.
 #[inline(always)]
-fn row_range(x: &[f32]) -> (f32, i32) {
+fn row_range(x: &[f32], levels: u8) -> (f32, i32) {
     let (mut lo, mut hi) = ([0.0f32; 8], [0.0f32; 8]);
     let chunks = x.chunks_exact(8);
     let tail = chunks.remainder();
@@ -386,16 +386,17 @@ fn row_range(x: &[f32]) -> (f32, i32) {
     if range <= 0.0 || !range.is_finite() {
         return (0.0, 0);
     }
-    let scale = range / 255.0;
-    (scale, (-min / scale).round().clamp(0.0, 255.0) as i32)
+    let levels = levels as f32;
+    let scale = range / levels;
+    (scale, (-min / scale).round().clamp(0.0, levels) as i32)
 }
 
-/// `q = clamp(round_ties_even(x / scale) + zero, 0, 255)`, as the SIMD path computes it (`x · (1/scale) + zero`
+/// `q = clamp(round_ties_even(x / scale) + zero, 0, max)`, as the SIMD path computes it (`x · (1/scale) + zero`
 /// fused, then rounded).
-fn quantize_values(x: &[f32], out: &mut [u8], scale: f32, zero: i32) {
-    let (inverse, zero) = (1.0 / scale, zero as f32);
+fn quantize_values(x: &[f32], out: &mut [u8], scale: f32, zero: i32, max: u8) {
+    let (inverse, zero, max) = (1.0 / scale, zero as f32, max as f32);
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = v.mul_add(inverse, zero).round_ties_even().clamp(0.0, 255.0) as u8;
+        *o = v.mul_add(inverse, zero).round_ties_even().clamp(0.0, max) as u8;
     }
 }
 
@@ -405,10 +406,10 @@ mod x86 {
     use std::arch::x86_64::*;
 
     /// [`super::quantize_row_portable`]'s range pass, then 32 values per step: scale and shift, convert with
-    /// round-to-nearest-even, and narrow to u8 with saturating packs (which also clamp to 0..=255).
+    /// round-to-nearest-even, narrow to u8 with saturating packs (which clamp to 0..=255), then clamp to `max`.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn quantize_row_avx2(x: &[f32], out: &mut [u8]) -> (f32, i32) {
-        let (scale, zero) = super::row_range(x);
+    pub(super) unsafe fn quantize_row_avx2(x: &[f32], out: &mut [u8], max: u8) -> (f32, i32) {
+        let (scale, zero) = super::row_range(x, max);
         if scale == 0.0 {
             out.fill(0);
             return (0.0, 0);
@@ -416,6 +417,7 @@ mod x86 {
         let (inverse, shift) = (_mm256_set1_ps(1.0 / scale), _mm256_set1_ps(zero as f32));
         // packs work within 128-bit halves; this restores the order of the 32 values.
         let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        let ceiling = _mm256_set1_epi8(max as i8);
         let full = x.len() / 32 * 32;
         let (src, dst) = (x.as_ptr(), out.as_mut_ptr());
         let mut i = 0;
@@ -424,10 +426,11 @@ mod x86 {
             let low = _mm256_packs_epi32(q(0), q(8));
             let high = _mm256_packs_epi32(q(16), q(24));
             let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(low, high), order);
+            let bytes = _mm256_min_epu8(bytes, ceiling);
             _mm256_storeu_si256(dst.add(i) as *mut __m256i, bytes);
             i += 32;
         }
-        super::quantize_values(&x[full..], &mut out[full..], scale, zero);
+        super::quantize_values(&x[full..], &mut out[full..], scale, zero, max);
         (scale, zero)
     }
 
@@ -446,7 +449,7 @@ mod x86 {
     /// 8 rows × 32 columns: per group of 4 `k`, two panel loads, eight 4-byte broadcasts, sixteen `vpdpbusd`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) unsafe fn tile_avx512_vnni(a: &[u8], b: &[i8], kp: usize, out: &mut [i32; MAX_TILE]) {
-        debug_assert!(a.len() >= 8 * kp && b.len() >= 32 * kp && kp % 4 == 0);
+        debug_assert!(a.len() >= 8 * kp && b.len() >= 32 * kp && kp.is_multiple_of(4));
         let (a, b) = (a.as_ptr(), b.as_ptr());
         let mut acc = [_mm512_setzero_si512(); 16];
         for g in 0..kp / 4 {
@@ -463,19 +466,25 @@ mod x86 {
         }
     }
 
-    /// 6 rows × 16 columns: per pair of `k`, two panel loads, six broadcasts, twelve `vpmaddwd` + adds.
+    /// [`super::AVX2_TILE_ROWS`] rows × 16 columns: per group of 4 `k`, two panel loads (8 columns × 4 bytes each),
+    /// a 4-byte broadcast per row, and per row and panel vector `vpmaddubsw` (u8 × i8 pairs → i16, exact for
+    /// activations ≤ 127), `vpmaddwd` by 1 (pairs of i16 → i32) and an add.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn tile_avx2(a: &[i16], b: &[i16], kp: usize, out: &mut [i32; MAX_TILE]) {
-        debug_assert!(a.len() >= 6 * kp && b.len() >= 16 * kp && kp % 2 == 0);
+    pub(super) unsafe fn tile_avx2(a: &[u8], b: &[i8], kp: usize, out: &mut [i32; MAX_TILE]) {
+        const R: usize = super::AVX2_TILE_ROWS;
+        debug_assert!(a.len() >= R * kp && b.len() >= 16 * kp && kp.is_multiple_of(4));
         let (a, b) = (a.as_ptr(), b.as_ptr());
-        let mut acc = [_mm256_setzero_si256(); 12];
-        for g in 0..kp / 2 {
-            let b0 = _mm256_loadu_si256(b.add(g * 32) as *const _);
-            let b1 = _mm256_loadu_si256(b.add(g * 32 + 16) as *const _);
-            for r in 0..6 {
-                let x = _mm256_set1_epi32((a.add(r * kp + g * 2) as *const i32).read_unaligned());
-                acc[2 * r] = _mm256_add_epi32(acc[2 * r], _mm256_madd_epi16(x, b0));
-                acc[2 * r + 1] = _mm256_add_epi32(acc[2 * r + 1], _mm256_madd_epi16(x, b1));
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [_mm256_setzero_si256(); 2 * R];
+        for g in 0..kp / 4 {
+            let b0 = _mm256_loadu_si256(b.add(g * 64) as *const _);
+            let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const _);
+            for r in 0..R {
+                let x = _mm256_set1_epi32((a.add(r * kp + g * 4) as *const i32).read_unaligned());
+                let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones);
+                let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones);
+                acc[2 * r] = _mm256_add_epi32(acc[2 * r], p0);
+                acc[2 * r + 1] = _mm256_add_epi32(acc[2 * r + 1], p1);
             }
         }
         for (i, v) in acc.iter().enumerate() {
@@ -501,7 +510,7 @@ mod tests {
     }
 
     /// The same quantization and sums written as a direct triple loop, independent of packing and tiles.
-    fn direct(w: &[f32], x: &[f32], rows: usize, k: usize, n: usize) -> Vec<f32> {
+    fn direct(w: &[f32], x: &[f32], rows: usize, k: usize, n: usize, kernel: Int8Kernel) -> Vec<f32> {
         let scales: Vec<f32> = (0..n)
             .map(|c| (0..k).map(|kk| w[kk * n + c].abs()).fold(0.0, f32::max) / 127.0)
             .map(|s| if s > 0.0 { s } else { 1.0 })
@@ -511,7 +520,7 @@ mod tests {
         for m in 0..rows {
             let row = &x[m * k..(m + 1) * k];
             let mut q = vec![0u8; k];
-            let (sx, z) = quantize_row_portable(row, &mut q);
+            let (sx, z) = quantize_row_portable(row, &mut q, kernel.activation_max());
             for c in 0..n {
                 let sum: i32 = (0..k).map(|kk| (q[kk] as i32 - z) * qw(kk, c)).sum();
                 y[m * n + c] = sx * scales[c] * sum as f32;
@@ -544,12 +553,12 @@ mod tests {
             if rows > 3 {
                 x[2 * k..3 * k].fill(0.0); // an all-zero row
             }
-            let want = direct(&w, &x, rows, k, n);
             for kernel in [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2, Int8Kernel::Portable] {
                 if !kernel.is_available() {
                     eprintln!("{} not available here", kernel.as_str());
                     continue;
                 }
+                let want = direct(&w, &x, rows, k, n, kernel);
                 let m = Int8Matrix::with_kernel(&w, k, n, kernel);
                 let mut got = vec![1.0f32; rows * n];
                 m.accumulate(&mut got, &x, rows);
@@ -560,6 +569,27 @@ mod tests {
                         kernel.as_str()
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn products_at_the_largest_quantized_values_are_summed_exactly() {
+        // Rows of 1.0 quantize to each kernel's largest activation and columns of ±1.0 to ±127: for AVX2 every
+        // `vpmaddubsw` pair is 2 · 127 · 127 = 32,258, the most i16 can take without saturating.
+        let (rows, k, n) = (5, 256, 24);
+        let w: Vec<f32> = (0..k * n).map(|i| if (i % n) % 3 == 0 { -1.0 } else { 1.0 }).collect();
+        let x = vec![1.0f32; rows * k];
+        for kernel in [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2, Int8Kernel::Portable] {
+            if !kernel.is_available() {
+                continue;
+            }
+            let m = Int8Matrix::with_kernel(&w, k, n, kernel);
+            let mut got = vec![0.0f32; rows * n];
+            m.accumulate(&mut got, &x, rows);
+            for (i, g) in got.iter().enumerate() {
+                let want = if (i % n) % 3 == 0 { -(k as f32) } else { k as f32 };
+                assert!((g - want).abs() <= 1e-4 * k as f32, "{} [{i}]: {g} vs {want}", kernel.as_str());
             }
         }
     }
