@@ -2,8 +2,8 @@
 //!
 //! `y = x · W` with `W` quantized once, per output column (symmetric i8, `s_w[n] = max_k |W[k, n]| / 127`), and
 //! `x` quantized per row when the product runs (asymmetric u8: `s_x[m] = (max − min) / 255` over the row and 0,
-//! zero point `z[m]`; `/ 127` for the AVX2 kernel, see below). The products are summed exactly in i32 and turned
-//! back into f32 once:
+//! zero point `z[m]`; `/ 127` for the opt-in `avx2-7bit` kernel, see below). The products are summed exactly in
+//! i32 and turned back into f32 once:
 //!
 //! `y[m, n] ≈ s_x[m] · s_w[n] · (Σ_k q_x[m, k] · q_w[k, n] − z[m] · Σ_k q_w[k, n])`
 //!
@@ -11,11 +11,13 @@
 //! a row independent of the other rows of the batch, so a sentence's labels do not depend on its batch mates.
 //!
 //! The kernel is chosen at run time: AVX-512 VNNI (`vpdpbusd`: 64 u8 × i8 products summed into 16 i32 lanes per
-//! instruction), AVX2 (`vpmaddubsw`: 32 u8 × i8 products summed in pairs into 16 i16 lanes, then `vpmaddwd` by 1
-//! into 8 i32 lanes), or a portable loop. A pair of 8-bit products can reach 2 · 255 · 127 = 64,770, past i16, so
-//! for the AVX2 kernel activations get 7 bits (0..=127: pairs stay within 32,258 and every sum is exact; ONNX
-//! Runtime's `reduce_range` takes the bit from the weights instead, and without it lets pairs saturate). Each
-//! kernel's sums equal a direct loop's over the same quantized values (tests check every available kernel).
+//! instruction), AVX2 (`vpmaddwd` on values widened to i16), or a portable loop. One more AVX2 kernel is used only
+//! when named (`KRE_INT8_KERNEL=avx2-7bit`): `vpmaddubsw` (32 u8 × i8 products summed in pairs into i16 lanes, then
+//! `vpmaddwd` by 1 into i32), about 1.3× the `avx2` kernel's speed. A pair of 8-bit products can reach
+//! 2 · 255 · 127 = 64,770, past i16, so there activations get 7 bits (0..=127: pairs stay within 32,258, sums exact),
+//! which moves more labels of a trained classifier (docs/performance.md); saturating pairs (ONNX Runtime's AVX2
+//! path) or 7-bit weights (its `reduce_range`) moved more still. Each kernel's sums equal a direct loop's over the
+//! same quantized values (tests check every available kernel).
 use rayon::prelude::*;
 
 /// Which int8 dot-product kernel runs.
@@ -23,8 +25,11 @@ use rayon::prelude::*;
 pub enum Int8Kernel {
     /// AVX-512 F + BW + VNNI.
     Avx512Vnni,
-    /// AVX2 (with FMA for the quantization of activations); activations get 7 bits.
+    /// AVX2 (with FMA for the quantization of activations).
     Avx2,
+    /// AVX2 with `vpmaddubsw` and 7-bit activations: faster than [`Int8Kernel::Avx2`], less accurate; only when
+    /// named by [`Int8Kernel::CAP_VAR`].
+    Avx2SevenBit,
     /// Any CPU.
     Portable,
 }
@@ -32,20 +37,24 @@ pub enum Int8Kernel {
 impl Int8Kernel {
     /// The fastest kernel this CPU runs, or no faster than the one named by the environment variable
     /// [`Int8Kernel::CAP_VAR`] (`avx2`, `portable`; as PyTorch's `ATEN_CPU_CAPABILITY`): to time or check a
-    /// narrower kernel on a wider CPU. An unknown name is ignored with a warning.
+    /// narrower kernel on a wider CPU; `avx2-7bit` picks that kernel. An unknown name is ignored with a warning.
     pub fn detect() -> Int8Kernel {
         let cap = std::env::var(Self::CAP_VAR).ok().and_then(|name| {
             let kernel = Self::from_name(&name);
             if kernel.is_none() {
-                tracing::warn!("{}={name:?} is not avx512-vnni, avx2 or portable; ignored", Self::CAP_VAR);
+                tracing::warn!("{}={name:?} is not avx512-vnni, avx2, avx2-7bit or portable; ignored", Self::CAP_VAR);
             }
             kernel
         });
         Self::fastest_up_to(cap)
     }
 
-    /// The fastest kernel this CPU runs that is no wider than `cap`.
+    /// The fastest kernel this CPU runs that is no wider than `cap` (`cap` itself where it is the opt-in
+    /// [`Int8Kernel::Avx2SevenBit`] and runs here).
     pub fn fastest_up_to(cap: Option<Int8Kernel>) -> Int8Kernel {
+        if cap == Some(Int8Kernel::Avx2SevenBit) && Int8Kernel::Avx2SevenBit.is_available() {
+            return Int8Kernel::Avx2SevenBit;
+        }
         [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2]
             .into_iter()
             .filter(|k| cap.is_none_or(|cap| k.rank() <= cap.rank()))
@@ -58,14 +67,18 @@ impl Int8Kernel {
 
     /// The kernel of an [`Int8Kernel::as_str`] name.
     pub fn from_name(name: &str) -> Option<Int8Kernel> {
-        [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2, Int8Kernel::Portable].into_iter().find(|k| k.as_str() == name)
+        Int8Kernel::ALL.into_iter().find(|k| k.as_str() == name)
     }
+
+    /// Every kernel, widest first.
+    pub const ALL: [Int8Kernel; 4] =
+        [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2SevenBit, Int8Kernel::Avx2, Int8Kernel::Portable];
 
     /// Wider kernels rank higher.
     fn rank(self) -> u8 {
         match self {
             Int8Kernel::Portable => 0,
-            Int8Kernel::Avx2 => 1,
+            Int8Kernel::Avx2 | Int8Kernel::Avx2SevenBit => 1,
             Int8Kernel::Avx512Vnni => 2,
         }
     }
@@ -80,7 +93,9 @@ impl Int8Kernel {
                     && is_x86_feature_detected!("avx512vnni")
             }
             #[cfg(target_arch = "x86_64")]
-            Int8Kernel::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            Int8Kernel::Avx2 | Int8Kernel::Avx2SevenBit => {
+                is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+            }
             Int8Kernel::Portable => true,
             #[allow(unreachable_patterns)]
             _ => false,
@@ -92,6 +107,7 @@ impl Int8Kernel {
         match self {
             Int8Kernel::Avx512Vnni => "avx512-vnni",
             Int8Kernel::Avx2 => "avx2",
+            Int8Kernel::Avx2SevenBit => "avx2-7bit",
             Int8Kernel::Portable => "portable",
         }
     }
@@ -100,7 +116,8 @@ impl Int8Kernel {
     fn tile_rows(self) -> usize {
         match self {
             Int8Kernel::Avx512Vnni => 8,
-            Int8Kernel::Avx2 => AVX2_TILE_ROWS,
+            Int8Kernel::Avx2 => 6,
+            Int8Kernel::Avx2SevenBit => AVX2_SEVEN_BIT_TILE_ROWS,
             Int8Kernel::Portable => 1,
         }
     }
@@ -108,8 +125,8 @@ impl Int8Kernel {
     /// The largest quantized activation: 255, or 127 where pairs of products must fit i16 (`vpmaddubsw`).
     fn activation_max(self) -> u8 {
         match self {
-            Int8Kernel::Avx2 => 127,
-            Int8Kernel::Avx512Vnni | Int8Kernel::Portable => 255,
+            Int8Kernel::Avx2SevenBit => 127,
+            Int8Kernel::Avx512Vnni | Int8Kernel::Avx2 | Int8Kernel::Portable => 255,
         }
     }
 
@@ -117,17 +134,24 @@ impl Int8Kernel {
     fn panel_cols(self) -> usize {
         match self {
             Int8Kernel::Avx512Vnni | Int8Kernel::Portable => 32,
-            Int8Kernel::Avx2 => 16,
+            Int8Kernel::Avx2 | Int8Kernel::Avx2SevenBit => 16,
+        }
+    }
+
+    /// Consecutive `k` values one 32-bit lane holds: four u8/i8 (the VNNI layout, which `avx2-7bit` shares) or
+    /// two i16.
+    fn k_group(self) -> usize {
+        match self {
+            Int8Kernel::Avx512Vnni | Int8Kernel::Avx2SevenBit | Int8Kernel::Portable => 4,
+            Int8Kernel::Avx2 => 2,
         }
     }
 }
 
-/// Consecutive `k` values one 32-bit lane holds (four u8 or i8, the VNNI layout, which the AVX2 kernel shares).
-const K_GROUP: usize = 4;
-/// Rows of the AVX2 register tile: 4 × 16 columns keeps its 8 accumulators, 2 panel vectors, the broadcast, the
-/// ones and a product in the 16 ymm registers.
-const AVX2_TILE_ROWS: usize = 4;
-/// Rows of `x` quantized and multiplied together: a multiple of every tile height (8, 4, 1); its u8 rows (up to
+/// Rows of the `avx2-7bit` register tile: 4 × 16 columns keeps its 8 accumulators, 2 panel vectors, the
+/// broadcast, the ones and a product in the 16 ymm registers.
+const AVX2_SEVEN_BIT_TILE_ROWS: usize = 4;
+/// Rows of `x` quantized and multiplied together: a multiple of every tile height (8, 6, 4, 1); its u8 rows (up to
 /// 96 × 3072 B) and one weight panel stay in L2 while the panels stream past.
 const BLOCK_ROWS: usize = 96;
 /// Largest tile: 8 rows × 32 columns of i32 sums.
@@ -141,8 +165,9 @@ pub struct Int8Matrix {
     /// `k` rounded up to the kernel's k group.
     k_padded: usize,
     kernel: Int8Kernel,
-    /// `[panel][k / group][column in panel][k % group]`; i8 values, zero in the padding.
-    packed: Vec<i8>,
+    /// `[panel][k / group][column in panel][k % group]`; i8 values (i16 for AVX2), zero in the padding.
+    packed_i8: Vec<i8>,
+    packed_i16: Vec<i16>,
     scales: Vec<f32>,
     column_sums: Vec<i32>,
 }
@@ -151,6 +176,7 @@ pub struct Int8Matrix {
 #[derive(Default)]
 struct Scratch {
     x_u8: Vec<u8>,
+    x_i16: Vec<i16>,
     scales: Vec<f32>,
     zeros: Vec<i32>,
 }
@@ -185,7 +211,7 @@ impl Int8Matrix {
                 *sum += v as i32;
             }
         }
-        let (nr, group) = (kernel.panel_cols(), K_GROUP);
+        let (nr, group) = (kernel.panel_cols(), kernel.k_group());
         let k_padded = k.div_ceil(group) * group;
         let panels = n.div_ceil(nr);
         let index =
@@ -196,7 +222,11 @@ impl Int8Matrix {
                 packed[index(kk, c)] = q(kk, c);
             }
         }
-        Int8Matrix { k, n, k_padded, kernel, packed, scales, column_sums }
+        let (packed_i8, packed_i16) = match kernel {
+            Int8Kernel::Avx2 => (Vec::new(), packed.iter().map(|&v| v as i16).collect()),
+            _ => (packed, Vec::new()),
+        };
+        Int8Matrix { k, n, k_padded, kernel, packed_i8, packed_i16, scales, column_sums }
     }
 
     /// The kernel this matrix was packed for.
@@ -234,6 +264,10 @@ impl Int8Matrix {
             let (scale, zero) = quantize_row(&x[r * k..(r + 1) * k], &mut s.x_u8[r * kp..r * kp + k], self.kernel);
             s.scales[r] = scale;
             s.zeros[r] = zero;
+        }
+        if self.kernel == Int8Kernel::Avx2 {
+            s.x_i16.clear();
+            s.x_i16.extend(s.x_u8.iter().map(|&v| v as i16));
         }
         let nr = self.kernel.panel_cols();
         let mut tile = [0i32; MAX_TILE];
@@ -274,22 +308,29 @@ impl Int8Matrix {
             #[cfg(target_arch = "x86_64")]
             Int8Kernel::Avx512Vnni => {
                 let a = &s.x_u8[row0 * kp..(row0 + 8) * kp];
-                let b = &self.packed[panel * panel_len..(panel + 1) * panel_len];
+                let b = &self.packed_i8[panel * panel_len..(panel + 1) * panel_len];
                 // SAFETY: the kernel is available (checked when packing); `a` holds 8 rows of kp bytes and `b`
                 // one panel of kp × 32 bytes, kp a multiple of 4.
                 unsafe { x86::tile_avx512_vnni(a, b, kp, out) }
             }
             #[cfg(target_arch = "x86_64")]
             Int8Kernel::Avx2 => {
-                let a = &s.x_u8[row0 * kp..(row0 + AVX2_TILE_ROWS) * kp];
-                let b = &self.packed[panel * panel_len..(panel + 1) * panel_len];
-                // SAFETY: as above with AVX2_TILE_ROWS rows of kp bytes, values ≤ 127, and a panel of kp × 16
-                // bytes.
+                let a = &s.x_i16[row0 * kp..(row0 + 6) * kp];
+                let b = &self.packed_i16[panel * panel_len..(panel + 1) * panel_len];
+                // SAFETY: as above with 6 rows of kp i16 and a panel of kp × 16 i16, kp a multiple of 2.
                 unsafe { x86::tile_avx2(a, b, kp, out) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Int8Kernel::Avx2SevenBit => {
+                let a = &s.x_u8[row0 * kp..(row0 + AVX2_SEVEN_BIT_TILE_ROWS) * kp];
+                let b = &self.packed_i8[panel * panel_len..(panel + 1) * panel_len];
+                // SAFETY: as above with AVX2_SEVEN_BIT_TILE_ROWS rows of kp bytes, values ≤ 127, and a panel of
+                // kp × 16 bytes, kp a multiple of 4.
+                unsafe { x86::tile_avx2_seven_bit(a, b, kp, out) }
             }
             _ => {
                 let a = &s.x_u8[row0 * kp..(row0 + 1) * kp];
-                let b = &self.packed[panel * panel_len..(panel + 1) * panel_len];
+                let b = &self.packed_i8[panel * panel_len..(panel + 1) * panel_len];
                 out[..nr].fill(0);
                 for (a4, b4) in a.chunks_exact(4).zip(b.chunks_exact(4 * nr)) {
                     for (o, w) in out[..nr].iter_mut().zip(b4.chunks_exact(4)) {
@@ -466,12 +507,32 @@ mod x86 {
         }
     }
 
-    /// [`super::AVX2_TILE_ROWS`] rows × 16 columns: per group of 4 `k`, two panel loads (8 columns × 4 bytes each),
-    /// a 4-byte broadcast per row, and per row and panel vector `vpmaddubsw` (u8 × i8 pairs → i16, exact for
-    /// activations ≤ 127), `vpmaddwd` by 1 (pairs of i16 → i32) and an add.
+    /// 6 rows × 16 columns: per pair of `k`, two panel loads, six broadcasts, twelve `vpmaddwd` + adds.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn tile_avx2(a: &[u8], b: &[i8], kp: usize, out: &mut [i32; MAX_TILE]) {
-        const R: usize = super::AVX2_TILE_ROWS;
+    pub(super) unsafe fn tile_avx2(a: &[i16], b: &[i16], kp: usize, out: &mut [i32; MAX_TILE]) {
+        debug_assert!(a.len() >= 6 * kp && b.len() >= 16 * kp && kp.is_multiple_of(2));
+        let (a, b) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [_mm256_setzero_si256(); 12];
+        for g in 0..kp / 2 {
+            let b0 = _mm256_loadu_si256(b.add(g * 32) as *const _);
+            let b1 = _mm256_loadu_si256(b.add(g * 32 + 16) as *const _);
+            for r in 0..6 {
+                let x = _mm256_set1_epi32((a.add(r * kp + g * 2) as *const i32).read_unaligned());
+                acc[2 * r] = _mm256_add_epi32(acc[2 * r], _mm256_madd_epi16(x, b0));
+                acc[2 * r + 1] = _mm256_add_epi32(acc[2 * r + 1], _mm256_madd_epi16(x, b1));
+            }
+        }
+        for (i, v) in acc.iter().enumerate() {
+            _mm256_storeu_si256(out.as_mut_ptr().add(i * 8) as *mut _, *v);
+        }
+    }
+
+    /// [`super::AVX2_SEVEN_BIT_TILE_ROWS`] rows × 16 columns: per group of 4 `k`, two panel loads (8 columns × 4
+    /// bytes each), a 4-byte broadcast per row, and per row and panel vector `vpmaddubsw` (u8 × i8 pairs → i16,
+    /// exact for activations ≤ 127), `vpmaddwd` by 1 (pairs of i16 → i32) and an add.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn tile_avx2_seven_bit(a: &[u8], b: &[i8], kp: usize, out: &mut [i32; MAX_TILE]) {
+        const R: usize = super::AVX2_SEVEN_BIT_TILE_ROWS;
         debug_assert!(a.len() >= R * kp && b.len() >= 16 * kp && kp.is_multiple_of(4));
         let (a, b) = (a.as_ptr(), b.as_ptr());
         let ones = _mm256_set1_epi16(1);
@@ -531,7 +592,7 @@ mod tests {
 
     #[test]
     fn a_cap_names_the_widest_kernel_allowed() {
-        for k in [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2, Int8Kernel::Portable] {
+        for k in Int8Kernel::ALL {
             assert_eq!(Int8Kernel::from_name(k.as_str()), Some(k));
             let chosen = Int8Kernel::fastest_up_to(Some(k));
             assert!(chosen.rank() <= k.rank() && chosen.is_available(), "{k:?} → {chosen:?}");
@@ -553,7 +614,7 @@ mod tests {
             if rows > 3 {
                 x[2 * k..3 * k].fill(0.0); // an all-zero row
             }
-            for kernel in [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2, Int8Kernel::Portable] {
+            for kernel in Int8Kernel::ALL {
                 if !kernel.is_available() {
                     eprintln!("{} not available here", kernel.as_str());
                     continue;
@@ -575,12 +636,12 @@ mod tests {
 
     #[test]
     fn products_at_the_largest_quantized_values_are_summed_exactly() {
-        // Rows of 1.0 quantize to each kernel's largest activation and columns of ±1.0 to ±127: for AVX2 every
-        // `vpmaddubsw` pair is 2 · 127 · 127 = 32,258, the most i16 can take without saturating.
+        // Rows of 1.0 quantize to each kernel's largest activation and columns of ±1.0 to ±127: for avx2-7bit
+        // every `vpmaddubsw` pair is 2 · 127 · 127 = 32,258, the most i16 can take without saturating.
         let (rows, k, n) = (5, 256, 24);
         let w: Vec<f32> = (0..k * n).map(|i| if (i % n) % 3 == 0 { -1.0 } else { 1.0 }).collect();
         let x = vec![1.0f32; rows * k];
-        for kernel in [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2, Int8Kernel::Portable] {
+        for kernel in Int8Kernel::ALL {
             if !kernel.is_available() {
                 continue;
             }
