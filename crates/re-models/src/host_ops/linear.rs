@@ -124,18 +124,26 @@ fn gradients(grad: &NdArrayTensor, state: &LinearState, want: [bool; 3]) -> [Opt
     })
 }
 
+/// Computes the gradients of the parents that are tracked and registers them; shared by the node with and without a
+/// bias.
+fn register_gradients<const N: usize>(ops: Ops<LinearState, N>, grads: &mut Gradients) {
+    let grad = grads.consume::<Host>(&ops.node);
+    let mut want = [false; 3];
+    for (w, parent) in want.iter_mut().zip(&ops.parents) {
+        *w = parent.is_some();
+    }
+    for (parent, gradient) in ops.parents.iter().zip(gradients(&grad, &ops.state, want)) {
+        if let (Some(parent), Some(gradient)) = (parent, gradient) {
+            grads.register::<Host>(parent.id, gradient);
+        }
+    }
+}
+
 impl Backward<Host, 2> for LinearBackward {
     type State = LinearState;
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Host>(&ops.node);
-        let [x, weight] = &ops.parents;
-        let [d_x, d_weight, _] = gradients(&grad, &ops.state, [x.is_some(), weight.is_some(), false]);
-        for (parent, gradient) in [(x, d_x), (weight, d_weight)] {
-            if let (Some(parent), Some(gradient)) = (parent, gradient) {
-                grads.register::<Host>(parent.id, gradient);
-            }
-        }
+        register_gradients(ops, grads);
     }
 }
 
@@ -143,15 +151,7 @@ impl Backward<Host, 3> for LinearBackward {
     type State = LinearState;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Host>(&ops.node);
-        let [x, weight, bias] = &ops.parents;
-        let want = [x.is_some(), weight.is_some(), bias.is_some()];
-        let [d_x, d_weight, d_bias] = gradients(&grad, &ops.state, want);
-        for (parent, gradient) in [(x, d_x), (weight, d_weight), (bias, d_bias)] {
-            if let (Some(parent), Some(gradient)) = (parent, gradient) {
-                grads.register::<Host>(parent.id, gradient);
-            }
-        }
+        register_gradients(ops, grads);
     }
 }
 
