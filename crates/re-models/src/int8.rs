@@ -10,8 +10,11 @@
 //! Per-row and per-column scales (ONNX Runtime's `quantize_dynamic` uses one scale per tensor) keep the error of
 //! a row independent of the other rows of the batch, so a sentence's labels do not depend on its batch mates.
 //!
-//! The kernel is chosen at run time: AVX-512 VNNI (`vpdpbusd`: 64 u8 × i8 products summed into 16 i32 lanes per
-//! instruction), AVX2 (`vpmaddwd` on values widened to i16), or a portable loop. One more AVX2 kernel is used only
+//! The kernel is chosen at run time: AMX (`tdpbusd`: a 16 × 64 u8 tile times a 64 × 16 i8 tile summed into 16 × 16
+//! i32 per instruction, on Intel Xeon 4th generation and later, once Linux grants the process the tile state),
+//! AVX-512 VNNI (`vpdpbusd`: 64 u8 × i8 products summed into 16 i32 lanes per instruction), AVX2 (`vpmaddwd` on
+//! values widened to i16), or a portable loop. AMX and VNNI sum the same quantized values exactly, so they give the
+//! same outputs. One more AVX2 kernel is used only
 //! when named (`KRE_INT8_KERNEL=avx2-7bit`): `vpmaddubsw` (32 u8 × i8 products summed in pairs into i16 lanes, then
 //! `vpmaddwd` by 1 into i32), about 1.3× the `avx2` kernel's speed. A pair of 8-bit products can reach
 //! 2 · 255 · 127 = 64,770, past i16, so there activations get 7 bits (0..=127: pairs stay within 32,258, sums exact),
@@ -23,6 +26,8 @@ use rayon::prelude::*;
 /// Which int8 dot-product kernel runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Int8Kernel {
+    /// AMX-TILE + AMX-INT8 (with AVX2 + FMA for quantizing and dequantizing).
+    Amx,
     /// AVX-512 F + BW + VNNI.
     Avx512Vnni,
     /// AVX2 (with FMA for the quantization of activations).
@@ -36,13 +41,16 @@ pub enum Int8Kernel {
 
 impl Int8Kernel {
     /// The fastest kernel this CPU runs, or no faster than the one named by the environment variable
-    /// [`Int8Kernel::CAP_VAR`] (`avx2`, `portable`; as PyTorch's `ATEN_CPU_CAPABILITY`): to time or check a
+    /// [`Int8Kernel::CAP_VAR`] (`avx512-vnni`, `avx2`, `portable`; as PyTorch's `ATEN_CPU_CAPABILITY`): to time or check a
     /// narrower kernel on a wider CPU; `avx2-7bit` picks that kernel. An unknown name is ignored with a warning.
     pub fn detect() -> Int8Kernel {
         let cap = std::env::var(Self::CAP_VAR).ok().and_then(|name| {
             let kernel = Self::from_name(&name);
             if kernel.is_none() {
-                tracing::warn!("{}={name:?} is not avx512-vnni, avx2, avx2-7bit or portable; ignored", Self::CAP_VAR);
+                tracing::warn!(
+                    "{}={name:?} is not amx, avx512-vnni, avx2, avx2-7bit or portable; ignored",
+                    Self::CAP_VAR
+                );
             }
             kernel
         });
@@ -55,7 +63,7 @@ impl Int8Kernel {
         if cap == Some(Int8Kernel::Avx2SevenBit) && Int8Kernel::Avx2SevenBit.is_available() {
             return Int8Kernel::Avx2SevenBit;
         }
-        [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2]
+        [Int8Kernel::Amx, Int8Kernel::Avx512Vnni, Int8Kernel::Avx2]
             .into_iter()
             .filter(|k| cap.is_none_or(|cap| k.rank() <= cap.rank()))
             .find(|k| k.is_available())
@@ -71,8 +79,8 @@ impl Int8Kernel {
     }
 
     /// Every kernel, widest first.
-    pub const ALL: [Int8Kernel; 4] =
-        [Int8Kernel::Avx512Vnni, Int8Kernel::Avx2SevenBit, Int8Kernel::Avx2, Int8Kernel::Portable];
+    pub const ALL: [Int8Kernel; 5] =
+        [Int8Kernel::Amx, Int8Kernel::Avx512Vnni, Int8Kernel::Avx2SevenBit, Int8Kernel::Avx2, Int8Kernel::Portable];
 
     /// Wider kernels rank higher.
     fn rank(self) -> u8 {
@@ -80,12 +88,17 @@ impl Int8Kernel {
             Int8Kernel::Portable => 0,
             Int8Kernel::Avx2 | Int8Kernel::Avx2SevenBit => 1,
             Int8Kernel::Avx512Vnni => 2,
+            Int8Kernel::Amx => 3,
         }
     }
 
     /// Whether this CPU can run the kernel.
     pub fn is_available(self) -> bool {
         match self {
+            #[cfg(target_arch = "x86_64")]
+            Int8Kernel::Amx => {
+                is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && x86::amx_is_permitted()
+            }
             #[cfg(target_arch = "x86_64")]
             Int8Kernel::Avx512Vnni => {
                 is_x86_feature_detected!("avx512f")
@@ -105,6 +118,7 @@ impl Int8Kernel {
     /// Name for logs and benchmark ids.
     pub fn as_str(self) -> &'static str {
         match self {
+            Int8Kernel::Amx => "amx",
             Int8Kernel::Avx512Vnni => "avx512-vnni",
             Int8Kernel::Avx2 => "avx2",
             Int8Kernel::Avx2SevenBit => "avx2-7bit",
@@ -115,6 +129,7 @@ impl Int8Kernel {
     /// Rows of one register tile.
     fn tile_rows(self) -> usize {
         match self {
+            Int8Kernel::Amx => 32,
             Int8Kernel::Avx512Vnni => 8,
             Int8Kernel::Avx2 => 6,
             Int8Kernel::Avx2SevenBit => AVX2_SEVEN_BIT_TILE_ROWS,
@@ -126,24 +141,32 @@ impl Int8Kernel {
     fn activation_max(self) -> u8 {
         match self {
             Int8Kernel::Avx2SevenBit => 127,
-            Int8Kernel::Avx512Vnni | Int8Kernel::Avx2 | Int8Kernel::Portable => 255,
+            Int8Kernel::Amx | Int8Kernel::Avx512Vnni | Int8Kernel::Avx2 | Int8Kernel::Portable => 255,
         }
     }
 
     /// Columns of one packed weight panel.
     fn panel_cols(self) -> usize {
         match self {
-            Int8Kernel::Avx512Vnni | Int8Kernel::Portable => 32,
+            Int8Kernel::Amx | Int8Kernel::Avx512Vnni | Int8Kernel::Portable => 32,
             Int8Kernel::Avx2 | Int8Kernel::Avx2SevenBit => 16,
         }
     }
 
-    /// Consecutive `k` values one 32-bit lane holds: four u8/i8 (the VNNI layout, which `avx2-7bit` shares) or
-    /// two i16.
+    /// Consecutive `k` values one 32-bit lane holds: four u8/i8 (the VNNI layout, which AMX and `avx2-7bit`
+    /// share) or two i16.
     fn k_group(self) -> usize {
         match self {
-            Int8Kernel::Avx512Vnni | Int8Kernel::Avx2SevenBit | Int8Kernel::Portable => 4,
+            Int8Kernel::Amx | Int8Kernel::Avx512Vnni | Int8Kernel::Avx2SevenBit | Int8Kernel::Portable => 4,
             Int8Kernel::Avx2 => 2,
+        }
+    }
+
+    /// What `k` is padded to (with zeros): the k group, or a whole tile row of 64 bytes for AMX.
+    fn k_align(self) -> usize {
+        match self {
+            Int8Kernel::Amx => 64,
+            _ => self.k_group(),
         }
     }
 }
@@ -151,22 +174,59 @@ impl Int8Kernel {
 /// Rows of the `avx2-7bit` register tile: 4 × 16 columns keeps its 8 accumulators, 2 panel vectors, the
 /// broadcast, the ones and a product in the 16 ymm registers.
 const AVX2_SEVEN_BIT_TILE_ROWS: usize = 4;
-/// Rows of `x` quantized and multiplied together: a multiple of every tile height (8, 6, 4, 1); its u8 rows (up to
-/// 96 × 3072 B) and one weight panel stay in L2 while the panels stream past.
+/// Rows of `x` quantized and multiplied together: a multiple of every tile height (32, 8, 6, 4, 1); its u8 rows (up
+/// to 96 × 3072 B) and one weight panel stay in L2 while the panels stream past.
 const BLOCK_ROWS: usize = 96;
-/// Largest tile: 8 rows × 32 columns of i32 sums.
-const MAX_TILE: usize = 8 * 32;
+/// Largest tile: 32 rows × 32 columns of i32 sums (AMX: four 16 × 16 tiles).
+const MAX_TILE: usize = 32 * 32;
+
+/// 64 bytes on a cache-line boundary: AMX loads tile rows of 64 bytes, and VNNI panel loads are 64 bytes.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct CacheLine([u8; 64]);
+
+/// A zero-initialised byte buffer that starts on a cache line.
+#[derive(Clone, Debug, Default)]
+struct AlignedBytes {
+    lines: Vec<CacheLine>,
+    len: usize,
+}
+
+impl AlignedBytes {
+    /// Resizes to `len` bytes, all zero.
+    fn reset_zeroed(&mut self, len: usize) {
+        self.lines.clear();
+        self.lines.resize(len.div_ceil(64), CacheLine([0; 64]));
+        self.len = len;
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `lines` holds at least `len` initialised bytes; `CacheLine` is plain bytes.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast(), self.len) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`, borrowed mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast(), self.len) }
+    }
+
+    /// The bytes as i8 (weights).
+    fn signed(&self) -> &[i8] {
+        // SAFETY: u8 and i8 have the same size and alignment.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast(), self.len) }
+    }
+}
 
 /// A `[k, n]` weight matrix quantized to i8 per column and packed for one kernel.
 #[derive(Debug, Clone)]
 pub struct Int8Matrix {
     k: usize,
     n: usize,
-    /// `k` rounded up to the kernel's k group.
+    /// `k` rounded up to the kernel's [`Int8Kernel::k_align`].
     k_padded: usize,
     kernel: Int8Kernel,
     /// `[panel][k / group][column in panel][k % group]`; i8 values (i16 for AVX2), zero in the padding.
-    packed_i8: Vec<i8>,
+    packed_i8: AlignedBytes,
     packed_i16: Vec<i16>,
     scales: Vec<f32>,
     column_sums: Vec<i32>,
@@ -175,7 +235,7 @@ pub struct Int8Matrix {
 /// Per-thread buffers of one row block.
 #[derive(Default)]
 struct Scratch {
-    x_u8: Vec<u8>,
+    x_u8: AlignedBytes,
     x_i16: Vec<i16>,
     scales: Vec<f32>,
     zeros: Vec<i32>,
@@ -212,7 +272,7 @@ impl Int8Matrix {
             }
         }
         let (nr, group) = (kernel.panel_cols(), kernel.k_group());
-        let k_padded = k.div_ceil(group) * group;
+        let k_padded = k.div_ceil(kernel.k_align()) * kernel.k_align();
         let panels = n.div_ceil(nr);
         let index =
             |kk: usize, c: usize| (c / nr) * k_padded * nr + (kk / group) * nr * group + (c % nr) * group + kk % group;
@@ -223,8 +283,15 @@ impl Int8Matrix {
             }
         }
         let (packed_i8, packed_i16) = match kernel {
-            Int8Kernel::Avx2 => (Vec::new(), packed.iter().map(|&v| v as i16).collect()),
-            _ => (packed, Vec::new()),
+            Int8Kernel::Avx2 => (AlignedBytes::default(), packed.iter().map(|&v| v as i16).collect()),
+            _ => {
+                let mut bytes = AlignedBytes::default();
+                bytes.reset_zeroed(packed.len());
+                for (b, &v) in bytes.bytes_mut().iter_mut().zip(&packed) {
+                    *b = v as u8;
+                }
+                (bytes, Vec::new())
+            }
         };
         Int8Matrix { k, n, k_padded, kernel, packed_i8, packed_i16, scales, column_sums }
     }
@@ -254,21 +321,27 @@ impl Int8Matrix {
         let rows = x.len() / k.max(1);
         let mr = self.kernel.tile_rows();
         let padded_rows = rows.div_ceil(mr) * mr;
-        s.x_u8.clear();
-        s.x_u8.resize(padded_rows * kp, 0);
+        s.x_u8.reset_zeroed(padded_rows * kp);
         s.scales.clear();
         s.scales.resize(padded_rows, 0.0);
         s.zeros.clear();
         s.zeros.resize(padded_rows, 0);
         for r in 0..rows {
-            let (scale, zero) = quantize_row(&x[r * k..(r + 1) * k], &mut s.x_u8[r * kp..r * kp + k], self.kernel);
+            let row = &mut s.x_u8.bytes_mut()[r * kp..r * kp + k];
+            let (scale, zero) = quantize_row(&x[r * k..(r + 1) * k], row, self.kernel);
             s.scales[r] = scale;
             s.zeros[r] = zero;
         }
         if self.kernel == Int8Kernel::Avx2 {
             s.x_i16.clear();
-            s.x_i16.extend(s.x_u8.iter().map(|&v| v as i16));
+            s.x_i16.extend(s.x_u8.bytes().iter().map(|&v| v as i16));
         }
+        // The tile shapes stay configured for the whole block and are released when it ends.
+        #[cfg(target_arch = "x86_64")]
+        let _tiles = (self.kernel == Int8Kernel::Amx).then(|| {
+            // SAFETY: the AMX kernel is available (checked when packing), so the process may use the tile state.
+            unsafe { x86::AmxTiles::configure() }
+        });
         let nr = self.kernel.panel_cols();
         let mut tile = [0i32; MAX_TILE];
         for panel in 0..n.div_ceil(nr) {
@@ -306,9 +379,17 @@ impl Int8Matrix {
         let panel_len = kp * nr;
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
+            Int8Kernel::Amx => {
+                let a = &s.x_u8.bytes()[row0 * kp..(row0 + 32) * kp];
+                let b = &self.packed_i8.signed()[panel * panel_len..(panel + 1) * panel_len];
+                // SAFETY: `block` configured the tiles (`AmxTiles`); `a` holds 32 rows of kp bytes and `b` one
+                // panel of kp × 32 bytes, kp a multiple of 64.
+                unsafe { x86::tile_amx(a, b, kp, out) }
+            }
+            #[cfg(target_arch = "x86_64")]
             Int8Kernel::Avx512Vnni => {
-                let a = &s.x_u8[row0 * kp..(row0 + 8) * kp];
-                let b = &self.packed_i8[panel * panel_len..(panel + 1) * panel_len];
+                let a = &s.x_u8.bytes()[row0 * kp..(row0 + 8) * kp];
+                let b = &self.packed_i8.signed()[panel * panel_len..(panel + 1) * panel_len];
                 // SAFETY: the kernel is available (checked when packing); `a` holds 8 rows of kp bytes and `b`
                 // one panel of kp × 32 bytes, kp a multiple of 4.
                 unsafe { x86::tile_avx512_vnni(a, b, kp, out) }
@@ -322,15 +403,15 @@ impl Int8Matrix {
             }
             #[cfg(target_arch = "x86_64")]
             Int8Kernel::Avx2SevenBit => {
-                let a = &s.x_u8[row0 * kp..(row0 + AVX2_SEVEN_BIT_TILE_ROWS) * kp];
-                let b = &self.packed_i8[panel * panel_len..(panel + 1) * panel_len];
+                let a = &s.x_u8.bytes()[row0 * kp..(row0 + AVX2_SEVEN_BIT_TILE_ROWS) * kp];
+                let b = &self.packed_i8.signed()[panel * panel_len..(panel + 1) * panel_len];
                 // SAFETY: as above with AVX2_SEVEN_BIT_TILE_ROWS rows of kp bytes, values ≤ 127, and a panel of
                 // kp × 16 bytes, kp a multiple of 4.
                 unsafe { x86::tile_avx2_seven_bit(a, b, kp, out) }
             }
             _ => {
-                let a = &s.x_u8[row0 * kp..(row0 + 1) * kp];
-                let b = &self.packed_i8[panel * panel_len..(panel + 1) * panel_len];
+                let a = &s.x_u8.bytes()[row0 * kp..(row0 + 1) * kp];
+                let b = &self.packed_i8.signed()[panel * panel_len..(panel + 1) * panel_len];
                 out[..nr].fill(0);
                 for (a4, b4) in a.chunks_exact(4).zip(b.chunks_exact(4 * nr)) {
                     for (o, w) in out[..nr].iter_mut().zip(b4.chunks_exact(4)) {
@@ -366,7 +447,7 @@ fn dequantize_into(
 ) {
     #[cfg(target_arch = "x86_64")]
     if kernel != Int8Kernel::Portable {
-        // SAFETY: both SIMD kernels imply AVX2 + FMA, checked when the matrix was packed.
+        // SAFETY: every SIMD kernel implies AVX2 + FMA, checked when the matrix was packed.
         return unsafe { x86::dequantize_into_avx2(out, sums, row_scale, zero, w_scales, w_sums) };
     }
     let _ = kernel;
@@ -386,7 +467,7 @@ fn quantize_row(x: &[f32], out: &mut [u8], kernel: Int8Kernel) -> (f32, i32) {
     let max = kernel.activation_max();
     #[cfg(target_arch = "x86_64")]
     if kernel != Int8Kernel::Portable {
-        // SAFETY: both SIMD kernels imply AVX2 + FMA, checked when the matrix was packed.
+        // SAFETY: every SIMD kernel implies AVX2 + FMA, checked when the matrix was packed.
         return unsafe { x86::quantize_row_avx2(x, out, max) };
     }
     quantize_row_portable(x, out, max)
@@ -444,7 +525,120 @@ fn quantize_values(x: &[f32], out: &mut [u8], scale: f32, zero: i32, max: u8) {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::MAX_TILE;
+    use std::arch::asm;
     use std::arch::x86_64::*;
+    use std::sync::OnceLock;
+
+    /// Whether the CPU has AMX-TILE and AMX-INT8 and the OS lets this process use the tile data: Linux (5.16 and
+    /// later) keeps that state off until a process asks for it once (`arch_prctl(ARCH_REQ_XCOMP_PERM,
+    /// XFEATURE_XTILEDATA)`); the permission then holds for all its threads.
+    pub(super) fn amx_is_permitted() -> bool {
+        static PERMITTED: OnceLock<bool> = OnceLock::new();
+        *PERMITTED.get_or_init(|| {
+            // CPUID leaf 7: EDX bit 24 AMX-TILE, bit 25 AMX-INT8.
+            // SAFETY: CPUID leaf 7 exists on every x86-64 CPU that AVX2 detection passed on; callers check AVX2.
+            let leaf7 = unsafe { __cpuid_count(7, 0) };
+            let has_amx = (leaf7.edx >> 24) & 1 == 1 && (leaf7.edx >> 25) & 1 == 1;
+            has_amx && request_tile_data()
+        })
+    }
+
+    #[cfg(target_os = "linux")]
+    fn request_tile_data() -> bool {
+        const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+        const XFEATURE_XTILEDATA: libc::c_long = 18;
+        // SAFETY: a plain system call with integer arguments; it fails (non-zero) where the kernel lacks AMX support.
+        let status = unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) };
+        if status != 0 {
+            tracing::debug!("the kernel did not grant AMX tile data; int8 uses AVX-512 VNNI or AVX2");
+        }
+        status == 0
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn request_tile_data() -> bool {
+        false
+    }
+
+    /// The tile shapes of [`tile_amx`] loaded into this thread; released (tile state back to its initial, cheap
+    /// to save, value) when dropped.
+    pub(super) struct AmxTiles(());
+
+    impl AmxTiles {
+        /// Every tile 16 rows × 64 bytes: tmm0..=3 the four i32 blocks of the 32 × 32 output, tmm4/5 the two row
+        /// halves of the activations, tmm6/7 the two column halves of the panel.
+        ///
+        /// # Safety
+        /// [`amx_is_permitted`] must have returned true.
+        pub(super) unsafe fn configure() -> AmxTiles {
+            let mut config = super::CacheLine([0; 64]);
+            config.0[0] = 1; // palette 1
+            for tile in 0..8 {
+                config.0[16 + 2 * tile] = 64; // bytes per row (u16, little-endian)
+                config.0[48 + tile] = 16; // rows
+            }
+            // SAFETY: a valid palette-1 configuration; AMX is permitted (caller).
+            unsafe { asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly)) };
+            AmxTiles(())
+        }
+    }
+
+    impl Drop for AmxTiles {
+        fn drop(&mut self) {
+            // SAFETY: the tiles were configured by this thread (`configure`).
+            unsafe { asm!("tilerelease", options(nostack, nomem)) };
+        }
+    }
+
+    /// 32 rows × 32 columns with the tiles of [`AmxTiles`]: per 64 `k`, load two 16-row halves of `a` (row stride
+    /// kp) and the two 16-column halves of the panel (one row per group of 4 `k`, stride 128 bytes), then four
+    /// `tdpbusd`; the four i32 tiles are stored into `out` as `[32][32]`.
+    ///
+    /// # Safety
+    /// The tiles are configured ([`AmxTiles::configure`]) on this thread; `a` holds 32 rows of `kp` bytes, `b` a
+    /// panel of `kp × 32` bytes, `kp` a non-zero multiple of 64.
+    pub(super) unsafe fn tile_amx(a: &[u8], b: &[i8], kp: usize, out: &mut [i32; MAX_TILE]) {
+        assert!(a.len() >= 32 * kp && b.len() >= 32 * kp && kp.is_multiple_of(64) && kp > 0);
+        let a = a.as_ptr();
+        let c = out.as_mut_ptr();
+        // SAFETY: every load stays within `a` (32 × kp) and `b` (kp / 64 steps of 2,048 bytes), every store within
+        // `out` (32 rows of 128 bytes); the caller configured the tiles.
+        unsafe {
+            asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                "2:",
+                "tileloadd tmm4, [{a0} + {sa}*1]",
+                "tileloadd tmm5, [{a1} + {sa}*1]",
+                "tileloadd tmm6, [{b} + {s128}*1]",
+                "tileloadd tmm7, [{b} + {s128}*1 + 64]",
+                "tdpbusd tmm0, tmm4, tmm6",
+                "tdpbusd tmm1, tmm4, tmm7",
+                "tdpbusd tmm2, tmm5, tmm6",
+                "tdpbusd tmm3, tmm5, tmm7",
+                "add {a0}, 64",
+                "add {a1}, 64",
+                "add {b}, 2048",
+                "dec {steps}",
+                "jnz 2b",
+                "tilestored [{c0} + {s128}*1], tmm0",
+                "tilestored [{c0} + {s128}*1 + 64], tmm1",
+                "tilestored [{c1} + {s128}*1], tmm2",
+                "tilestored [{c1} + {s128}*1 + 64], tmm3",
+                a0 = inout(reg) a => _,
+                a1 = inout(reg) a.add(16 * kp) => _,
+                b = inout(reg) b.as_ptr() => _,
+                steps = inout(reg) kp / 64 => _,
+                sa = in(reg) kp,
+                s128 = in(reg) 128usize,
+                c0 = in(reg) c,
+                c1 = in(reg) c.add(16 * 32),
+                options(nostack),
+            );
+        }
+    }
 
     /// [`super::quantize_row_portable`]'s range pass, then 32 values per step: scale and shift, convert with
     /// round-to-nearest-even, narrow to u8 with saturating packs (which clamp to 0..=255), then clamp to `max`.
@@ -601,7 +795,7 @@ mod tests {
             }
         }
         assert_eq!(Int8Kernel::from_name("sse"), None);
-        assert_eq!(Int8Kernel::fastest_up_to(None), Int8Kernel::fastest_up_to(Some(Int8Kernel::Avx512Vnni)));
+        assert_eq!(Int8Kernel::fastest_up_to(None), Int8Kernel::fastest_up_to(Some(Int8Kernel::ALL[0])));
     }
 
     #[test]
