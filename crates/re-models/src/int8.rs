@@ -176,7 +176,7 @@ impl Int8Kernel {
 const AVX2_SEVEN_BIT_TILE_ROWS: usize = 4;
 /// Rows of `x` quantized and multiplied together: a multiple of every tile height (32, 8, 6, 4, 1); its u8 rows (up
 /// to 96 × 3072 B) and one weight panel stay in L2 while the panels stream past.
-const BLOCK_ROWS: usize = 96;
+pub const BLOCK_ROWS: usize = 96;
 /// Largest tile: 32 rows × 32 columns of i32 sums (AMX: four 16 × 16 tiles).
 const MAX_TILE: usize = 32 * 32;
 
@@ -193,6 +193,12 @@ struct AlignedBytes {
 }
 
 impl AlignedBytes {
+    /// Resizes to `len` bytes, keeping what the first bytes held (new bytes are zero).
+    fn resize_for(&mut self, len: usize) {
+        self.lines.resize(len.div_ceil(64), CacheLine([0; 64]));
+        self.len = len;
+    }
+
     /// Resizes to `len` bytes, all zero.
     fn reset_zeroed(&mut self, len: usize) {
         self.lines.clear();
@@ -232,9 +238,25 @@ pub struct Int8Matrix {
     column_sums: Vec<i32>,
 }
 
-/// Per-thread buffers of one row block.
+thread_local! {
+    /// [`Int8Matrix::product`]'s buffers on each pool thread, kept between calls (rayon's `for_each_init` would make
+    /// new ones for every split of the work).
+    static SCRATCH: std::cell::RefCell<Int8Scratch> = Default::default();
+}
+
+/// Where the dequantized product goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Output<'a> {
+    /// `dst += x · W`.
+    Accumulate,
+    /// `dst = (residual +) bias + x · W`: `dst` is only written; `residual` is `[rows, n]` like `dst`, `bias` `[n]`.
+    Bias { bias: &'a [f32], residual: Option<&'a [f32]> },
+}
+
+/// Per-thread buffers of one row block, kept between products by callers that run their own row blocks
+/// ([`Int8Matrix::product_on_this_thread`]).
 #[derive(Default)]
-struct Scratch {
+pub struct Int8Scratch {
     x_u8: AlignedBytes,
     x_i16: Vec<i16>,
     scales: Vec<f32>,
@@ -304,31 +326,62 @@ impl Int8Matrix {
     /// `dst[rows, n] += x[rows, k] · W`, both row-major, with `x` quantized per row; row blocks run in parallel on
     /// the current rayon pool.
     pub fn accumulate(&self, dst: &mut [f32], x: &[f32], rows: usize) {
+        self.product(dst, x, rows, Output::Accumulate);
+    }
+
+    /// `x[rows, k] · W` into `dst[rows, n]` as `output` says, row blocks in parallel on the current rayon pool.
+    pub fn product(&self, dst: &mut [f32], x: &[f32], rows: usize, output: Output) {
         let (k, n) = (self.k, self.n);
-        assert!(dst.len() >= rows * n && x.len() >= rows * k, "dst or x is shorter than {rows} rows");
+        self.check_shapes(dst, x, rows, output);
         if rows == 0 || n == 0 {
             return;
         }
-        dst[..rows * n]
-            .par_chunks_mut(BLOCK_ROWS * n)
-            .zip(x[..rows * k].par_chunks(BLOCK_ROWS * k))
-            .for_each_init(Scratch::default, |scratch, (dst, x)| self.block(scratch, dst, x));
+        dst[..rows * n].par_chunks_mut(BLOCK_ROWS * n).enumerate().for_each(|(i, dst)| {
+            let first = i * BLOCK_ROWS;
+            let block_rows = dst.len() / n;
+            let x = &x[first * k..(first + block_rows) * k];
+            SCRATCH.with_borrow_mut(|s| self.block(s, dst, x, output.rows(first * n, block_rows * n)));
+        });
+    }
+
+    /// [`Int8Matrix::product`] on the calling thread only, with the caller's scratch buffers: for callers that
+    /// run several products on one block of rows while it is in cache (the fused engine's feed-forward).
+    pub fn product_on_this_thread(&self, s: &mut Int8Scratch, dst: &mut [f32], x: &[f32], rows: usize, output: Output) {
+        let (k, n) = (self.k, self.n);
+        self.check_shapes(dst, x, rows, output);
+        for first in (0..rows).step_by(BLOCK_ROWS) {
+            let block_rows = BLOCK_ROWS.min(rows - first);
+            let dst = &mut dst[first * n..(first + block_rows) * n];
+            self.block(s, dst, &x[first * k..(first + block_rows) * k], output.rows(first * n, block_rows * n));
+        }
+    }
+
+    fn check_shapes(&self, dst: &[f32], x: &[f32], rows: usize, output: Output) {
+        let (k, n) = (self.k, self.n);
+        assert!(dst.len() >= rows * n && x.len() >= rows * k, "dst or x is shorter than {rows} rows");
+        if let Output::Bias { bias, residual } = output {
+            assert!(bias.len() == n, "bias has {} values for {n} columns", bias.len());
+            assert!(residual.is_none_or(|r| r.len() >= rows * n), "residual is shorter than {rows} rows");
+        }
     }
 
     /// One block of at most [`BLOCK_ROWS`] rows: quantize them, then for each weight panel run the register tiles.
-    fn block(&self, s: &mut Scratch, dst: &mut [f32], x: &[f32]) {
+    fn block(&self, s: &mut Int8Scratch, dst: &mut [f32], x: &[f32], output: Output) {
         let (k, n, kp) = (self.k, self.n, self.k_padded);
         let rows = x.len() / k.max(1);
         let mr = self.kernel.tile_rows();
         let padded_rows = rows.div_ceil(mr) * mr;
-        s.x_u8.reset_zeroed(padded_rows * kp);
+        // Only the padding needs zeros (each real row is overwritten below, its `k..kp` tail is zeroed there).
+        s.x_u8.resize_for(padded_rows * kp);
+        s.x_u8.bytes_mut()[rows * kp..].fill(0);
         s.scales.clear();
         s.scales.resize(padded_rows, 0.0);
         s.zeros.clear();
         s.zeros.resize(padded_rows, 0);
         for r in 0..rows {
-            let row = &mut s.x_u8.bytes_mut()[r * kp..r * kp + k];
-            let (scale, zero) = quantize_row(&x[r * k..(r + 1) * k], row, self.kernel);
+            let row = &mut s.x_u8.bytes_mut()[r * kp..(r + 1) * kp];
+            row[k..].fill(0);
+            let (scale, zero) = quantize_row(&x[r * k..(r + 1) * k], &mut row[..k], self.kernel);
             s.scales[r] = scale;
             s.zeros[r] = zero;
         }
@@ -358,23 +411,24 @@ impl Int8Matrix {
                 self.tile(s, panel, row0, &mut tile);
                 for r in 0..tile_rows {
                     let m = row0 + r;
-                    let out = &mut dst[m * n + col0..m * n + col0 + cols];
-                    dequantize_into(
-                        out,
-                        &tile[r * nr..r * nr + cols],
-                        s.scales[m],
-                        s.zeros[m],
-                        w_scales,
-                        w_sums,
-                        self.kernel,
-                    );
+                    let at = m * n + col0..m * n + col0 + cols;
+                    let base = match output {
+                        Output::Accumulate => Base::Dst,
+                        Output::Bias { bias, residual: None } => Base::Bias(&bias[col0..col0 + cols]),
+                        Output::Bias { bias, residual: Some(residual) } => {
+                            Base::BiasResidual(&bias[col0..col0 + cols], &residual[at.clone()])
+                        }
+                    };
+                    let sums = &tile[r * nr..r * nr + cols];
+                    let quantized = Quantized { sums, row_scale: s.scales[m], zero: s.zeros[m], w_scales, w_sums };
+                    dequantize_into(&mut dst[at], quantized, base, self.kernel);
                 }
             }
         }
     }
 
     /// i32 sums of rows `row0 .. row0 + tile_rows` of the quantized block against one panel, `[tile_rows][panel_cols]`.
-    fn tile(&self, s: &Scratch, panel: usize, row0: usize, out: &mut [i32; MAX_TILE]) {
+    fn tile(&self, s: &Int8Scratch, panel: usize, row0: usize, out: &mut [i32; MAX_TILE]) {
         let (kp, nr) = (self.k_padded, self.kernel.panel_cols());
         let panel_len = kp * nr;
         match self.kernel {
@@ -435,29 +489,66 @@ fn prefetch(values: &[f32]) {
     let _ = values;
 }
 
-/// `out[c] += row_scale · w_scales[c] · (sums[c] − zero · w_sums[c])`.
-fn dequantize_into(
-    out: &mut [f32],
-    sums: &[i32],
+impl<'a> Output<'a> {
+    /// The part of the output that belongs to `len` values of `dst` from `start`.
+    fn rows(self, start: usize, len: usize) -> Output<'a> {
+        match self {
+            Output::Bias { bias, residual } => {
+                Output::Bias { bias, residual: residual.map(|r| &r[start..start + len]) }
+            }
+            Output::Accumulate => Output::Accumulate,
+        }
+    }
+}
+
+/// What one row of dequantized sums is added to.
+#[derive(Clone, Copy)]
+enum Base<'a> {
+    Dst,
+    Bias(&'a [f32]),
+    BiasResidual(&'a [f32], &'a [f32]),
+}
+
+/// One row of a tile's i32 sums with what turns them back into f32.
+#[derive(Clone, Copy)]
+struct Quantized<'a> {
+    sums: &'a [i32],
     row_scale: f32,
     zero: i32,
-    w_scales: &[f32],
-    w_sums: &[i32],
-    kernel: Int8Kernel,
-) {
+    w_scales: &'a [f32],
+    w_sums: &'a [i32],
+}
+
+/// `out[c] = base[c] + row_scale · w_scales[c] · (sums[c] − zero · w_sums[c])`, `base` being `out` itself, the
+/// bias, or residual + bias.
+fn dequantize_into(out: &mut [f32], q: Quantized, base: Base, kernel: Int8Kernel) {
     #[cfg(target_arch = "x86_64")]
-    if kernel != Int8Kernel::Portable {
+    match kernel {
+        // SAFETY: these kernels imply AVX-512 F (AMX CPUs have it; checked for VNNI) and AVX2 + FMA.
+        Int8Kernel::Amx | Int8Kernel::Avx512Vnni if is_x86_feature_detected!("avx512f") => {
+            return unsafe { x86::dequantize_into_avx512(out, q, base) };
+        }
         // SAFETY: every SIMD kernel implies AVX2 + FMA, checked when the matrix was packed.
-        return unsafe { x86::dequantize_into_avx2(out, sums, row_scale, zero, w_scales, w_sums) };
+        Int8Kernel::Portable => {}
+        _ => return unsafe { x86::dequantize_into_avx2(out, q, base) },
     }
     let _ = kernel;
-    dequantize_values(out, sums, row_scale, zero, w_scales, w_sums)
+    dequantize_values(out, q, base)
 }
 
 #[inline(always)]
-fn dequantize_values(out: &mut [f32], sums: &[i32], row_scale: f32, zero: i32, w_scales: &[f32], w_sums: &[i32]) {
-    for (((o, &sum), &ws), &cs) in out.iter_mut().zip(sums).zip(w_scales).zip(w_sums) {
-        *o += row_scale * ws * (sum - zero * cs) as f32;
+fn dequantize_values(out: &mut [f32], q: Quantized, base: Base) {
+    let Quantized { sums, row_scale, zero, w_scales, w_sums } = q;
+    // Zipped iterators (no indexing) so that the loops vectorize without bounds checks.
+    let values =
+        sums.iter().zip(w_scales).zip(w_sums).map(|((&sum, &ws), &cs)| row_scale * ws * (sum - zero * cs) as f32);
+    match base {
+        Base::Dst => out.iter_mut().zip(values).for_each(|(o, v)| *o += v),
+        Base::Bias(bias) => out.iter_mut().zip(bias).zip(values).for_each(|((o, b), v)| *o = b + v),
+        // (residual + bias) first: the order the separate bias pass used.
+        Base::BiasResidual(bias, residual) => {
+            out.iter_mut().zip(residual).zip(bias).zip(values).for_each(|(((o, r), b), v)| *o = (r + b) + v)
+        }
     }
 }
 
@@ -466,9 +557,16 @@ fn dequantize_values(out: &mut [f32], sums: &[i32], row_scale: f32, zero: i32, w
 fn quantize_row(x: &[f32], out: &mut [u8], kernel: Int8Kernel) -> (f32, i32) {
     let max = kernel.activation_max();
     #[cfg(target_arch = "x86_64")]
-    if kernel != Int8Kernel::Portable {
+    match kernel {
+        // SAFETY: these kernels imply AVX-512 F + BW (AMX CPUs have them; checked for VNNI) and AVX2 + FMA.
+        Int8Kernel::Amx | Int8Kernel::Avx512Vnni
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") =>
+        {
+            return unsafe { x86::quantize_row_avx512(x, out, max) };
+        }
+        Int8Kernel::Portable => {}
         // SAFETY: every SIMD kernel implies AVX2 + FMA, checked when the matrix was packed.
-        return unsafe { x86::quantize_row_avx2(x, out, max) };
+        _ => return unsafe { x86::quantize_row_avx2(x, out, max) },
     }
     quantize_row_portable(x, out, max)
 }
@@ -488,11 +586,18 @@ fn quantize_row_portable(x: &[f32], out: &mut [u8], max: u8) -> (f32, i32) {
 /// an all-zero (or non-finite) row, whose values then all quantize to 0.
 #[inline(always)]
 fn row_range(x: &[f32], levels: u8) -> (f32, i32) {
-    let (mut lo, mut hi) = ([0.0f32; 8], [0.0f32; 8]);
-    let chunks = x.chunks_exact(8);
+    row_range_in_lanes::<8>(x, levels)
+}
+
+/// [`row_range`] with `L` running minima and maxima (the vector width it is compiled for); NaN never wins a
+/// comparison, so the result does not depend on `L`.
+#[inline(always)]
+fn row_range_in_lanes<const L: usize>(x: &[f32], levels: u8) -> (f32, i32) {
+    let (mut lo, mut hi) = ([0.0f32; L], [0.0f32; L]);
+    let chunks = x.chunks_exact(L);
     let tail = chunks.remainder();
     for c in chunks {
-        for i in 0..8 {
+        for i in 0..L {
             lo[i] = if c[i] < lo[i] { c[i] } else { lo[i] };
             hi[i] = if c[i] > hi[i] { c[i] } else { hi[i] };
         }
@@ -536,8 +641,7 @@ mod x86 {
         static PERMITTED: OnceLock<bool> = OnceLock::new();
         *PERMITTED.get_or_init(|| {
             // CPUID leaf 7: EDX bit 24 AMX-TILE, bit 25 AMX-INT8.
-            // SAFETY: CPUID leaf 7 exists on every x86-64 CPU that AVX2 detection passed on; callers check AVX2.
-            let leaf7 = unsafe { __cpuid_count(7, 0) };
+            let leaf7 = __cpuid_count(7, 0);
             let has_amx = (leaf7.edx >> 24) & 1 == 1 && (leaf7.edx >> 25) & 1 == 1;
             has_amx && request_tile_data()
         })
@@ -669,16 +773,38 @@ mod x86 {
         (scale, zero)
     }
 
+    /// [`quantize_row_avx2`] 16 values per step: convert with round-to-nearest-even, clamp below at 0, narrow
+    /// with unsigned saturation (`vpmovusdb`, which clamps at 255), then clamp to `max`.
+    #[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
+    pub(super) unsafe fn quantize_row_avx512(x: &[f32], out: &mut [u8], max: u8) -> (f32, i32) {
+        let (scale, zero) = super::row_range_in_lanes::<16>(x, max);
+        if scale == 0.0 {
+            out.fill(0);
+            return (0.0, 0);
+        }
+        let (inverse, shift) = (_mm512_set1_ps(1.0 / scale), _mm512_set1_ps(zero as f32));
+        let (floor, ceiling) = (_mm512_setzero_si512(), _mm_set1_epi8(max as i8));
+        let full = x.len() / 16 * 16;
+        let (src, dst) = (x.as_ptr(), out.as_mut_ptr());
+        let mut i = 0;
+        while i < full {
+            let q = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_loadu_ps(src.add(i)), inverse, shift));
+            let bytes = _mm512_cvtusepi32_epi8(_mm512_max_epi32(q, floor));
+            _mm_storeu_si128(dst.add(i) as *mut __m128i, _mm_min_epu8(bytes, ceiling));
+            i += 16;
+        }
+        super::quantize_values(&x[full..], &mut out[full..], scale, zero, max);
+        (scale, zero)
+    }
+
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn dequantize_into_avx2(
-        out: &mut [f32],
-        sums: &[i32],
-        row_scale: f32,
-        zero: i32,
-        w_scales: &[f32],
-        w_sums: &[i32],
-    ) {
-        super::dequantize_values(out, sums, row_scale, zero, w_scales, w_sums)
+    pub(super) unsafe fn dequantize_into_avx2(out: &mut [f32], q: super::Quantized, base: super::Base) {
+        super::dequantize_values(out, q, base)
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn dequantize_into_avx512(out: &mut [f32], q: super::Quantized, base: super::Base) {
+        super::dequantize_values(out, q, base)
     }
 
     /// 8 rows × 32 columns: per group of 4 `k`, two panel loads, eight 4-byte broadcasts, sixteen `vpdpbusd`.
@@ -846,6 +972,31 @@ mod tests {
                 let want = if (i % n) % 3 == 0 { -(k as f32) } else { k as f32 };
                 assert!((g - want).abs() <= 1e-4 * k as f32, "{} [{i}]: {g} vs {want}", kernel.as_str());
             }
+        }
+    }
+
+    #[test]
+    fn bias_and_residual_outputs_equal_adding_onto_them_first() {
+        let (rows, k, n) = (2 * BLOCK_ROWS + 5, 70, 45);
+        let (w, x) = (pseudo_random(k * n, 13), pseudo_random(rows * k, 17));
+        let (bias, residual) = (pseudo_random(n, 19), pseudo_random(rows * n, 23));
+        for kernel in Int8Kernel::ALL.into_iter().filter(|k| k.is_available()) {
+            let m = Int8Matrix::with_kernel(&w, k, n, kernel);
+            let mut want = residual.clone();
+            want.chunks_mut(n).for_each(|row| row.iter_mut().zip(&bias).for_each(|(v, b)| *v += b));
+            m.accumulate(&mut want, &x, rows);
+            let mut got = vec![f32::NAN; rows * n];
+            m.product(&mut got, &x, rows, Output::Bias { bias: &bias, residual: Some(&residual) });
+            assert!(got == want, "{}: bias + residual output", kernel.as_str());
+            let mut serial = vec![f32::NAN; rows * n];
+            let output = Output::Bias { bias: &bias, residual: Some(&residual) };
+            m.product_on_this_thread(&mut Int8Scratch::default(), &mut serial, &x, rows, output);
+            assert!(serial == want, "{}: on this thread", kernel.as_str());
+            let mut biased = vec![f32::NAN; rows * n];
+            m.product(&mut biased, &x, rows, Output::Bias { bias: &bias, residual: None });
+            let mut want = bias.repeat(rows);
+            m.accumulate(&mut want, &x, rows);
+            assert!(biased == want, "{}: bias output", kernel.as_str());
         }
     }
 

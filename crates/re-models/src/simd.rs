@@ -126,14 +126,18 @@ pub(crate) fn fast_exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    // Adding and subtracting 1.5·2²³ rounds to the nearest integer without a call to `round`.
+    // Adding 1.5·2²³ rounds to the nearest integer without a call to `round`, and leaves that integer in the low
+    // mantissa bits: reading it from there (not `as i32`, whose saturating conversion LLVM does one lane at a
+    // time) keeps the whole function in vector registers.
     const ROUND: f32 = 12_582_912.0;
     let underflow = x < -87.3;
     let x = x.max(-87.3).min(88.7);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let y = p * f32::from_bits(((n as i32 + 127) << 23) as u32);
+    let n_int = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
+    let y = p * f32::from_bits(((n_int + 127) << 23) as u32);
     if underflow {
         0.0
     } else {

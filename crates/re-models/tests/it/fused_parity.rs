@@ -224,3 +224,39 @@ fn int8_engine_stays_close_to_f32_on_every_family() {
         assert!(mean_diff < 0.05 * mean_size, "{family}: mean |Δ| {mean_diff} vs mean |h| {mean_size}");
     }
 }
+
+/// int8 quantizes each row on its own, and the engine runs the feed-forward one block of rows at a time: a
+/// sequence's int8 hidden states are the same numbers whether it runs alone or in a batch that spans several
+/// row blocks (at other offsets within them).
+#[test]
+fn int8_hidden_states_do_not_depend_on_batch_mates_or_row_blocks() {
+    for (family, use_types) in [("bert", true), ("deberta_v3", false)] {
+        let dir = fixture_dir(family).join("safetensors");
+        let (encoder, config, _) = load_encoder::<B>(&dir, &Default::default()).expect("load");
+        let mut engine = FusedEngine::from_encoder(&encoder, &config).unwrap().unwrap();
+        engine.quantize_int8();
+        let case = expected(family).cases.into_iter().find(|c| c.name == "batch_padded").expect("padded case");
+        let (batch, seq) = (case.input_ids.len(), case.input_ids[0].len());
+        let flat = |rows: &[Vec<i64>]| rows.iter().flatten().copied().collect::<Vec<_>>();
+        let (ids, mask, types) = (flat(&case.input_ids), flat(&case.attention_mask), flat(&case.token_type_ids));
+        // Enough copies of the batch for more than two row blocks, the copies starting at shifting offsets.
+        let copies = (2 * re_models::int8::BLOCK_ROWS) / (batch * seq) + 2;
+        let repeat = |v: &[i64]| v.repeat(copies);
+        let (big_ids, big_mask, big_types) = (repeat(&ids), repeat(&mask), repeat(&types));
+        let h = engine.hidden_size();
+        let big = engine
+            .forward(&big_ids, &big_mask, use_types.then_some(big_types.as_slice()), batch * copies, seq)
+            .unwrap();
+        for b in 0..batch {
+            let one = |v: &[i64]| v[b * seq..(b + 1) * seq].to_vec();
+            let alone = engine.forward(&one(&ids), &one(&mask), use_types.then_some(&one(&types)[..]), 1, seq).unwrap();
+            for copy in 0..copies {
+                let start = (copy * batch + b) * seq * h;
+                assert!(
+                    big[start..start + seq * h] == alone[..],
+                    "{family}: sequence {b}, copy {copy} of {copies} differs from the sequence alone"
+                );
+            }
+        }
+    }
+}
