@@ -15,7 +15,9 @@
 //! - residual + LayerNorm and bias + GELU are single passes over each row.
 //!
 //! It is inference only (no dropout, no autodiff) and f32, except that [`FusedEngine::quantize_int8`] switches the
-//! encoder layers' projections to dynamic int8 ([`crate::int8`]). Parity with the burn modules and with
+//! encoder layers' projections to dynamic int8 ([`crate::int8`]); then everything after attention (output
+//! projection, LayerNorm, feed-forward, LayerNorm) runs one block of rows at a time per thread, so a block's
+//! intermediate activations stay in cache. Parity with the burn modules and with
 //! transformers is tested in `tests/it/fused_parity.rs`. Callers normally reach it through
 //! [`crate::inference::InferenceEncoder`], which also owns the fallback to burn for the families it does not cover;
 //! using it directly looks like this:
