@@ -16,7 +16,7 @@
 //! - `tokenize_markers_32470`: typed-punct markers + tokenization of 32,470 KLUE-format records (rayon).
 //! - `evaluate_7765x30`: KLUE micro-F1 + AUPRC on 7,765 × 30 probabilities.
 //!
-//! Flags: `--backend ndarray|flex|candle|fused|fused-int8` (flex and candle need the cargo feature of the same name;
+//! Flags: `--backend ndarray|flex|candle|fused|fused-int8|fused-w8a16` (flex and candle need the cargo feature of the same name;
 //! `fused` is the fused engine of `re_models::fused`, encoder rows only, `engine` its old spelling; `fused-int8` the
 //! same engine with dynamic int8 projections),
 //! `--rows a,b`, `--reps N`, `--threads N` (rayon pool size; default 2), `--out FILE`.
@@ -34,7 +34,7 @@ use re_models::encoder::EncoderConfig;
 use re_models::head::{RelationHeadConfig, SpanPooling};
 use re_models::hub::load_encoder;
 use re_models::inference::{InferenceEncoder, InferenceEngine, PaddedIds};
-use re_models::int8::Int8Kernel;
+use re_models::int8::{ActivationPrecision, Int8Kernel};
 use re_train::model::{BatchTensors, RelationClassifier};
 use re_train::optim::{clip_global_norm, GroupedAdamW};
 use serde_json::{json, Value};
@@ -72,6 +72,7 @@ fn main() -> anyhow::Result<()> {
     let rows = match opts.backend.as_str() {
         "fused" | "engine" => fused_rows(&opts, InferenceEngine::Fused)?,
         "fused-int8" => fused_rows(&opts, InferenceEngine::FusedInt8)?,
+        "fused-w8a16" => fused_rows(&opts, InferenceEngine::FusedW8A16)?,
         "ndarray" => run_rows::<burn::backend::NdArray<f32>>(&opts, &Default::default())?,
         #[cfg(feature = "flex")]
         "flex" => run_rows::<burn::backend::Flex<f32>>(&opts, &Default::default())?,
@@ -121,6 +122,9 @@ fn backend_label(name: &str) -> String {
         "cuda" => "burn-cuda (f32)".into(),
         "fused" | "engine" => "fused engine (re_models::fused, gemm)".into(),
         "fused-int8" => format!("fused engine int8 (re_models::int8, {})", Int8Kernel::detect().as_str()),
+        "fused-w8a16" => {
+            format!("fused engine int8, two-pass activations (re_models::int8, {})", Int8Kernel::detect().as_str())
+        }
         "candle" => "burn-candle (CPU)".into(),
         other => other.into(),
     }
@@ -157,7 +161,7 @@ fn parse_args() -> anyhow::Result<Opts> {
             "--cache" => opts.cache = value()?.into(),
             "-h" | "--help" => {
                 println!(
-                    "perf_rows [--backend ndarray|flex|candle|fused|fused-int8] [--rows {}] [--reps N] [--threads N] [--out FILE]",
+                    "perf_rows [--backend ndarray|flex|candle|fused|fused-int8|fused-w8a16] [--rows {}] [--reps N] [--threads N] [--out FILE]",
                     ALL_ROWS.join(",")
                 );
                 std::process::exit(0);
@@ -268,6 +272,7 @@ fn encoder_rows<B: Backend>(
         InferenceEngine::Burn => "inference, no autodiff",
         InferenceEngine::Fused => "inference, fused engine",
         InferenceEngine::FusedInt8 => "inference, fused engine, dynamic int8 projections",
+        InferenceEngine::FusedW8A16 => "inference, fused engine, dynamic int8 projections, two-pass activations",
     };
     for (row, dir) in [
         ("encoder_minilm_b32_s128", Some(opts.cache.join("all-minilm-l6-v2"))),
@@ -290,11 +295,15 @@ fn encoder_rows<B: Backend>(
         // same for ONNX Runtime's int8 against fp32). The int8 engine is the f32 one quantized, so both hold the
         // same weights even for the randomly initialised (lazily materialised) DeBERTa row.
         let (encoder, f32_hidden) = match engine {
-            InferenceEngine::FusedInt8 => {
+            InferenceEngine::FusedInt8 | InferenceEngine::FusedW8A16 => {
                 let mut encoder = InferenceEncoder::new(encoder, &config, InferenceEngine::Fused)?;
                 let hidden = encoder.forward(padded, device)?.into_data();
                 if let InferenceEncoder::Fused(fused) = &mut encoder {
-                    fused.quantize_int8();
+                    fused.quantize_int8_with(if engine == InferenceEngine::FusedW8A16 {
+                        ActivationPrecision::TwoPassInt8
+                    } else {
+                        ActivationPrecision::Int8
+                    });
                 }
                 (encoder, Some(hidden.to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?))
             }

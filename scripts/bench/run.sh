@@ -7,7 +7,7 @@
 #
 # A backend `NAME` runs `cargo run --release --example perf_rows --features NAME -- --backend NAME` (no feature for
 # ndarray, fused (the fused inference engine of re_models::fused, also spelled `engine`) and fused-int8 (the same
-# engine with int8 projections, re_models::int8)); `NAME+FEAT` adds cargo
+# engine with int8 projections, re_models::int8), fused-w8a16 (int8 projections, activations in two 8-bit passes)); `NAME+FEAT` adds cargo
 # feature FEAT (e.g. ndarray+openblas, which needs a system OpenBLAS).
 # Results: DIR (default target/bench-results/) holds pytorch.json, kre-<backend>.json, table.md and the logs.
 set -euo pipefail
@@ -67,7 +67,7 @@ IFS=',' read -r -a list <<<"$backends"
 for spec in "${list[@]}"; do
   backend="${spec%%+*}"
   features=()
-  case "$backend" in ndarray | fused | fused-int8 | engine) ;; *) features+=("$backend") ;; esac
+  case "$backend" in ndarray | fused | fused-int8 | fused-w8a16 | engine) ;; *) features+=("$backend") ;; esac
   if [ "$spec" != "$backend" ]; then
     IFS='+' read -r -a extra <<<"${spec#*+}"
     features+=("${extra[@]}")

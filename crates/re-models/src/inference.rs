@@ -28,6 +28,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{ModelError, Result};
 use crate::fused::FusedEngine;
+use crate::int8::ActivationPrecision;
 use crate::pooling::SentencePooling;
 use crate::tokenizer::TokenBatch;
 
@@ -42,6 +43,9 @@ pub enum InferenceEngine {
     /// The fused CPU engine with its encoder-layer projections in dynamic int8 ([`FusedEngine::quantize_int8`]):
     /// faster, labels nearly always equal to f32's (docs/performance.md).
     FusedInt8,
+    /// [`InferenceEngine::FusedInt8`] with each activation row quantized in two 8-bit passes
+    /// ([`ActivationPrecision::TwoPassInt8`]): closer to f32, twice the integer products.
+    FusedW8A16,
 }
 
 impl InferenceEngine {
@@ -51,6 +55,7 @@ impl InferenceEngine {
             InferenceEngine::Burn => "burn",
             InferenceEngine::Fused => "fused",
             InferenceEngine::FusedInt8 => "fused-int8",
+            InferenceEngine::FusedW8A16 => "fused-w8a16",
         }
     }
 }
@@ -69,7 +74,10 @@ impl FromStr for InferenceEngine {
             // `fused-cpu` was the engine's earlier name; still accepted so old scripts keep working.
             "fused" | "fused-cpu" => Ok(InferenceEngine::Fused),
             "fused-int8" => Ok(InferenceEngine::FusedInt8),
-            other => Err(ModelError::Input(format!("unknown inference engine {other:?} (burn | fused | fused-int8)"))),
+            "fused-w8a16" => Ok(InferenceEngine::FusedW8A16),
+            other => Err(ModelError::Input(format!(
+                "unknown inference engine {other:?} (burn | fused | fused-int8 | fused-w8a16)"
+            ))),
         }
     }
 }
@@ -139,26 +147,34 @@ pub enum InferenceEncoder<B: Backend> {
 impl<B: Backend> InferenceEncoder<B> {
     /// Prepares `encoder` (built from `config`) for `engine`. [`InferenceEngine::Fused`] falls back to burn, with a
     /// `debug` log line, for what the fused engine does not cover (DeBERTa-v2's convolution layer); it copies the
-    /// weights out of the module once. [`InferenceEngine::FusedInt8`] also quantizes them.
+    /// weights out of the module once. [`InferenceEngine::FusedInt8`] and [`InferenceEngine::FusedW8A16`] also
+    /// quantize them.
     pub fn new(encoder: Encoder<B>, config: &EncoderConfig, engine: InferenceEngine) -> Result<Self> {
         match engine {
             InferenceEngine::Burn => Ok(InferenceEncoder::Burn(encoder)),
-            InferenceEngine::Fused | InferenceEngine::FusedInt8 => match FusedEngine::from_encoder(&encoder, config)? {
-                Some(mut fused) => {
-                    if engine == InferenceEngine::FusedInt8 {
-                        let kernel = fused.quantize_int8();
-                        tracing::debug!("int8 projections on the {} kernel", kernel.as_str());
+            InferenceEngine::Fused | InferenceEngine::FusedInt8 | InferenceEngine::FusedW8A16 => {
+                match FusedEngine::from_encoder(&encoder, config)? {
+                    Some(mut fused) => {
+                        let precision = match engine {
+                            InferenceEngine::FusedInt8 => Some(ActivationPrecision::Int8),
+                            InferenceEngine::FusedW8A16 => Some(ActivationPrecision::TwoPassInt8),
+                            _ => None,
+                        };
+                        if let Some(precision) = precision {
+                            let kernel = fused.quantize_int8_with(precision);
+                            tracing::debug!("int8 projections on the {} kernel ({precision:?})", kernel.as_str());
+                        }
+                        Ok(InferenceEncoder::Fused(fused))
                     }
-                    Ok(InferenceEncoder::Fused(fused))
+                    None => {
+                        tracing::debug!(
+                            "the fused engine does not cover this {} encoder; running it on burn",
+                            config.family()
+                        );
+                        Ok(InferenceEncoder::Burn(encoder))
+                    }
                 }
-                None => {
-                    tracing::debug!(
-                        "the fused engine does not cover this {} encoder; running it on burn",
-                        config.family()
-                    );
-                    Ok(InferenceEncoder::Burn(encoder))
-                }
-            },
+            }
         }
     }
 
@@ -166,8 +182,11 @@ impl<B: Backend> InferenceEncoder<B> {
     pub fn engine(&self) -> InferenceEngine {
         match self {
             InferenceEncoder::Burn(_) => InferenceEngine::Burn,
-            InferenceEncoder::Fused(f) if f.is_int8() => InferenceEngine::FusedInt8,
-            InferenceEncoder::Fused(_) => InferenceEngine::Fused,
+            InferenceEncoder::Fused(f) => match f.int8_activations() {
+                Some(ActivationPrecision::Int8) => InferenceEngine::FusedInt8,
+                Some(ActivationPrecision::TwoPassInt8) => InferenceEngine::FusedW8A16,
+                None => InferenceEngine::Fused,
+            },
         }
     }
 

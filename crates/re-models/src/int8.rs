@@ -236,6 +236,7 @@ pub struct Int8Matrix {
     packed_i16: Vec<i16>,
     scales: Vec<f32>,
     column_sums: Vec<i32>,
+    activations: ActivationPrecision,
 }
 
 thread_local! {
@@ -257,10 +258,61 @@ pub enum Output<'a> {
 /// ([`Int8Matrix::product_on_this_thread`]).
 #[derive(Default)]
 pub struct Int8Scratch {
+    /// The first quantization of the block's rows and, for [`ActivationPrecision::TwoPassInt8`], that of its
+    /// rounding error.
+    passes: [QuantizedRows; 2],
+    /// One row's rounding error.
+    error: Vec<f32>,
+}
+
+/// A block of rows quantized to u8 (widened to i16 for the AVX2 kernel), with each row's scale and zero point.
+#[derive(Default)]
+struct QuantizedRows {
     x_u8: AlignedBytes,
     x_i16: Vec<i16>,
     scales: Vec<f32>,
     zeros: Vec<i32>,
+}
+
+impl QuantizedRows {
+    /// Room for `padded_rows` rows of `kp` values, the rows from `rows` on zero.
+    fn reset(&mut self, rows: usize, padded_rows: usize, kp: usize) {
+        // Only the padding needs zeros (each real row is overwritten, its `k..kp` tail zeroed, when quantized).
+        self.x_u8.resize_for(padded_rows * kp);
+        self.x_u8.bytes_mut()[rows * kp..].fill(0);
+        self.scales.clear();
+        self.scales.resize(padded_rows, 0.0);
+        self.zeros.clear();
+        self.zeros.resize(padded_rows, 0);
+    }
+
+    /// Quantizes `x` (`k` values) into row `r`.
+    fn quantize(&mut self, r: usize, x: &[f32], kp: usize, kernel: Int8Kernel) {
+        let row = &mut self.x_u8.bytes_mut()[r * kp..(r + 1) * kp];
+        row[x.len()..].fill(0);
+        let (scale, zero) = quantize_row(x, &mut row[..x.len()], kernel);
+        self.scales[r] = scale;
+        self.zeros[r] = zero;
+    }
+
+    /// `x − dequantize(row r)` into `error`.
+    fn rounding_error(&self, r: usize, x: &[f32], kp: usize, error: &mut Vec<f32>) {
+        let (scale, zero) = (self.scales[r], self.zeros[r]);
+        error.clear();
+        error.extend(x.iter().zip(&self.x_u8.bytes()[r * kp..]).map(|(&v, &q)| v - scale * (q as i32 - zero) as f32));
+    }
+}
+
+/// How finely activations are quantized for the int8 products.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ActivationPrecision {
+    /// One 8-bit quantization per row.
+    #[default]
+    Int8,
+    /// Two 8-bit quantizations per row, the second of the first one's rounding error: about 16 bits (the error of
+    /// the pair is a 255th of one step of the first), for twice the integer products. With the weights still in 8
+    /// bits: "W8A16".
+    TwoPassInt8,
 }
 
 impl Int8Matrix {
@@ -315,12 +367,23 @@ impl Int8Matrix {
                 (bytes, Vec::new())
             }
         };
-        Int8Matrix { k, n, k_padded, kernel, packed_i8, packed_i16, scales, column_sums }
+        let activations = ActivationPrecision::Int8;
+        Int8Matrix { k, n, k_padded, kernel, packed_i8, packed_i16, scales, column_sums, activations }
     }
 
     /// The kernel this matrix was packed for.
     pub fn kernel(&self) -> Int8Kernel {
         self.kernel
+    }
+
+    /// How the products quantize activations from now on.
+    pub fn set_activation_precision(&mut self, precision: ActivationPrecision) {
+        self.activations = precision;
+    }
+
+    /// How the products quantize activations.
+    pub fn activation_precision(&self) -> ActivationPrecision {
+        self.activations
     }
 
     /// `dst[rows, n] += x[rows, k] · W`, both row-major, with `x` quantized per row; row blocks run in parallel on
@@ -371,23 +434,28 @@ impl Int8Matrix {
         let rows = x.len() / k.max(1);
         let mr = self.kernel.tile_rows();
         let padded_rows = rows.div_ceil(mr) * mr;
-        // Only the padding needs zeros (each real row is overwritten below, its `k..kp` tail is zeroed there).
-        s.x_u8.resize_for(padded_rows * kp);
-        s.x_u8.bytes_mut()[rows * kp..].fill(0);
-        s.scales.clear();
-        s.scales.resize(padded_rows, 0.0);
-        s.zeros.clear();
-        s.zeros.resize(padded_rows, 0);
+        let passes = match self.activations {
+            ActivationPrecision::Int8 => 1,
+            ActivationPrecision::TwoPassInt8 => 2,
+        };
+        let Int8Scratch { passes: [first, second], error } = s;
+        first.reset(rows, padded_rows, kp);
+        if passes == 2 {
+            second.reset(rows, padded_rows, kp);
+        }
         for r in 0..rows {
-            let row = &mut s.x_u8.bytes_mut()[r * kp..(r + 1) * kp];
-            row[k..].fill(0);
-            let (scale, zero) = quantize_row(&x[r * k..(r + 1) * k], &mut row[..k], self.kernel);
-            s.scales[r] = scale;
-            s.zeros[r] = zero;
+            let x = &x[r * k..(r + 1) * k];
+            first.quantize(r, x, kp, self.kernel);
+            if passes == 2 {
+                first.rounding_error(r, x, kp, error);
+                second.quantize(r, error, kp, self.kernel);
+            }
         }
         if self.kernel == Int8Kernel::Avx2 {
-            s.x_i16.clear();
-            s.x_i16.extend(s.x_u8.bytes().iter().map(|&v| v as i16));
+            for pass in &mut s.passes[..passes] {
+                pass.x_i16.clear();
+                pass.x_i16.extend(pass.x_u8.bytes().iter().map(|&v| v as i16));
+            }
         }
         // The tile shapes stay configured for the whole block and are released when it ends.
         #[cfg(target_arch = "x86_64")]
@@ -408,27 +476,32 @@ impl Int8Matrix {
                 for m in row0..row0 + tile_rows {
                     prefetch(&dst[m * n + col0..m * n + col0 + cols]);
                 }
-                self.tile(s, panel, row0, &mut tile);
-                for r in 0..tile_rows {
-                    let m = row0 + r;
-                    let at = m * n + col0..m * n + col0 + cols;
-                    let base = match output {
-                        Output::Accumulate => Base::Dst,
-                        Output::Bias { bias, residual: None } => Base::Bias(&bias[col0..col0 + cols]),
-                        Output::Bias { bias, residual: Some(residual) } => {
-                            Base::BiasResidual(&bias[col0..col0 + cols], &residual[at.clone()])
-                        }
-                    };
-                    let sums = &tile[r * nr..r * nr + cols];
-                    let quantized = Quantized { sums, row_scale: s.scales[m], zero: s.zeros[m], w_scales, w_sums };
-                    dequantize_into(&mut dst[at], quantized, base, self.kernel);
+                for (i, pass) in s.passes[..passes].iter().enumerate() {
+                    self.tile(pass, panel, row0, &mut tile);
+                    for r in 0..tile_rows {
+                        let m = row0 + r;
+                        let at = m * n + col0..m * n + col0 + cols;
+                        let base = match output {
+                            // The second pass adds onto what the first wrote.
+                            _ if i > 0 => Base::Dst,
+                            Output::Accumulate => Base::Dst,
+                            Output::Bias { bias, residual: None } => Base::Bias(&bias[col0..col0 + cols]),
+                            Output::Bias { bias, residual: Some(residual) } => {
+                                Base::BiasResidual(&bias[col0..col0 + cols], &residual[at.clone()])
+                            }
+                        };
+                        let sums = &tile[r * nr..r * nr + cols];
+                        let (row_scale, zero) = (pass.scales[m], pass.zeros[m]);
+                        let quantized = Quantized { sums, row_scale, zero, w_scales, w_sums };
+                        dequantize_into(&mut dst[at], quantized, base, self.kernel);
+                    }
                 }
             }
         }
     }
 
     /// i32 sums of rows `row0 .. row0 + tile_rows` of the quantized block against one panel, `[tile_rows][panel_cols]`.
-    fn tile(&self, s: &Int8Scratch, panel: usize, row0: usize, out: &mut [i32; MAX_TILE]) {
+    fn tile(&self, s: &QuantizedRows, panel: usize, row0: usize, out: &mut [i32; MAX_TILE]) {
         let (kp, nr) = (self.k_padded, self.kernel.panel_cols());
         let panel_len = kp * nr;
         match self.kernel {
@@ -892,6 +965,19 @@ mod tests {
 
     /// The same quantization and sums written as a direct triple loop, independent of packing and tiles.
     fn direct(w: &[f32], x: &[f32], rows: usize, k: usize, n: usize, kernel: Int8Kernel) -> Vec<f32> {
+        direct_with(w, x, rows, k, n, kernel, ActivationPrecision::Int8)
+    }
+
+    /// [`direct`] with two-pass activations: the second pass quantizes `x − dequantize(first)`.
+    fn direct_with(
+        w: &[f32],
+        x: &[f32],
+        rows: usize,
+        k: usize,
+        n: usize,
+        kernel: Int8Kernel,
+        precision: ActivationPrecision,
+    ) -> Vec<f32> {
         let scales: Vec<f32> = (0..n)
             .map(|c| (0..k).map(|kk| w[kk * n + c].abs()).fold(0.0, f32::max) / 127.0)
             .map(|s| if s > 0.0 { s } else { 1.0 })
@@ -899,12 +985,18 @@ mod tests {
         let qw = |kk: usize, c: usize| (w[kk * n + c] / scales[c]).round().clamp(-127.0, 127.0) as i32;
         let mut y = vec![0.0f32; rows * n];
         for m in 0..rows {
-            let row = &x[m * k..(m + 1) * k];
-            let mut q = vec![0u8; k];
-            let (sx, z) = quantize_row_portable(row, &mut q, kernel.activation_max());
-            for c in 0..n {
-                let sum: i32 = (0..k).map(|kk| (q[kk] as i32 - z) * qw(kk, c)).sum();
-                y[m * n + c] = sx * scales[c] * sum as f32;
+            let mut row = x[m * k..(m + 1) * k].to_vec();
+            let passes = if precision == ActivationPrecision::TwoPassInt8 { 2 } else { 1 };
+            for _ in 0..passes {
+                let mut q = vec![0u8; k];
+                let (sx, z) = quantize_row_portable(&row, &mut q, kernel.activation_max());
+                for c in 0..n {
+                    let sum: i32 = (0..k).map(|kk| (q[kk] as i32 - z) * qw(kk, c)).sum();
+                    y[m * n + c] += sx * scales[c] * sum as f32;
+                }
+                for (v, &q) in row.iter_mut().zip(&q) {
+                    *v -= sx * (q as i32 - z) as f32;
+                }
             }
         }
         y
@@ -952,6 +1044,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn two_pass_activations_give_the_direct_loops_sums_and_a_tenth_of_the_error() {
+        let (rows, k, n) = (BLOCK_ROWS + 7, 130, 40);
+        let (w, x) = (pseudo_random(k * n, 29), pseudo_random(rows * k, 31));
+        let one_pass = direct(&w, &x, rows, k, n, Int8Kernel::Portable);
+        for kernel in Int8Kernel::ALL.into_iter().filter(|k| k.is_available()) {
+            let want = direct_with(&w, &x, rows, k, n, kernel, ActivationPrecision::TwoPassInt8);
+            let mut m = Int8Matrix::with_kernel(&w, k, n, kernel);
+            m.set_activation_precision(ActivationPrecision::TwoPassInt8);
+            let mut got = vec![0.0f32; rows * n];
+            m.accumulate(&mut got, &x, rows);
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{} [{i}]: {g} vs {w}", kernel.as_str());
+            }
+        }
+        // Against the f32 product with the same (quantized) weights, the activations' share of the error.
+        let exact_x: Vec<f32> = {
+            let scales: Vec<f32> =
+                (0..n).map(|c| (0..k).map(|kk| w[kk * n + c].abs()).fold(0.0, f32::max) / 127.0).collect();
+            let qw: Vec<f32> =
+                (0..k * n).map(|i| (w[i] / scales[i % n]).round().clamp(-127.0, 127.0) * scales[i % n]).collect();
+            (0..rows * n)
+                .map(|i| (0..k).map(|kk| x[(i / n) * k + kk] * qw[kk * n + i % n]).sum::<f32>())
+                .collect()
+        };
+        let two_pass = direct_with(&w, &x, rows, k, n, Int8Kernel::Portable, ActivationPrecision::TwoPassInt8);
+        let error = |y: &[f32]| y.iter().zip(&exact_x).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
+        let (e1, e2) = (error(&one_pass), error(&two_pass));
+        assert!(e2 < e1 / 10.0, "two passes {e2} vs one {e1}");
     }
 
     #[test]

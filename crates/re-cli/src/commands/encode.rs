@@ -51,7 +51,8 @@ pub struct EncodeArgs {
     pub batch_size: usize,
     /// What runs the encoder: `fused` (the fused f32 CPU engine: BERT, RoBERTa, ELECTRA, DeBERTa-v2/v3; several
     /// times faster, same embeddings within ~1e-5; DeBERTa-v2 with a convolution layer falls back to burn),
-    /// `fused-int8` (the same engine with int8 projections) or `burn` (the burn module on NdArray).
+    /// `fused-int8` (the same engine with int8 projections), `fused-w8a16` (int8 projections with activations
+    /// quantized in two 8-bit passes) or `burn` (the burn module on NdArray).
     #[arg(long, value_enum, default_value_t = EngineArg::Fused)]
     pub engine: EngineArg,
 }

@@ -55,8 +55,9 @@ pub(crate) const ENGINE_HELP: &str =
      burn's CPU backend, same output within ~1e-5; BERT, RoBERTa, ELECTRA and DeBERTa-v2/v3 encoders; DeBERTa-v2 \
      with a convolution layer falls back to burn), \
      with the relation head on burn; CPU only. `fused-int8`: the same engine with the encoder layers' projections in \
-     dynamic int8 (AVX-512 VNNI or AVX2 kernels picked at run time): faster, labels nearly always equal to f32's \
-     (docs/performance.md). `burn`: the burn module on the selected device. Default: fused with --device cpu, burn \
+     dynamic int8 (AMX, AVX-512 VNNI or AVX2 kernels picked at run time): faster, labels nearly always equal to \
+     f32's (docs/performance.md). `fused-w8a16`: `fused-int8` with each activation row quantized in two 8-bit \
+     passes (about 16 bits): closer still to f32, twice the integer products. `burn`: the burn module on the selected device. Default: fused with --device cpu, burn \
      with CUDA";
 
 /// `--engine`: what runs the encoder at inference time.
@@ -68,6 +69,9 @@ pub enum EngineArg {
     Fused,
     /// The fused CPU engine with int8 encoder projections: faster, labels nearly always as f32's (CPU only).
     FusedInt8,
+    /// `fused-int8` with activations quantized in two 8-bit passes (~16 bits): closer to f32, slower (CPU only).
+    #[value(name = "fused-w8a16")]
+    FusedW8A16,
 }
 
 impl From<EngineArg> for InferenceEngine {
@@ -76,6 +80,7 @@ impl From<EngineArg> for InferenceEngine {
             EngineArg::Burn => InferenceEngine::Burn,
             EngineArg::Fused => InferenceEngine::Fused,
             EngineArg::FusedInt8 => InferenceEngine::FusedInt8,
+            EngineArg::FusedW8A16 => InferenceEngine::FusedW8A16,
         }
     }
 }

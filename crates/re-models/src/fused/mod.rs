@@ -43,7 +43,7 @@ use crate::activation::Activation;
 use crate::bert::BertEmbeddings;
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{ModelError, Result};
-use crate::int8::{Int8Kernel, Int8Matrix, Int8Scratch, Output};
+use crate::int8::{ActivationPrecision, Int8Kernel, Int8Matrix, Int8Scratch, Output};
 use crate::layers::TransformerLayer;
 use crate::simd::{dispatch_simd, fast_erf, fast_exp, lane_sum, softmax_rows, SharedMut, LANES};
 
@@ -226,9 +226,18 @@ impl FusedEngine {
     /// head stay f32. Returns the int8 kernel this CPU runs. Hidden states then differ from f32 by about 1 %
     /// (docs/performance.md measures what that does to predicted labels).
     pub fn quantize_int8(&mut self) -> Int8Kernel {
+        self.quantize_int8_with(ActivationPrecision::Int8)
+    }
+
+    /// [`FusedEngine::quantize_int8`] with activations quantized as `precision` says
+    /// ([`ActivationPrecision::TwoPassInt8`]: closer to f32, twice the integer products).
+    pub fn quantize_int8_with(&mut self, precision: ActivationPrecision) -> Int8Kernel {
         for l in &mut self.layers {
             for d in [&mut l.qkv, &mut l.attention_output, &mut l.intermediate, &mut l.output] {
                 d.quantize_int8();
+                if let Some(int8) = &mut d.int8 {
+                    int8.set_activation_precision(precision);
+                }
             }
         }
         Int8Kernel::detect()
@@ -236,7 +245,12 @@ impl FusedEngine {
 
     /// Whether [`FusedEngine::quantize_int8`] was applied.
     pub fn is_int8(&self) -> bool {
-        self.layers.iter().any(|l| l.qkv.int8.is_some())
+        self.int8_activations().is_some()
+    }
+
+    /// How the int8 projections quantize activations; `None` when the engine is f32.
+    pub fn int8_activations(&self) -> Option<ActivationPrecision> {
+        self.layers.first().and_then(|l| l.qkv.int8.as_ref()).map(Int8Matrix::activation_precision)
     }
 
     /// Hidden size of the output.

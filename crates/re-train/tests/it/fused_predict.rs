@@ -183,6 +183,8 @@ fn engine_names_parse() {
     assert_eq!(InferenceEngine::Fused.to_string(), "fused");
     assert_eq!("fused-int8".parse::<InferenceEngine>().unwrap(), InferenceEngine::FusedInt8);
     assert_eq!(InferenceEngine::FusedInt8.to_string(), "fused-int8");
+    assert_eq!("fused-w8a16".parse::<InferenceEngine>().unwrap(), InferenceEngine::FusedW8A16);
+    assert_eq!(InferenceEngine::FusedW8A16.to_string(), "fused-w8a16");
     assert!("gpu".parse::<InferenceEngine>().is_err());
     // `re_train::InferenceEngine` is the re-models type, re-exported.
     let _: re_models::inference::InferenceEngine = re_train::InferenceEngine::Fused;
