@@ -1067,9 +1067,7 @@ mod tests {
                 (0..n).map(|c| (0..k).map(|kk| w[kk * n + c].abs()).fold(0.0, f32::max) / 127.0).collect();
             let qw: Vec<f32> =
                 (0..k * n).map(|i| (w[i] / scales[i % n]).round().clamp(-127.0, 127.0) * scales[i % n]).collect();
-            (0..rows * n)
-                .map(|i| (0..k).map(|kk| x[(i / n) * k + kk] * qw[kk * n + i % n]).sum::<f32>())
-                .collect()
+            (0..rows * n).map(|i| (0..k).map(|kk| x[(i / n) * k + kk] * qw[kk * n + i % n]).sum::<f32>()).collect()
         };
         let two_pass = direct_with(&w, &x, rows, k, n, Int8Kernel::Portable, ActivationPrecision::TwoPassInt8);
         let error = |y: &[f32]| y.iter().zip(&exact_x).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();

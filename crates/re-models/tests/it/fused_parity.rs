@@ -4,9 +4,9 @@
 
 use crate::common::{expected, fixture_dir, B, TOLERANCE};
 use re_models::fused::FusedEngine;
-use re_models::int8::ActivationPrecision;
 use re_models::hub::load_encoder;
 use re_models::inference::{InferenceEncoder, InferenceEngine, PaddedIds};
+use re_models::int8::ActivationPrecision;
 
 fn engine_vs_transformers(family: &str, use_types: bool) -> f32 {
     let dir = fixture_dir(family).join("safetensors");
@@ -218,10 +218,10 @@ fn int8_engine_stays_close_to_f32_on_every_family() {
         let types = use_types.then_some(types.as_slice());
         let exact = f32_engine.forward(&ids, &mask, types, batch, seq).unwrap();
         let approx = int8_engine.forward(&ids, &mask, types, batch, seq).unwrap();
-        let mean_diff = |approx: &[f32]| {
-            exact.iter().zip(approx).map(|(a, b)| (a - b).abs()).sum::<f32>() / exact.len() as f32
-        };
-        let (int8_diff, mean_size) = (mean_diff(&approx), exact.iter().map(|a| a.abs()).sum::<f32>() / exact.len() as f32);
+        let mean_diff =
+            |approx: &[f32]| exact.iter().zip(approx).map(|(a, b)| (a - b).abs()).sum::<f32>() / exact.len() as f32;
+        let (int8_diff, mean_size) =
+            (mean_diff(&approx), exact.iter().map(|a| a.abs()).sum::<f32>() / exact.len() as f32);
         println!("int8 vs f32, {family}: mean |Δ| {int8_diff:.4} (mean |h| {mean_size:.3})");
         assert!(int8_diff > 0.0, "{family}: int8 gave f32's numbers");
         assert!(int8_diff < 0.05 * mean_size, "{family}: mean |Δ| {int8_diff} vs mean |h| {mean_size}");
