@@ -34,7 +34,7 @@ use re_models::encoder::EncoderConfig;
 use re_models::head::{RelationHeadConfig, SpanPooling};
 use re_models::hub::load_encoder;
 use re_models::inference::{InferenceEncoder, InferenceEngine, PaddedIds};
-use re_models::int8::{ActivationPrecision, Int8Kernel};
+use re_models::int8::Int8Kernel;
 use re_train::model::{BatchTensors, RelationClassifier};
 use re_train::optim::{clip_global_norm, GroupedAdamW};
 use serde_json::{json, Value};
@@ -294,20 +294,16 @@ fn encoder_rows<B: Backend>(
         // int8: how far its last hidden state is from the f32 engine's on the same input (ort_rows.py reports the
         // same for ONNX Runtime's int8 against fp32). The int8 engine is the f32 one quantized, so both hold the
         // same weights even for the randomly initialised (lazily materialised) DeBERTa row.
-        let (encoder, f32_hidden) = match engine {
-            InferenceEngine::FusedInt8 | InferenceEngine::FusedW8A16 => {
+        let (encoder, f32_hidden) = match engine.int8_activations() {
+            Some(precision) => {
                 let mut encoder = InferenceEncoder::new(encoder, &config, InferenceEngine::Fused)?;
                 let hidden = encoder.forward(padded, device)?.into_data();
                 if let InferenceEncoder::Fused(fused) = &mut encoder {
-                    fused.quantize_int8_with(if engine == InferenceEngine::FusedW8A16 {
-                        ActivationPrecision::TwoPassInt8
-                    } else {
-                        ActivationPrecision::Int8
-                    });
+                    fused.quantize_int8_with(precision);
                 }
                 (encoder, Some(hidden.to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?))
             }
-            _ => (InferenceEncoder::new(encoder, &config, engine)?, None),
+            None => (InferenceEncoder::new(encoder, &config, engine)?, None),
         };
         if encoder.engine() != engine {
             bail!("{}: the {engine} engine does not cover {} encoders", dir.display(), config.family());

@@ -58,6 +58,15 @@ impl InferenceEngine {
             InferenceEngine::FusedW8A16 => "fused-w8a16",
         }
     }
+
+    /// How the engine quantizes activations for its int8 projections; `None` for the f32 engines.
+    pub fn int8_activations(self) -> Option<ActivationPrecision> {
+        match self {
+            InferenceEngine::FusedInt8 => Some(ActivationPrecision::Int8),
+            InferenceEngine::FusedW8A16 => Some(ActivationPrecision::TwoPassInt8),
+            InferenceEngine::Burn | InferenceEngine::Fused => None,
+        }
+    }
 }
 
 impl fmt::Display for InferenceEngine {
@@ -155,12 +164,7 @@ impl<B: Backend> InferenceEncoder<B> {
             InferenceEngine::Fused | InferenceEngine::FusedInt8 | InferenceEngine::FusedW8A16 => {
                 match FusedEngine::from_encoder(&encoder, config)? {
                     Some(mut fused) => {
-                        let precision = match engine {
-                            InferenceEngine::FusedInt8 => Some(ActivationPrecision::Int8),
-                            InferenceEngine::FusedW8A16 => Some(ActivationPrecision::TwoPassInt8),
-                            _ => None,
-                        };
-                        if let Some(precision) = precision {
+                        if let Some(precision) = engine.int8_activations() {
                             let kernel = fused.quantize_int8_with(precision);
                             tracing::debug!("int8 projections on the {} kernel ({precision:?})", kernel.as_str());
                         }

@@ -162,6 +162,15 @@ impl Int8Kernel {
         }
     }
 
+    /// Whether quantizing and dequantizing use AVX-512 (F + BW; every CPU with VNNI or AMX has them).
+    fn quantizes_with_avx512(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if matches!(self, Int8Kernel::Amx | Int8Kernel::Avx512Vnni) {
+            return is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
+        }
+        false
+    }
+
     /// What `k` is padded to (with zeros): the k group, or a whole tile row of 64 bytes for AMX.
     fn k_align(self) -> usize {
         match self {
@@ -195,13 +204,6 @@ struct AlignedBytes {
 impl AlignedBytes {
     /// Resizes to `len` bytes, keeping what the first bytes held (new bytes are zero).
     fn resize_for(&mut self, len: usize) {
-        self.lines.resize(len.div_ceil(64), CacheLine([0; 64]));
-        self.len = len;
-    }
-
-    /// Resizes to `len` bytes, all zero.
-    fn reset_zeroed(&mut self, len: usize) {
-        self.lines.clear();
         self.lines.resize(len.div_ceil(64), CacheLine([0; 64]));
         self.len = len;
     }
@@ -350,22 +352,17 @@ impl Int8Matrix {
         let panels = n.div_ceil(nr);
         let index =
             |kk: usize, c: usize| (c / nr) * k_padded * nr + (kk / group) * nr * group + (c % nr) * group + kk % group;
-        let mut packed = vec![0i8; panels * k_padded * nr];
+        let mut packed_i8 = AlignedBytes::default();
+        packed_i8.resize_for(panels * k_padded * nr);
+        let bytes = packed_i8.bytes_mut();
         for kk in 0..k {
             for c in 0..n {
-                packed[index(kk, c)] = q(kk, c);
+                bytes[index(kk, c)] = q(kk, c) as u8;
             }
         }
-        let (packed_i8, packed_i16) = match kernel {
-            Int8Kernel::Avx2 => (AlignedBytes::default(), packed.iter().map(|&v| v as i16).collect()),
-            _ => {
-                let mut bytes = AlignedBytes::default();
-                bytes.reset_zeroed(packed.len());
-                for (b, &v) in bytes.bytes_mut().iter_mut().zip(&packed) {
-                    *b = v as u8;
-                }
-                (bytes, Vec::new())
-            }
+        let packed_i16 = match kernel {
+            Int8Kernel::Avx2 => std::mem::take(&mut packed_i8).signed().iter().map(|&v| v as i16).collect(),
+            _ => Vec::new(),
         };
         let activations = ActivationPrecision::Int8;
         Int8Matrix { k, n, k_padded, kernel, packed_i8, packed_i16, scales, column_sums, activations }
@@ -597,10 +594,8 @@ struct Quantized<'a> {
 fn dequantize_into(out: &mut [f32], q: Quantized, base: Base, kernel: Int8Kernel) {
     #[cfg(target_arch = "x86_64")]
     match kernel {
-        // SAFETY: these kernels imply AVX-512 F (AMX CPUs have it; checked for VNNI) and AVX2 + FMA.
-        Int8Kernel::Amx | Int8Kernel::Avx512Vnni if is_x86_feature_detected!("avx512f") => {
-            return unsafe { x86::dequantize_into_avx512(out, q, base) };
-        }
+        // SAFETY: AVX-512 F checked by `quantizes_with_avx512`; every SIMD kernel implies AVX2 + FMA.
+        _ if kernel.quantizes_with_avx512() => return unsafe { x86::dequantize_into_avx512(out, q, base) },
         // SAFETY: every SIMD kernel implies AVX2 + FMA, checked when the matrix was packed.
         Int8Kernel::Portable => {}
         _ => return unsafe { x86::dequantize_into_avx2(out, q, base) },
@@ -631,12 +626,8 @@ fn quantize_row(x: &[f32], out: &mut [u8], kernel: Int8Kernel) -> (f32, i32) {
     let max = kernel.activation_max();
     #[cfg(target_arch = "x86_64")]
     match kernel {
-        // SAFETY: these kernels imply AVX-512 F + BW (AMX CPUs have them; checked for VNNI) and AVX2 + FMA.
-        Int8Kernel::Amx | Int8Kernel::Avx512Vnni
-            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") =>
-        {
-            return unsafe { x86::quantize_row_avx512(x, out, max) };
-        }
+        // SAFETY: AVX-512 F + BW checked by `quantizes_with_avx512`; every SIMD kernel implies AVX2 + FMA.
+        _ if kernel.quantizes_with_avx512() => return unsafe { x86::quantize_row_avx512(x, out, max) },
         Int8Kernel::Portable => {}
         // SAFETY: every SIMD kernel implies AVX2 + FMA, checked when the matrix was packed.
         _ => return unsafe { x86::quantize_row_avx2(x, out, max) },

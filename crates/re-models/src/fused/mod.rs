@@ -61,8 +61,9 @@ struct Dense {
 }
 
 impl Layer {
-    fn is_int8(&self) -> bool {
-        [&self.attention_output, &self.intermediate, &self.output].iter().all(|d| d.int8.is_some())
+    /// The int8 matrices of everything after attention (`W_o`, `W_1`, `W_2`), when the layer was quantized.
+    fn int8_after_attention(&self) -> Option<[&Int8Matrix; 3]> {
+        Some([self.attention_output.int8.as_ref()?, self.intermediate.int8.as_ref()?, self.output.int8.as_ref()?])
     }
 }
 
@@ -293,8 +294,8 @@ impl FusedEngine {
         for layer in &self.layers {
             linear_into(&mut qkv, &x, rows, &layer.qkv, None);
             self.attention(layer, &qkv, attention_mask, &mut context, batch, seq);
-            if layer.is_int8() {
-                self.after_attention_int8(layer, &context, &mut x);
+            if let Some(int8) = layer.int8_after_attention() {
+                self.after_attention_int8(layer, int8, &context, &mut x);
                 continue;
             }
             // a = LN(x + W_o·context + b_o): the residual and bias are loaded first, gemm accumulates onto them.
@@ -382,7 +383,7 @@ impl FusedEngine {
     /// The rest of an int8 layer, `a = LN(x + W_o·context + b_o)`, `x ← LN(a + W_2·act(W_1·a + b_1) + b_2)`, one
     /// block of rows at a time on each thread: a block's `a` and intermediate activations (96 × 3,072 floats at
     /// roberta-base size) stay in that core's cache instead of making four trips through memory per layer.
-    fn after_attention_int8(&self, layer: &Layer, context: &[f32], x: &mut [f32]) {
+    fn after_attention_int8(&self, layer: &Layer, [w_o, w_1, w_2]: [&Int8Matrix; 3], context: &[f32], x: &mut [f32]) {
         let (h, inter_size) = (self.hidden, layer.intermediate.d_out);
         let block = crate::int8::BLOCK_ROWS;
         x.par_chunks_mut(block * h).zip(context.par_chunks(block * h)).for_each(|(x, context)| {
@@ -395,11 +396,14 @@ impl FusedEngine {
                     inter.resize(rows * inter_size, 0.0);
                 }
                 let (attended, inter) = (&mut attended[..rows * h], &mut inter[..rows * inter_size]);
-                int8_dense(scratch, attended, context, rows, &layer.attention_output, Some(x));
+                let output = Output::Bias { bias: &layer.attention_output.bias, residual: Some(x) };
+                w_o.product_on_this_thread(scratch, attended, context, rows, output);
                 attended.chunks_mut(h).for_each(|row| layer_norm_row(row, &layer.attention_norm, self.eps));
-                int8_dense(scratch, inter, attended, rows, &layer.intermediate, None);
+                let output = Output::Bias { bias: &layer.intermediate.bias, residual: None };
+                w_1.product_on_this_thread(scratch, inter, attended, rows, output);
                 activate(inter, self.activation);
-                int8_dense(scratch, x, inter, rows, &layer.output, Some(attended));
+                let output = Output::Bias { bias: &layer.output.bias, residual: Some(attended) };
+                w_2.product_on_this_thread(scratch, x, inter, rows, output);
                 x.chunks_mut(h).for_each(|row| layer_norm_row(row, &layer.output_norm, self.eps));
             })
         });
@@ -548,13 +552,6 @@ thread_local! {
     /// A thread's buffers for [`FusedEngine::after_attention_int8`], kept between blocks, layers and calls: fresh
     /// ones would cost page faults and zeroing at every block.
     static BLOCK_BUFFERS: std::cell::RefCell<(Int8Scratch, Vec<f32>, Vec<f32>)> = Default::default();
-}
-
-/// [`linear_into`] for an int8 layer on the calling thread (`layer.int8` must be set).
-fn int8_dense(s: &mut Int8Scratch, dst: &mut [f32], src: &[f32], rows: usize, layer: &Dense, residual: Option<&[f32]>) {
-    if let Some(int8) = &layer.int8 {
-        int8.product_on_this_thread(s, dst, src, rows, Output::Bias { bias: &layer.bias, residual });
-    }
 }
 
 fn layer_norm_rows(x: &mut [f32], width: usize, norm: &Norm, eps: f32) {
