@@ -14,7 +14,9 @@
 # (kre --engine fused-int8, FastAPI with PyTorch dynamic int8 quantization); and kre with a queue of 4
 # at concurrency 64 (above the queue limit: 503s expected, none lost). Results: $OUT/results.jsonl and the tables
 # on stdout. Env: REQUESTS (400), CONCURRENCY (1,8,64), MAX_SECONDS (120), CORES (taskset list for both servers,
-# default: all), OUT (runs/serve_load), KRE_BIN / LOAD_BIN (prebuilt binaries), SERVE_VENV (.venv-serve).
+# default: all), OUT (runs/serve_load), KRE_BIN / LOAD_BIN (prebuilt binaries), SERVE_VENV (.venv-serve),
+# ROWS (which groups to run, default f32,mix,int8,queue4), INT8_ENGINES (kre's reduced-precision engines for the
+# int8 group, default fused-int8; e.g. fused-int8,fused-w8a16: each against the same FastAPI int8 row).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -23,6 +25,15 @@ out="${OUT:-$root/runs/serve_load}"
 requests="${REQUESTS:-400}"
 concurrency="${CONCURRENCY:-1,8,64}"
 max_seconds="${MAX_SECONDS:-120}"
+rows=",${ROWS:-f32,mix,int8,queue4},"
+IFS=, read -r -a int8_engines <<<"${INT8_ENGINES:-fused-int8}"
+for r in ${rows//,/ }; do
+  case "$r" in f32|mix|int8|queue4) ;; *) echo "ROWS: unknown group '$r' (f32, mix, int8, queue4)" >&2; exit 2 ;; esac
+done
+for e in "${int8_engines[@]}"; do
+  case "$e" in fused-int8|fused-w8a16) ;; *) echo "INT8_ENGINES: unknown engine '$e' (fused-int8, fused-w8a16)" >&2; exit 2 ;; esac
+done
+runs() { [[ "$rows" == *",$1,"* ]]; }
 sizes=("$@")
 [ "${#sizes[@]}" -gt 0 ] || sizes=(tiny)
 mkdir -p "$out"
@@ -100,26 +111,38 @@ for size in "${sizes[@]}"; do
   run="$(train_run "$size")"
   echo
   echo "## $size ($run)"
-  start_server "$out/kre-$size.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0
-  load "kre-$size" --concurrency "$concurrency"
-  load "kre-$size-mix" --concurrency 8 --texts-every 4
-  stop_server
-  start_server "$out/fastapi-$size.log" "$venv/bin/python" "$here/serve_fastapi.py" --model-dir "$run" --port 18090
-  load "fastapi-$size" --concurrency "$concurrency"
-  stop_server
-  # int8 on both sides: kre's int8 engine, PyTorch's dynamic int8 quantization.
-  start_server "$out/kre-$size-int8.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0 --engine fused-int8
-  load "kre-$size-int8" --concurrency "$concurrency"
-  stop_server
-  start_server "$out/fastapi-$size-int8.log" "$venv/bin/python" "$here/serve_fastapi.py" --model-dir "$run" \
-    --port 18090 --int8
-  load "fastapi-$size-int8" --concurrency "$concurrency"
-  stop_server
-  # Above the queue limit: a queue of 4 at concurrency 64 answers some 503s and loses nothing.
-  start_server "$out/kre-$size-queue4.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0 \
-    --queue-capacity 4
-  load "kre-$size-queue4" --concurrency 64
-  stop_server
+  if runs f32 || runs mix; then
+    start_server "$out/kre-$size.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0
+    runs f32 && load "kre-$size" --concurrency "$concurrency"
+    runs mix && load "kre-$size-mix" --concurrency 8 --texts-every 4
+    stop_server
+  fi
+  if runs f32; then
+    start_server "$out/fastapi-$size.log" "$venv/bin/python" "$here/serve_fastapi.py" --model-dir "$run" --port 18090
+    load "fastapi-$size" --concurrency "$concurrency"
+    stop_server
+  fi
+  if runs int8; then
+    # int8 on both sides: kre's reduced-precision engines, PyTorch's dynamic int8 quantization.
+    for engine in "${int8_engines[@]}"; do
+      name="kre-$size-int8"
+      [ "$engine" = fused-int8 ] || name="kre-$size-${engine#fused-}"
+      start_server "$out/$name.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0 --engine "$engine"
+      load "$name" --concurrency "$concurrency"
+      stop_server
+    done
+    start_server "$out/fastapi-$size-int8.log" "$venv/bin/python" "$here/serve_fastapi.py" --model-dir "$run" \
+      --port 18090 --int8
+    load "fastapi-$size-int8" --concurrency "$concurrency"
+    stop_server
+  fi
+  if runs queue4; then
+    # Above the queue limit: a queue of 4 at concurrency 64 answers some 503s and loses nothing.
+    start_server "$out/kre-$size-queue4.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0 \
+      --queue-capacity 4
+    load "kre-$size-queue4" --concurrency 64
+    stop_server
+  fi
 done
 echo
 echo "results: $results"

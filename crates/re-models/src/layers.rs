@@ -49,13 +49,10 @@ pub fn resize_embedding<B: Backend>(
 ///
 /// burn 0.21's default `linear` broadcasts a 3-D input into a batched matmul, whose weight gradient is one
 /// `[d_in, d_out]` product per batch row, summed afterwards (a `batch`-times larger buffer and `batch` short gemms).
-/// Flattening the tokens first makes the forward pass and both gradients single large gemms. On burn-ndarray under
-/// autodiff the product is [`crate::host_ops::linear`] (gradients without transposed copies).
+/// As one matrix the forward pass and both gradients are single large gemms; on burn-ndarray under autodiff the
+/// product is [`crate::host_ops::linear`] (no flattening copies, gradients without transposed copies).
 pub fn linear_tokens<B: Backend>(linear: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    let [batch, seq, d_in] = x.dims();
-    let y = crate::host_ops::linear(linear, x.reshape([batch * seq, d_in]));
-    let [_, d_out] = y.dims();
-    y.reshape([batch, seq, d_out])
+    crate::host_ops::linear(linear, x)
 }
 
 /// Turns a `[batch, seq]` 0/1 attention mask into the additive bias `[batch, 1, 1, seq]` that HF adds to the

@@ -6,7 +6,9 @@
 //! weight gradient was 5 % of a roberta-base training step on 2 cores. Here the forward starts from the bias rows
 //! and accumulates the product into them (`β = 1`), and the backward hands the transposed views straight to the
 //! gemm (a BLAS `trans` flag, or matrixmultiply's strides without OpenBLAS), with the bias gradient as one pass of
-//! column sums.
+//! column sums. The node takes the tokens in their own shape (`[batch, seq, d_in]` or `[n, d_in]`) and views them
+//! as one matrix: burn-ndarray 0.21's `reshape` copies the whole tensor (`to_shape` borrows, `into_shared` then
+//! owns a copy), and flattening around each projection, forward and backward, was ~5 % of a training step.
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
@@ -20,38 +22,67 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Ix2};
 
 use super::{cast, float_primitive, host_tensor, same, values, Host, Tape};
 
-/// `x W + b` for `x [n, d_in]` and a burn `Linear` (`W [d_in, d_out]`, optional `b [d_out]`).
+/// `x W + b` for `x [.., d_in]` (every leading index a token) and a burn `Linear` (`W [d_in, d_out]`, optional
+/// `b [d_out]`): one `[tokens, d_in] × [d_in, d_out]` product, the output shaped `[.., d_out]`.
 ///
 /// Under burn-ndarray f32 autodiff this is one autodiff node whose backward runs two gemms and a column sum (see the
-/// module doc); other backends, and burn-ndarray without autodiff, run burn's `Linear::forward`.
-pub fn linear<B: Backend>(linear: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    if !B::ad_enabled(&x.device()) {
-        return linear.forward(x);
-    }
-    match cast::<_, Tensor<Tape, 2>>(x) {
-        Ok(x) => {
-            let weight: Tensor<Tape, 2> = same(linear.weight.val());
-            let bias: Option<Tensor<Tape, 1>> = linear.bias.as_ref().map(|b| same(b.val()));
-            same(tape_forward(x, weight, bias))
+/// module doc); other backends, and burn-ndarray without autodiff, flatten the tokens and run burn's
+/// `Linear::forward` (a rank-3 input there would be a batched matmul, whose weight gradient is a product per batch
+/// row summed afterwards).
+pub fn linear<B: Backend, const D: usize>(linear: &Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    if B::ad_enabled(&x.device()) {
+        match cast::<_, Tensor<Tape, D>>(x) {
+            Ok(x) => {
+                let weight: Tensor<Tape, 2> = same(linear.weight.val());
+                let bias: Option<Tensor<Tape, 1>> = linear.bias.as_ref().map(|b| same(b.val()));
+                return same(tape_forward(x, weight, bias));
+            }
+            Err(x) => return flattened(linear, x),
         }
-        Err(x) => linear.forward(x),
     }
+    flattened(linear, x)
 }
 
-/// Runs `f` on `tensor` as a 2-D f32 view in whatever layout it is stored (transposed views included); a tensor of
-/// another element type is converted first.
+/// burn's `Linear::forward` on the tokens as one `[tokens, d_in]` matrix.
+fn flattened<B: Backend, const D: usize>(linear: &Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    let dims = x.dims();
+    if D == 2 {
+        return linear.forward(x);
+    }
+    let d_in = dims[D - 1];
+    let y = linear.forward(x.reshape([dims[..D - 1].iter().product::<usize>(), d_in]));
+    let mut out = dims;
+    out[D - 1] = y.dims()[1];
+    y.reshape(out)
+}
+
+/// Runs `f` on `tensor` as a `[rows, cols]` f32 view: a 2-D tensor in whatever layout it is stored (transposed
+/// views included), a higher-rank one in standard layout (its leading dimensions as rows) without a copy; anything
+/// else (another element type, a strided higher-rank view) is copied first.
 fn with_matrix<R>(tensor: &NdArrayTensor, rows: usize, cols: usize, f: impl FnOnce(ArrayView2<'_, f32>) -> R) -> R {
     if let NdArrayTensor::F32(storage) = tensor {
-        if let Ok(view) = storage.view().into_dimensionality::<Ix2>() {
-            return f(view);
+        let view = storage.view();
+        if let Ok(matrix) = view.clone().into_dimensionality::<Ix2>() {
+            return f(matrix);
+        }
+        if view.is_standard_layout() {
+            if let Ok(matrix) = view.into_shape_with_order((rows, cols)) {
+                return f(matrix);
+            }
         }
     }
     let owned = Array2::from_shape_vec((rows, cols), values(tensor).into_owned()).expect("a [rows, cols] tensor");
     f(owned.view())
 }
 
-/// `x W + b` as a fresh `[n, d_out]` tensor.
-fn forward(x: &NdArrayTensor, weight: &NdArrayTensor, bias: Option<&NdArrayTensor>, dims: Dims) -> NdArrayTensor {
+/// `x W + b` as a fresh tensor of shape `out_shape` (`n · d_out` values).
+fn forward(
+    x: &NdArrayTensor,
+    weight: &NdArrayTensor,
+    bias: Option<&NdArrayTensor>,
+    dims: Dims,
+    out_shape: Vec<usize>,
+) -> NdArrayTensor {
     let Dims { n, d_in, d_out } = dims;
     // Start from the bias rows (or zeros) and let the gemm add the product to them.
     let mut y = match bias {
@@ -71,14 +102,14 @@ fn forward(x: &NdArrayTensor, weight: &NdArrayTensor, bias: Option<&NdArrayTenso
             general_mat_mul(1.0, &x, &w, 1.0, &mut out);
         })
     });
-    host_tensor(y, vec![n, d_out])
+    host_tensor(y, out_shape)
 }
 
 /// The autodiff node of one call.
 #[derive(Debug)]
 struct LinearBackward;
 
-/// `x [n, d_in]`, `W [d_in, d_out]`.
+/// `x [n, d_in]` (the tokens as rows), `W [d_in, d_out]`.
 #[derive(Debug, Clone, Copy)]
 struct Dims {
     n: usize,
@@ -92,6 +123,8 @@ struct LinearState {
     x: NdArrayTensor,
     weight: NdArrayTensor,
     dims: Dims,
+    /// `x`'s own shape (`∂x` gets it back).
+    x_shape: Vec<usize>,
 }
 
 /// `[∂x, ∂W, ∂b]`, each only when asked for.
@@ -102,7 +135,7 @@ fn gradients(grad: &NdArrayTensor, state: &LinearState, want: [bool; 3]) -> [Opt
             // ∂x = g Wᵀ
             let mut d_x = Array2::<f32>::zeros((n, d_in));
             with_matrix(&state.weight, d_in, d_out, |w| general_mat_mul(1.0, &g, &w.t(), 0.0, &mut d_x));
-            host_tensor(d_x.into_raw_vec_and_offset().0, vec![n, d_in])
+            host_tensor(d_x.into_raw_vec_and_offset().0, state.x_shape.clone())
         });
         let d_weight = want[1].then(|| {
             // ∂W = xᵀ g
@@ -155,12 +188,20 @@ impl Backward<Host, 3> for LinearBackward {
     }
 }
 
-fn tape_forward(x: Tensor<Tape, 2>, weight: Tensor<Tape, 2>, bias: Option<Tensor<Tape, 1>>) -> Tensor<Tape, 2> {
-    let ([n, d_in], [_, d_out]) = (x.dims(), weight.dims());
+fn tape_forward<const D: usize>(
+    x: Tensor<Tape, D>,
+    weight: Tensor<Tape, 2>,
+    bias: Option<Tensor<Tape, 1>>,
+) -> Tensor<Tape, D> {
+    let (x_shape, [d_in, d_out]) = (x.dims(), weight.dims());
+    let n = x_shape[..D - 1].iter().product();
     let dims = Dims { n, d_in, d_out };
+    let mut out_shape = x_shape.to_vec();
+    out_shape[D - 1] = d_out;
     let (x, weight, bias) = (float_primitive(x), float_primitive(weight), bias.map(float_primitive));
-    let run = || forward(&x.primitive, &weight.primitive, bias.as_ref().map(|b| &b.primitive), dims);
-    let state = || LinearState { x: x.primitive.clone(), weight: weight.primitive.clone(), dims };
+    let run = || forward(&x.primitive, &weight.primitive, bias.as_ref().map(|b| &b.primitive), dims, out_shape.clone());
+    let state =
+        || LinearState { x: x.primitive.clone(), weight: weight.primitive.clone(), dims, x_shape: x_shape.to_vec() };
     // One node over `x`, `W` and (when there is one) `b`.
     macro_rules! record {
         ($parents:literal, $nodes:expr) => {
@@ -190,6 +231,7 @@ mod tests {
 
     /// Values and all three gradients against burn's `Linear::forward`, with `W` stored in standard layout and as a
     /// transposed view (how a `[d_out, d_in]` checkpoint tensor can arrive), with and without a bias.
+    /// (`tokens_in_their_own_shape_match_the_flattened_product` covers rank-3 inputs.)
     #[test]
     fn matches_burns_linear_in_values_and_gradients() {
         type Inner = Host;
@@ -228,6 +270,41 @@ mod tests {
                 let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs() / y.abs().max(1.0)).fold(0.0f32, f32::max);
                 assert!(worst <= 1e-5, "{strided} {bias} {what} differs by {worst}");
             }
+        }
+    }
+
+    /// `x [batch, seq, d_in]` straight into the node (viewed as one matrix, no flattening copy) gives the values
+    /// and gradients of the same tokens flattened to `[batch·seq, d_in]` first, in the input's own shapes; a strided
+    /// rank-3 input (a transposed view) is copied and gives them too.
+    #[test]
+    fn tokens_in_their_own_shape_match_the_flattened_product() {
+        let device = Default::default();
+        let module = LinearConfig::new(19, 23).init::<Tape>(&device);
+        let x = Tensor::<Tape, 3>::random([3, 11, 19], Distribution::Normal(0.0, 1.0), &device);
+        let weights = Tensor::<Tape, 3>::random([3, 11, 23], Distribution::Normal(0.0, 1.0), &device);
+        // The same values stored `[seq, batch, d_in]` and viewed back as `[batch, seq, d_in]`.
+        let strided = Tensor::<Tape, 3>::from_data(x.clone().swap_dims(0, 1).into_data(), &device).swap_dims(0, 1);
+        let NdArrayTensor::F32(storage) = float_primitive(strided.clone()).primitive else { panic!("f32") };
+        assert!(!storage.view().is_standard_layout(), "the input should be a strided view");
+        for (what, input) in [("contiguous", x), ("strided view", strided)] {
+            let x = input.require_grad();
+            let run = |rank3: bool| {
+                let y = if rank3 {
+                    super::linear(&module, x.clone())
+                } else {
+                    super::linear(&module, x.clone().reshape([33, 19])).reshape([3, 11, 23])
+                };
+                let grads = (y.clone() * weights.clone()).sum().backward();
+                let d_x = x.grad(&grads).expect("∂x");
+                let d_w = GradientsParams::from_grads(grads, &module).get::<Host, 2>(module.weight.id).expect("∂W");
+                (y.inner(), d_x, d_w)
+            };
+            let (y, d_x, d_w) = run(true);
+            let (y_ref, d_x_ref, d_w_ref) = run(false);
+            assert_eq!((y.dims(), d_x.dims()), ([3, 11, 23], [3, 11, 19]), "{what}");
+            assert_eq!(y.into_data(), y_ref.into_data(), "{what}: values");
+            assert_eq!(d_x.into_data(), d_x_ref.into_data(), "{what}: ∂x");
+            assert_eq!(d_w.into_data(), d_w_ref.into_data(), "{what}: ∂W");
         }
     }
 }
