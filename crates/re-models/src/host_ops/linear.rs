@@ -132,15 +132,16 @@ fn gradients(grad: &NdArrayTensor, state: &LinearState, want: [bool; 3]) -> [Opt
     let Dims { n, d_in, d_out } = state.dims;
     with_matrix(grad, n, d_out, |g| {
         let d_x = want[0].then(|| {
-            // ∂x = g Wᵀ
+            // ∂x = g Wᵀ, added onto the zeroed buffer (β = 1): with β = 0 OpenBLAS first zero-fills the output in a
+            // pass of its own, which the fresh buffer makes redundant.
             let mut d_x = Array2::<f32>::zeros((n, d_in));
-            with_matrix(&state.weight, d_in, d_out, |w| general_mat_mul(1.0, &g, &w.t(), 0.0, &mut d_x));
+            with_matrix(&state.weight, d_in, d_out, |w| general_mat_mul(1.0, &g, &w.t(), 1.0, &mut d_x));
             host_tensor(d_x.into_raw_vec_and_offset().0, state.x_shape.clone())
         });
         let d_weight = want[1].then(|| {
-            // ∂W = xᵀ g
+            // ∂W = xᵀ g (β = 1 as above)
             let mut d_w = Array2::<f32>::zeros((d_in, d_out));
-            with_matrix(&state.x, n, d_in, |x| general_mat_mul(1.0, &x.t(), &g, 0.0, &mut d_w));
+            with_matrix(&state.x, n, d_in, |x| general_mat_mul(1.0, &x.t(), &g, 1.0, &mut d_w));
             host_tensor(d_w.into_raw_vec_and_offset().0, vec![d_in, d_out])
         });
         let d_bias = want[2].then(|| {
