@@ -473,7 +473,9 @@ fn killed_worker_is_replaced(storage: &str, dir: &Path) {
     };
     let start = Instant::now();
     let killed_params = loop {
-        assert!(start.elapsed() < Duration::from_secs(30), "w0 never reported an epoch");
+        // Generous: on 2 loaded cores (the rest of the suite running beside it) a worker process took over 30 s
+        // to start, claim and report once.
+        assert!(start.elapsed() < Duration::from_secs(90), "w0 never reported an epoch in 90 s");
         let trials = watcher.trials().unwrap_or_default();
         if let Some(t) =
             trials.iter().find(|t| t.worker == "w0" && t.state == TrialState::Running && !t.intermediate.is_empty())
