@@ -13,7 +13,7 @@
 # Run time on the project's 2-core VM: about 25 minutes. Results: $OUT (runs/int8_accuracy): the run directory,
 # both submission.csv files, both evaluation reports and summary.json.
 # Env: THREADS (2), EPOCHS (3), N (7765), OUT, KRE_BIN (prebuilt kre; else `cargo build --release -p re-cli`),
-# KRE_INT8_KERNEL (amx, avx512-vnni, avx2, avx2-7bit, portable: the int8 kernel of the second prediction; the default is this CPU's).
+# KRE_INT8_KERNEL (amx, avx512-vnni, avx-vnni, avx2, avx2-7bit, portable: the int8 kernel of the second prediction; the default is this CPU's).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

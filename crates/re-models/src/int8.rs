@@ -12,9 +12,10 @@
 //!
 //! The kernel is chosen at run time: AMX (`tdpbusd`: a 16 × 64 u8 tile times a 64 × 16 i8 tile summed into 16 × 16
 //! i32 per instruction, on Intel Xeon 4th generation and later, once Linux grants the process the tile state),
-//! AVX-512 VNNI (`vpdpbusd`: 64 u8 × i8 products summed into 16 i32 lanes per instruction), AVX2 (`vpmaddwd` on
-//! values widened to i16), or a portable loop. AMX and VNNI sum the same quantized values exactly, so they give the
-//! same outputs. One more AVX2 kernel is used only
+//! AVX-512 VNNI (`vpdpbusd`: 64 u8 × i8 products summed into 16 i32 lanes per instruction), AVX-VNNI (the same
+//! instruction on 256-bit registers, on CPUs without AVX-512 such as Intel's client cores since Alder Lake), AVX2
+//! (`vpmaddwd` on values widened to i16), or a portable loop. All of them sum the same quantized values exactly, so
+//! they give the same outputs. One more AVX2 kernel is used only
 //! when named (`KRE_INT8_KERNEL=avx2-7bit`): `vpmaddubsw` (32 u8 × i8 products summed in pairs into i16 lanes, then
 //! `vpmaddwd` by 1 into i32), about 1.3× the `avx2` kernel's speed. A pair of 8-bit products can reach
 //! 2 · 255 · 127 = 64,770, past i16, so there activations get 7 bits (0..=127: pairs stay within 32,258, sums exact),
@@ -30,6 +31,8 @@ pub enum Int8Kernel {
     Amx,
     /// AVX-512 F + BW + VNNI.
     Avx512Vnni,
+    /// AVX-VNNI (256-bit `vpdpbusd`, VEX-encoded), with AVX2 + FMA for quantizing and dequantizing.
+    AvxVnni,
     /// AVX2 (with FMA for the quantization of activations).
     Avx2,
     /// AVX2 with `vpmaddubsw` and 7-bit activations: faster than [`Int8Kernel::Avx2`], less accurate; only when
@@ -41,14 +44,14 @@ pub enum Int8Kernel {
 
 impl Int8Kernel {
     /// The fastest kernel this CPU runs, or no faster than the one named by the environment variable
-    /// [`Int8Kernel::CAP_VAR`] (`avx512-vnni`, `avx2`, `portable`; as PyTorch's `ATEN_CPU_CAPABILITY`): to time or check a
+    /// [`Int8Kernel::CAP_VAR`] (`avx512-vnni`, `avx-vnni`, `avx2`, `portable`; as PyTorch's `ATEN_CPU_CAPABILITY`): to time or check a
     /// narrower kernel on a wider CPU; `avx2-7bit` picks that kernel. An unknown name is ignored with a warning.
     pub fn detect() -> Int8Kernel {
         let cap = std::env::var(Self::CAP_VAR).ok().and_then(|name| {
             let kernel = Self::from_name(&name);
             if kernel.is_none() {
                 tracing::warn!(
-                    "{}={name:?} is not amx, avx512-vnni, avx2, avx2-7bit or portable; ignored",
+                    "{}={name:?} is not amx, avx512-vnni, avx-vnni, avx2, avx2-7bit or portable; ignored",
                     Self::CAP_VAR
                 );
             }
@@ -63,7 +66,7 @@ impl Int8Kernel {
         if cap == Some(Int8Kernel::Avx2SevenBit) && Int8Kernel::Avx2SevenBit.is_available() {
             return Int8Kernel::Avx2SevenBit;
         }
-        [Int8Kernel::Amx, Int8Kernel::Avx512Vnni, Int8Kernel::Avx2]
+        [Int8Kernel::Amx, Int8Kernel::Avx512Vnni, Int8Kernel::AvxVnni, Int8Kernel::Avx2]
             .into_iter()
             .filter(|k| cap.is_none_or(|cap| k.rank() <= cap.rank()))
             .find(|k| k.is_available())
@@ -79,16 +82,23 @@ impl Int8Kernel {
     }
 
     /// Every kernel, widest first.
-    pub const ALL: [Int8Kernel; 5] =
-        [Int8Kernel::Amx, Int8Kernel::Avx512Vnni, Int8Kernel::Avx2SevenBit, Int8Kernel::Avx2, Int8Kernel::Portable];
+    pub const ALL: [Int8Kernel; 6] = [
+        Int8Kernel::Amx,
+        Int8Kernel::Avx512Vnni,
+        Int8Kernel::AvxVnni,
+        Int8Kernel::Avx2SevenBit,
+        Int8Kernel::Avx2,
+        Int8Kernel::Portable,
+    ];
 
     /// Wider kernels rank higher.
     fn rank(self) -> u8 {
         match self {
             Int8Kernel::Portable => 0,
             Int8Kernel::Avx2 | Int8Kernel::Avx2SevenBit => 1,
-            Int8Kernel::Avx512Vnni => 2,
-            Int8Kernel::Amx => 3,
+            Int8Kernel::AvxVnni => 2,
+            Int8Kernel::Avx512Vnni => 3,
+            Int8Kernel::Amx => 4,
         }
     }
 
@@ -106,6 +116,12 @@ impl Int8Kernel {
                     && is_x86_feature_detected!("avx512vnni")
             }
             #[cfg(target_arch = "x86_64")]
+            Int8Kernel::AvxVnni => {
+                is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+                    && is_x86_feature_detected!("avxvnni")
+            }
+            #[cfg(target_arch = "x86_64")]
             Int8Kernel::Avx2 | Int8Kernel::Avx2SevenBit => {
                 is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
             }
@@ -120,6 +136,7 @@ impl Int8Kernel {
         match self {
             Int8Kernel::Amx => "amx",
             Int8Kernel::Avx512Vnni => "avx512-vnni",
+            Int8Kernel::AvxVnni => "avx-vnni",
             Int8Kernel::Avx2 => "avx2",
             Int8Kernel::Avx2SevenBit => "avx2-7bit",
             Int8Kernel::Portable => "portable",
@@ -131,7 +148,7 @@ impl Int8Kernel {
         match self {
             Int8Kernel::Amx => 32,
             Int8Kernel::Avx512Vnni => 8,
-            Int8Kernel::Avx2 => 6,
+            Int8Kernel::AvxVnni | Int8Kernel::Avx2 => 6,
             Int8Kernel::Avx2SevenBit => AVX2_SEVEN_BIT_TILE_ROWS,
             Int8Kernel::Portable => 1,
         }
@@ -141,7 +158,11 @@ impl Int8Kernel {
     fn activation_max(self) -> u8 {
         match self {
             Int8Kernel::Avx2SevenBit => 127,
-            Int8Kernel::Amx | Int8Kernel::Avx512Vnni | Int8Kernel::Avx2 | Int8Kernel::Portable => 255,
+            Int8Kernel::Amx
+            | Int8Kernel::Avx512Vnni
+            | Int8Kernel::AvxVnni
+            | Int8Kernel::Avx2
+            | Int8Kernel::Portable => 255,
         }
     }
 
@@ -149,7 +170,7 @@ impl Int8Kernel {
     fn panel_cols(self) -> usize {
         match self {
             Int8Kernel::Amx | Int8Kernel::Avx512Vnni | Int8Kernel::Portable => 32,
-            Int8Kernel::Avx2 | Int8Kernel::Avx2SevenBit => 16,
+            Int8Kernel::AvxVnni | Int8Kernel::Avx2 | Int8Kernel::Avx2SevenBit => 16,
         }
     }
 
@@ -157,7 +178,11 @@ impl Int8Kernel {
     /// share) or two i16.
     fn k_group(self) -> usize {
         match self {
-            Int8Kernel::Amx | Int8Kernel::Avx512Vnni | Int8Kernel::Avx2SevenBit | Int8Kernel::Portable => 4,
+            Int8Kernel::Amx
+            | Int8Kernel::Avx512Vnni
+            | Int8Kernel::AvxVnni
+            | Int8Kernel::Avx2SevenBit
+            | Int8Kernel::Portable => 4,
             Int8Kernel::Avx2 => 2,
         }
     }
@@ -517,6 +542,14 @@ impl Int8Matrix {
                 // SAFETY: the kernel is available (checked when packing); `a` holds 8 rows of kp bytes and `b`
                 // one panel of kp × 32 bytes, kp a multiple of 4.
                 unsafe { x86::tile_avx512_vnni(a, b, kp, out) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Int8Kernel::AvxVnni => {
+                let a = &s.x_u8.bytes()[row0 * kp..(row0 + 6) * kp];
+                let b = &self.packed_i8.signed()[panel * panel_len..(panel + 1) * panel_len];
+                // SAFETY: the kernel is available (checked when packing); `a` holds 6 rows of kp bytes and `b` one
+                // panel of kp × 16 bytes, kp a multiple of 4.
+                unsafe { x86::tile_avx_vnni(a, b, kp, out) }
             }
             #[cfg(target_arch = "x86_64")]
             Int8Kernel::Avx2 => {
@@ -888,6 +921,27 @@ mod x86 {
         }
         for (i, v) in acc.iter().enumerate() {
             _mm512_storeu_si512(out.as_mut_ptr().add(i * 16) as *mut _, *v);
+        }
+    }
+
+    /// 6 rows × 16 columns: per group of 4 `k`, two panel loads, six 4-byte broadcasts, twelve `vpdpbusd` (12
+    /// accumulators, 2 panel vectors and the broadcast fill 15 of the 16 ymm registers).
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub(super) unsafe fn tile_avx_vnni(a: &[u8], b: &[i8], kp: usize, out: &mut [i32; MAX_TILE]) {
+        debug_assert!(a.len() >= 6 * kp && b.len() >= 16 * kp && kp.is_multiple_of(4));
+        let (a, b) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [_mm256_setzero_si256(); 12];
+        for g in 0..kp / 4 {
+            let b0 = _mm256_loadu_si256(b.add(g * 64) as *const _);
+            let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const _);
+            for r in 0..6 {
+                let x = _mm256_set1_epi32((a.add(r * kp + g * 4) as *const i32).read_unaligned());
+                acc[2 * r] = _mm256_dpbusd_avx_epi32(acc[2 * r], x, b0);
+                acc[2 * r + 1] = _mm256_dpbusd_avx_epi32(acc[2 * r + 1], x, b1);
+            }
+        }
+        for (i, v) in acc.iter().enumerate() {
+            _mm256_storeu_si256(out.as_mut_ptr().add(i * 8) as *mut _, *v);
         }
     }
 
