@@ -125,8 +125,7 @@ for size in "${sizes[@]}"; do
   if runs int8; then
     # int8 on both sides: kre's reduced-precision engines, PyTorch's dynamic int8 quantization.
     for engine in "${int8_engines[@]}"; do
-      name="kre-$size-int8"
-      [ "$engine" = fused-int8 ] || name="kre-$size-${engine#fused-}"
+      name="kre-$size-${engine#fused-}" # kre-tiny-int8, kre-tiny-w8a16
       start_server "$out/$name.log" "$KRE_BIN" serve --model-dir "$run" --addr 127.0.0.1:0 --engine "$engine"
       load "$name" --concurrency "$concurrency"
       stop_server

@@ -103,7 +103,7 @@ fn host_squared_sum<B: Backend, const D: usize>(g: &Tensor<B, D>) -> Option<f64>
 fn squared_sum(values: &[f32]) -> f64 {
     use rayon::prelude::*;
     values
-        .par_chunks(ADAMW_CHUNK)
+        .par_chunks(TASK_ELEMENTS)
         .map(|chunk| {
             let mut lanes = [0f64; 8];
             let blocks = chunk.chunks_exact(8);
@@ -429,7 +429,7 @@ struct AdamWScalars {
 }
 
 /// Elements per parallel task: large enough that rayon's hand-off is noise next to the pass.
-const ADAMW_CHUNK: usize = 1 << 16;
+const TASK_ELEMENTS: usize = 1 << 16;
 
 /// The update of every element, in burn's order of operations: `m ← m·β₁ + g·(1−β₁)`, `v ← v·β₂ + g²·(1−β₂)`,
 /// `w ← w·(1 − lr·wd) − (m/c₁) / (√(v/c₂) + ε) · lr`.
@@ -447,10 +447,10 @@ fn adamw_pass(s: &AdamWScalars, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut
             *w = decayed - delta * s.lr;
         }
     };
-    w.par_chunks_mut(ADAMW_CHUNK)
-        .zip(g.par_chunks(ADAMW_CHUNK))
-        .zip(m.par_chunks_mut(ADAMW_CHUNK))
-        .zip(v.par_chunks_mut(ADAMW_CHUNK))
+    w.par_chunks_mut(TASK_ELEMENTS)
+        .zip(g.par_chunks(TASK_ELEMENTS))
+        .zip(m.par_chunks_mut(TASK_ELEMENTS))
+        .zip(v.par_chunks_mut(TASK_ELEMENTS))
         .for_each(update);
 }
 
@@ -589,7 +589,7 @@ mod tests {
                 .with_epsilon(EPSILON)
                 .with_weight_decay(weight_decay)
                 .build();
-            let start = Tensor::<Host, 2>::random([3, ADAMW_CHUNK + 123], Distribution::Normal(0.0, 0.05), &device);
+            let start = Tensor::<Host, 2>::random([3, TASK_ELEMENTS + 123], Distribution::Normal(0.0, 0.05), &device);
             let (mut a, mut b) = (start.clone(), Tensor::<Host, 2>::from_data(start.to_data(), &device));
             let before = values(&start);
             let (mut state_a, mut state_b) = (None, None);
@@ -629,7 +629,7 @@ mod tests {
         let squares = |grads: &GradientsParams| {
             let weight = grads.get::<Host, 2>(module.weight.id).expect("∂W");
             let bias = grads.get::<Host, 1>(module.bias.as_ref().expect("a bias").id).expect("∂b");
-            assert!(weight.shape().num_elements() > 2 * ADAMW_CHUNK, "the weight should span several chunks");
+            assert!(weight.shape().num_elements() > 2 * TASK_ELEMENTS, "the weight should span several chunks");
             values(&weight).iter().chain(&values(&bias)).map(|&v| f64::from(v) * f64::from(v)).sum::<f64>()
         };
         let expected = squares(&grads).sqrt();

@@ -16,7 +16,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ndarray::NdArrayTensor;
 use burn::nn::Linear;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::{Tensor, TensorMetadata, TensorPrimitive};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Ix2};
 
@@ -75,14 +75,8 @@ fn with_matrix<R>(tensor: &NdArrayTensor, rows: usize, cols: usize, f: impl FnOn
     f(owned.view())
 }
 
-/// `x W + b` as a fresh tensor of shape `out_shape` (`n · d_out` values).
-fn forward(
-    x: &NdArrayTensor,
-    weight: &NdArrayTensor,
-    bias: Option<&NdArrayTensor>,
-    dims: Dims,
-    out_shape: Vec<usize>,
-) -> NdArrayTensor {
+/// `x W + b` as a fresh tensor of `x`'s shape with `d_out` as its last dimension.
+fn forward(x: &NdArrayTensor, weight: &NdArrayTensor, bias: Option<&NdArrayTensor>, dims: Dims) -> NdArrayTensor {
     let Dims { n, d_in, d_out } = dims;
     // Start from the bias rows (or zeros) and let the gemm add the product to them.
     let mut y = match bias {
@@ -102,7 +96,11 @@ fn forward(
             general_mat_mul(1.0, &x, &w, 1.0, &mut out);
         })
     });
-    host_tensor(y, out_shape)
+    let mut shape = x.shape().to_vec();
+    if let Some(last) = shape.last_mut() {
+        *last = d_out;
+    }
+    host_tensor(y, shape)
 }
 
 /// The autodiff node of one call.
@@ -123,8 +121,6 @@ struct LinearState {
     x: NdArrayTensor,
     weight: NdArrayTensor,
     dims: Dims,
-    /// `x`'s own shape (`∂x` gets it back).
-    x_shape: Vec<usize>,
 }
 
 /// `[∂x, ∂W, ∂b]`, each only when asked for.
@@ -136,7 +132,7 @@ fn gradients(grad: &NdArrayTensor, state: &LinearState, want: [bool; 3]) -> [Opt
             // pass of its own, which the fresh buffer makes redundant.
             let mut d_x = Array2::<f32>::zeros((n, d_in));
             with_matrix(&state.weight, d_in, d_out, |w| general_mat_mul(1.0, &g, &w.t(), 1.0, &mut d_x));
-            host_tensor(d_x.into_raw_vec_and_offset().0, state.x_shape.clone())
+            host_tensor(d_x.into_raw_vec_and_offset().0, state.x.shape().to_vec())
         });
         let d_weight = want[1].then(|| {
             // ∂W = xᵀ g (β = 1 as above)
@@ -196,14 +192,10 @@ fn tape_forward<const D: usize>(
     bias: Option<Tensor<Tape, 1>>,
 ) -> Tensor<Tape, D> {
     let (x_shape, [d_in, d_out]) = (x.dims(), weight.dims());
-    let n = x_shape[..D - 1].iter().product();
-    let dims = Dims { n, d_in, d_out };
-    let mut out_shape = x_shape.to_vec();
-    out_shape[D - 1] = d_out;
+    let dims = Dims { n: x_shape[..D - 1].iter().product(), d_in, d_out };
     let (x, weight, bias) = (float_primitive(x), float_primitive(weight), bias.map(float_primitive));
-    let run = || forward(&x.primitive, &weight.primitive, bias.as_ref().map(|b| &b.primitive), dims, out_shape.clone());
-    let state =
-        || LinearState { x: x.primitive.clone(), weight: weight.primitive.clone(), dims, x_shape: x_shape.to_vec() };
+    let run = || forward(&x.primitive, &weight.primitive, bias.as_ref().map(|b| &b.primitive), dims);
+    let state = || LinearState { x: x.primitive.clone(), weight: weight.primitive.clone(), dims };
     // One node over `x`, `W` and (when there is one) `b`.
     macro_rules! record {
         ($parents:literal, $nodes:expr) => {
